@@ -1,0 +1,91 @@
+"""What every resolver gets: the app's shared resources and this request's own state."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from strawberry.fastapi import BaseContext
+from strawberry.types import Info as StrawberryInfo
+
+from graphql_api.core.errors import Unauthenticated
+from graphql_api.core.passwords import PasswordHasher
+from graphql_api.core.settings import Settings
+from graphql_api.core.tokens import TokenCodec
+
+
+class Viewer(Protocol):
+    """The signed-in user, as permissions see it."""
+
+    id: int
+    is_active: bool
+
+    @property
+    def is_admin(self) -> bool: ...
+
+
+Authenticate = Callable[["Context", str], Awaitable[Viewer]]
+Sessionmaker = async_sessionmaker[AsyncSession]
+L = TypeVar("L")
+
+
+@dataclass
+class AppState:
+    """Built once in the lifespan and shared by all requests."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: Sessionmaker
+    hasher: PasswordHasher
+    tokens: TokenCodec
+    authenticate: Authenticate
+
+
+class Context(BaseContext):
+    def __init__(self, state: AppState, *, token: str | None, request_id: str) -> None:
+        super().__init__()
+        self.state = state
+        self.settings = state.settings
+        self.sessionmaker = state.sessionmaker
+        self.token = token
+        self.request_id = request_id
+        self._loaders: dict[type, Any] = {}
+        self._viewer: Viewer | None = None
+
+    def loader(self, loader_class: Callable[[Sessionmaker], L]) -> L:
+        """This request's instance of a DataLoader class (made on first use)."""
+        loader = self._loaders.get(loader_class)  # type: ignore[call-overload]
+        if loader is None:
+            loader = self._loaders[loader_class] = loader_class(self.sessionmaker)  # type: ignore[index]
+        return loader
+
+    async def viewer(self) -> Viewer | None:
+        """The signed-in user, None when no token was sent; a bad token is UNAUTHENTICATED."""
+        if self.token is None:
+            return None
+        if self._viewer is None:
+            self._viewer = await self.state.authenticate(self, self.token)
+        return self._viewer
+
+    async def require_viewer(self) -> Viewer:
+        viewer = await self.viewer()
+        if viewer is None:
+            raise Unauthenticated()
+        return viewer
+
+
+Info = StrawberryInfo[Context, None]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The credentials of an Authorization header: the token of `Bearer <token>`.
+
+    Any other non-empty value is returned whole, so that it fails verification and the
+    client hears UNAUTHENTICATED instead of being silently treated as anonymous.
+    """
+    if not authorization or not authorization.strip():
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return authorization.strip()

@@ -1,0 +1,51 @@
+"""What clients see of errors, and what the log keeps.
+
+Parse, validation and the public errors of `core.errors` reach the client as they
+are; anything else is replaced by "Internal server error" with nothing from the
+exception, while the log gets the traceback and the request id.
+"""
+
+import logging
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext
+
+logger = logging.getLogger("graphql_api.errors")
+
+INTERNAL_MESSAGE = "Internal server error"
+INTERNAL_CODE = "INTERNAL_SERVER_ERROR"
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """An error no client caused: it came from an exception that is not a GraphQLError."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MaskInternalErrors(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=is_unexpected, error_message=INTERNAL_MESSAGE)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": INTERNAL_CODE}
+        return masked
+
+
+def log_unexpected_errors(
+    errors: list[GraphQLError], execution_context: ExecutionContext | None
+) -> None:
+    """Log server faults with their traceback; a client's mistakes are not server errors."""
+    context = getattr(execution_context, "context", None)
+    request_id = getattr(context, "request_id", None)
+    operation = getattr(execution_context, "operation_name", None)
+    for error in errors:
+        if is_unexpected(error):
+            logger.error(
+                "unexpected error in %s at %s (request %s)",
+                operation or "anonymous operation",
+                ".".join(str(p) for p in error.path or ()),
+                request_id,
+                exc_info=error.original_error,
+            )

@@ -1,0 +1,40 @@
+"""Alembic, driven from code: no alembic.ini to keep in step with the settings."""
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from graphql_api.core.settings import Settings
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(settings: Settings) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["settings"] = settings
+    return config
+
+
+def upgrade(settings: Settings, revision: str = "head") -> None:
+    """Apply migrations up to `revision` (runs its own event loop: call from sync code)."""
+    command.upgrade(alembic_config(settings), revision)
+
+
+async def upgrade_async(settings: Settings, revision: str = "head") -> None:
+    await asyncio.to_thread(upgrade, settings, revision)
+
+
+async def pending_migrations(engine: AsyncEngine, settings: Settings) -> bool:
+    """Whether the database is behind the newest migration."""
+    heads = set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
+    async with engine.connect() as conn:
+        current = await conn.run_sync(
+            lambda sync: set(MigrationContext.configure(sync).get_current_heads())
+        )
+    return current != heads

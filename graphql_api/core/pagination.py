@@ -1,0 +1,162 @@
+"""Relay connections with keyset cursors: stable under inserts, one query a page."""
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+import orjson
+import strawberry
+from sqlalchemy import ColumnElement, Select, tuple_
+
+from graphql_api.core.errors import BadUserInput
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    """Validated `first`/`after`: how many rows, and the sort values to continue after."""
+
+    first: int
+    after: tuple[Any, ...] | None
+
+
+@dataclass(frozen=True, slots=True)
+class SortKey:
+    """An ordering a connection can be read in; the last column must be unique (the id)."""
+
+    name: str
+    columns: tuple[str, ...]
+    parsers: tuple[Callable[[Any], Any], ...]
+    descending: bool
+
+    def order_by(self, model: Any) -> list[ColumnElement[Any]]:
+        cols = [getattr(model, c) for c in self.columns]
+        return [c.desc() if self.descending else c.asc() for c in cols]
+
+    def after(self, model: Any, values: tuple[Any, ...]) -> ColumnElement[bool]:
+        row = tuple_(*(getattr(model, c) for c in self.columns))
+        return row < tuple_(*values) if self.descending else row > tuple_(*values)
+
+    def cursor(self, obj: Any) -> str:
+        values = [_plain(getattr(obj, c)) for c in self.columns]
+        return base64.urlsafe_b64encode(orjson.dumps([self.name, *values])).decode()
+
+    def decode(self, cursor: str) -> tuple[Any, ...]:
+        try:
+            name, *values = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+            if name != self.name or len(values) != len(self.parsers):
+                raise ValueError(cursor)
+            return tuple(parse(v) for parse, v in zip(self.parsers, values, strict=True))
+        except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+            raise BadUserInput(
+                "Invalid cursor: pass an endCursor or cursor from the same list and order."
+            ) from None
+
+    def page_args(self, first: int | None, after: str | None) -> PageArgs:
+        size = DEFAULT_PAGE_SIZE if first is None else first
+        if not 0 <= size <= MAX_PAGE_SIZE:
+            raise BadUserInput(f"first must be between 0 and {MAX_PAGE_SIZE}.")
+        return PageArgs(size, self.decode(after) if after else None)
+
+    def apply(self, stmt: Select[Any], model: Any, page: PageArgs) -> Select[Any]:
+        """Order, continue after the cursor, and fetch one row more than asked (hasNextPage)."""
+        if page.after is not None:
+            stmt = stmt.where(self.after(model, page.after))
+        return stmt.order_by(*self.order_by(model)).limit(page.first + 1)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def parse_datetime(value: Any) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError(value)
+    return parsed
+
+
+def parse_int(value: Any) -> int:
+    if type(value) is not int:
+        raise ValueError(value)
+    return value
+
+
+def parse_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(value)
+    return value
+
+
+def parse_decimal(value: Any) -> Decimal:
+    return Decimal(parse_str(value))
+
+
+@strawberry.type(description="Where a page of a connection stands in the whole list.")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="Whether more nodes follow this page.")
+    has_previous_page: bool = strawberry.field(
+        description="Whether nodes precede this page (forward pagination: true after a cursor)."
+    )
+    start_cursor: str | None = strawberry.field(description="The cursor of the first edge.")
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the last edge: pass it as `after` for the next page."
+    )
+
+
+@strawberry.type(description="A node and its cursor.")
+class Edge(Generic[T]):
+    cursor: str = strawberry.field(description="Opaque position of this node in the list.")
+    node: T = strawberry.field(description="The object.")
+
+
+@strawberry.type(description="A page of a list, with Relay cursors.")
+class Connection(Generic[T]):
+    edges: list[Edge[T]] = strawberry.field(description="The nodes of this page with cursors.")
+    page_info: PageInfo = strawberry.field(description="How to fetch the next page.")
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="The nodes of this page, without cursors.")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+    @strawberry.field(description="How many nodes the whole list has, across all pages.")
+    async def total_count(self) -> int:
+        return await self.count()
+
+
+C = TypeVar("C", bound=Connection[Any])
+
+
+def build_connection(
+    connection_class: type[C],
+    rows: Sequence[Any],
+    page: PageArgs,
+    key: SortKey,
+    count: Callable[[], Awaitable[int]],
+) -> C:
+    """Turn `first + 1` fetched rows into a page of `connection_class`."""
+    has_next = len(rows) > page.first
+    edges = [Edge(cursor=key.cursor(row), node=row) for row in rows[: page.first]]
+    return connection_class(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=has_next,
+            has_previous_page=page.after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count=count,
+    )

@@ -1,0 +1,156 @@
+"""Settings read from the environment and an optional `.env` file."""
+
+import os
+import secrets
+from datetime import timedelta
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Values that look like a secret in an example file but protect nothing.
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "change_me",
+        "secret",
+        "secret-key",
+        "your-secret-key",
+        "replace-me",
+        "please-change",
+        "development",
+        "dev",
+        "test",
+        "xxx",
+    }
+)
+MIN_SECRET_LENGTH = 32
+DEV_SECRET_FILE = ".graphql_api_secret"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message says how to fix it."""
+
+
+def _env(name: str) -> AliasChoices:
+    """Accept `GRAPHQL_API_<NAME>` and, for the conventional names, the bare one."""
+    return AliasChoices(f"GRAPHQL_API_{name}", name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GRAPHQL_API_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./graphql_api.db", validation_alias=_env("DATABASE_URL")
+    )
+    broker_url: str = Field(default="memory://", validation_alias=_env("BROKER_URL"))
+    secret_key: SecretStr | None = Field(default=None, validation_alias=_env("SECRET_KEY"))
+    secret_file: Path = Path(DEV_SECRET_FILE)
+    jwt_issuer: str = "graphql-api"
+    jwt_audience: str = "graphql-api"
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=30, ge=1, le=365)
+    cors_origins: Annotated[list[str], NoDecode] = []
+    # argon2id cost; tests lower it, production keeps the library's strong defaults.
+    argon2_memory_kib: int = Field(default=65536, ge=1024)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_echo: bool = False
+    graphiql: bool | None = None
+    introspection: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_origins(cls, data: object) -> object:
+        if isinstance(data, dict):
+            for key in ("cors_origins", "GRAPHQL_API_CORS_ORIGINS"):
+                value = data.get(key)
+                if isinstance(value, str):
+                    data[key] = [o.strip() for o in value.split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _check_secret(self) -> Self:
+        if self.env is Environment.PRODUCTION:
+            value = self.secret_key.get_secret_value() if self.secret_key else ""
+            if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+                raise SettingsError(
+                    "GRAPHQL_API_SECRET_KEY must be set to a random value of at least "
+                    f"{MIN_SECRET_LENGTH} characters in production "
+                    '(for example: python -c "import secrets; print(secrets.token_urlsafe(48))")'
+                )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.graphiql if self.graphiql is not None else not self.is_production
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else not self.is_production
+
+    @property
+    def access_token_ttl(self) -> timedelta:
+        return timedelta(minutes=self.access_token_minutes)
+
+    @property
+    def refresh_token_ttl(self) -> timedelta:
+        return timedelta(days=self.refresh_token_days)
+
+    @property
+    def async_database_url(self) -> str:
+        """The database URL with the async driver this project ships."""
+        url = self.database_url
+        for plain, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        return url
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The JWT signing key: configured, or in development one kept in a private file."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        return _development_secret(self.secret_file)
+
+
+def _development_secret(path: Path) -> str:
+    try:
+        value = path.read_text().strip()
+        if len(value) >= MIN_SECRET_LENGTH:
+            return value
+    except FileNotFoundError:
+        pass
+    value = secrets.token_urlsafe(48)
+    # Created with owner-only permissions from the start: no window where others can read it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides (used by the CLI and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

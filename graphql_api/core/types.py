@@ -1,0 +1,71 @@
+"""GraphQL types shared by every feature: user errors and the delete payload."""
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import Any, ParamSpec, TypeVar
+
+import strawberry
+
+from graphql_api.core.errors import ErrorCode, InvalidInput
+
+UserErrorCode = strawberry.enum(
+    ErrorCode,
+    name="UserErrorCode",
+    description="Why a mutation's input was refused.",
+)
+
+
+@strawberry.type(description="An expected failure of a mutation: nothing was changed.")
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description='Path to the input field at fault, e.g. ["tags", "2"]; null for the '
+        "input as a whole."
+    )
+    code: UserErrorCode = strawberry.field(description="A stable code to branch on.")
+    message: str = strawberry.field(description="A sentence to show to a person.")
+
+
+def user_errors(exc: InvalidInput) -> list[UserError]:
+    return [
+        UserError(field=list(e.field) if e.field else None, code=e.code, message=e.message)
+        for e in exc.errors
+    ]
+
+
+@strawberry.type(description="The result of a delete mutation.")
+class DeletePayload:
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The global ID of the deleted object; null on failure."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nothing was deleted, if so."
+    )
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reports_user_errors(resolver: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Turn `InvalidInput` raised by a mutation resolver into its payload's `userErrors`.
+
+    The payload class is the resolver's return annotation; its other fields default to
+    null. Wrapped here, below the mutation decorator, so each resolver states only the
+    success path.
+    """
+    payload_class: Any = inspect.signature(resolver).return_annotation
+
+    @functools.wraps(resolver)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await resolver(*args, **kwargs)
+        except InvalidInput as exc:
+            return payload_class(user_errors=user_errors(exc))  # type: ignore[no-any-return]
+
+    return wrapper
+
+
+def given_fields(input: object, *names: str) -> dict[str, Any]:
+    """The input fields the client set (explicit nulls included), by Python name."""
+    return {n: getattr(input, n) for n in names if getattr(input, n) is not strawberry.UNSET}

@@ -1,0 +1,65 @@
+"""Checks shared by the features' services; each failure is a FieldError, never an exception."""
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from graphql_api.core.errors import ErrorCode, FieldError
+
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+_TAG_SEPARATORS = re.compile(r"[\s_]+")
+_TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+
+def text_length(field: str, value: str, *, min_length: int, max_length: int) -> FieldError | None:
+    """None when `value` has an allowed number of characters, else the error."""
+    if len(value) < min_length:
+        if min_length == 1:
+            return FieldError((field,), ErrorCode.REQUIRED, f"{field} must not be empty.")
+        return FieldError(
+            (field,), ErrorCode.TOO_SHORT, f"{field} must be at least {min_length} characters."
+        )
+    if len(value) > max_length:
+        return FieldError(
+            (field,), ErrorCode.TOO_LONG, f"{field} must be at most {max_length} characters."
+        )
+    return None
+
+
+def clean_text(value: str) -> str:
+    """Unicode-normalised text without control characters at the ends."""
+    return unicodedata.normalize("NFC", value).strip()
+
+
+def normalise_tags(tags: Iterable[str], errors: list[FieldError], field: str = "tags") -> list[str]:
+    """Lower-case, hyphenated, de-duplicated tags in their first order; errors appended."""
+    result: list[str] = []
+    for index, raw in enumerate(tags):
+        tag = _TAG_SEPARATORS.sub("-", clean_text(raw).lower()).strip("-")
+        path = (field, str(index))
+        if not tag:
+            errors.append(FieldError(path, ErrorCode.REQUIRED, "A tag must not be empty."))
+        elif len(tag) > MAX_TAG_LENGTH:
+            errors.append(
+                FieldError(
+                    path, ErrorCode.TOO_LONG, f"A tag has at most {MAX_TAG_LENGTH} characters."
+                )
+            )
+        elif not _TAG_PATTERN.fullmatch(tag):
+            errors.append(
+                FieldError(
+                    path, ErrorCode.INVALID, "A tag has only letters a-z, digits and hyphens."
+                )
+            )
+        elif tag not in result:
+            result.append(tag)
+    if len(result) > MAX_TAGS:
+        errors.append(FieldError((field,), ErrorCode.TOO_MANY, f"At most {MAX_TAGS} tags."))
+    return result
+
+
+def like_pattern(search: str) -> str:
+    """A LIKE pattern matching `search` anywhere, its wildcards taken literally (escape '\\')."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

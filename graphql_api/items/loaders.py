@@ -1,0 +1,97 @@
+"""Batch loaders for items: pages of many owners' items in one window query."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from graphql_api.core.loaders import SessionLoader, grouped_by_key, in_key_order
+from graphql_api.core.pagination import PageArgs
+from graphql_api.items.models import Item, ItemTag
+from graphql_api.items.service import ItemFilter, ItemOrder
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerItemsKey:
+    owner_id: int
+    where: ItemFilter
+    order: ItemOrder
+    page: PageArgs
+
+
+class ItemsByOwnerLoader(SessionLoader[OwnerItemsKey, list[Item]]):
+    """A page (first + 1 rows) of each owner's items; keys with the same arguments share a query."""
+
+    async def load_batch(
+        self, session: AsyncSession, keys: Sequence[OwnerItemsKey]
+    ) -> list[list[Item]]:
+        by_args: dict[tuple[ItemFilter, ItemOrder, PageArgs], list[int]] = defaultdict(list)
+        for key in keys:
+            by_args[key.where, key.order, key.page].append(key.owner_id)
+        pages: dict[OwnerItemsKey, list[Item]] = {}
+        for (where, order, page), owner_ids in by_args.items():
+            for owner_id, rows in zip(
+                owner_ids,
+                await _pages_per_owner(session, owner_ids, where, order, page),
+                strict=True,
+            ):
+                pages[OwnerItemsKey(owner_id, where, order, page)] = rows
+        return [pages[key] for key in keys]
+
+
+async def _pages_per_owner(
+    session: AsyncSession,
+    owner_ids: list[int],
+    where: ItemFilter,
+    order: ItemOrder,
+    page: PageArgs,
+) -> list[list[Item]]:
+    sort = order.value
+    stmt = select(Item).where(Item.owner_id.in_(owner_ids), *where.conditions())
+    if page.after is not None:
+        stmt = stmt.where(sort.after(Item, page.after))
+    rank = func.row_number().over(partition_by=Item.owner_id, order_by=sort.order_by(Item))
+    ranked = stmt.add_columns(rank.label("rank")).subquery()
+    item = aliased(Item, ranked)
+    rows = await session.execute(
+        select(item).where(ranked.c.rank <= page.first + 1).order_by(*sort.order_by(item))
+    )
+    return grouped_by_key(owner_ids, rows.scalars(), lambda row: row.owner_id)
+
+
+class ItemCountByOwnerLoader(SessionLoader[tuple[int, ItemFilter], int]):
+    async def load_batch(
+        self, session: AsyncSession, keys: Sequence[tuple[int, ItemFilter]]
+    ) -> list[int]:
+        counts: dict[tuple[int, ItemFilter], int] = {}
+        by_filter: dict[ItemFilter, list[int]] = defaultdict(list)
+        for owner_id, where in keys:
+            by_filter[where].append(owner_id)
+        for where, owner_ids in by_filter.items():
+            rows = await session.execute(
+                select(Item.owner_id, func.count())
+                .where(Item.owner_id.in_(owner_ids), *where.conditions())
+                .group_by(Item.owner_id)
+            )
+            counts.update(((owner_id, where), n) for owner_id, n in rows.tuples())
+        return [counts.get(key, 0) for key in keys]
+
+
+class TagsByItemIdLoader(SessionLoader[int, list[str]]):
+    async def load_batch(self, session: AsyncSession, keys: Sequence[int]) -> list[list[str]]:
+        rows = await session.execute(
+            select(ItemTag.item_id, ItemTag.tag)
+            .where(ItemTag.item_id.in_(keys))
+            .order_by(ItemTag.item_id, ItemTag.tag)
+        )
+        grouped = grouped_by_key(keys, rows.tuples(), lambda row: row[0])
+        return [[tag for _, tag in group] for group in grouped]
+
+
+class ItemByIdLoader(SessionLoader[int, Item | None]):
+    async def load_batch(self, session: AsyncSession, keys: Sequence[int]) -> list[Item | None]:
+        rows = (await session.execute(select(Item).where(Item.id.in_(keys)))).scalars()
+        return in_key_order(keys, rows, lambda item: item.id)

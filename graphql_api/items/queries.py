@@ -1,0 +1,43 @@
+"""Queries of the items feature."""
+
+import strawberry
+
+from graphql_api.core.context import Info
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.relay import pk_of
+from graphql_api.items.loaders import ItemByIdLoader
+from graphql_api.items.models import Item
+from graphql_api.items.resolvers import all_items
+from graphql_api.items.types import ItemConnection, ItemOrderEnum, ItemType
+
+
+async def item_by_pk(info: Info, pk: int) -> Item | None:
+    """The item with this primary key, or None."""
+    return await info.context.loader(ItemByIdLoader).load(pk)  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class ItemQueries:
+    @strawberry.field(description="An item by global ID; null if there is none.")
+    async def item(self, info: Info, id: strawberry.ID) -> ItemType | None:
+        pk = pk_of(id, "Item")
+        return None if pk is None else await item_by_pk(info, pk)
+
+    @strawberry.field(
+        description="Items of all users, or of one, filtered by tag or text; newest first "
+        "unless ordered otherwise."
+    )
+    async def items(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        owner_id: strawberry.ID | None = None,
+        tag: str | None = None,
+        search: str | None = None,
+        order_by: ItemOrderEnum | None = None,
+    ) -> ItemConnection:
+        owner_pk = None
+        if owner_id is not None and (owner_pk := pk_of(owner_id, "User")) is None:
+            raise BadUserInput("ownerId must be the ID of a User.")
+        return await all_items(info, owner_pk, first, after, tag, search, order_by)

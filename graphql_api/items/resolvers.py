@@ -1,0 +1,56 @@
+"""Item lists as connections: shared by `Query.items` and `User.items`."""
+
+from graphql_api.core.context import Info
+from graphql_api.core.pagination import build_connection
+from graphql_api.items import service
+from graphql_api.items.loaders import ItemCountByOwnerLoader, ItemsByOwnerLoader, OwnerItemsKey
+from graphql_api.items.service import ItemFilter, ItemOrder
+from graphql_api.items.types import ItemConnection
+
+
+async def owner_items(
+    info: Info,
+    owner_id: int,
+    first: int | None,
+    after: str | None,
+    tag: str | None,
+    search: str | None,
+    order_by: ItemOrder | None,
+) -> ItemConnection:
+    """One owner's items, batched with the other owners on the page."""
+    order = order_by or ItemOrder.CREATED_AT_DESC
+    page = order.value.page_args(first, after)
+    where = ItemFilter(tag=tag, search=search)
+    rows = await info.context.loader(ItemsByOwnerLoader).load(
+        OwnerItemsKey(owner_id, where, order, page)
+    )
+
+    async def count() -> int:
+        return await info.context.loader(ItemCountByOwnerLoader).load((owner_id, where))
+
+    return build_connection(ItemConnection, rows, page, order.value, count)
+
+
+async def all_items(
+    info: Info,
+    owner_id: int | None,
+    first: int | None,
+    after: str | None,
+    tag: str | None,
+    search: str | None,
+    order_by: ItemOrder | None,
+) -> ItemConnection:
+    """Items of everyone (or of one owner), in one query."""
+    order = order_by or ItemOrder.CREATED_AT_DESC
+    page = order.value.page_args(first, after)
+    where = ItemFilter(tag=tag, search=search)
+    async with info.context.sessionmaker() as session:
+        rows = await service.list_items(
+            session, where=where, order=order, page=page, owner_id=owner_id
+        )
+
+    async def count() -> int:
+        async with info.context.sessionmaker() as session:
+            return await service.count_items(session, where=where, owner_id=owner_id)
+
+    return build_connection(ItemConnection, rows, page, order.value, count)

@@ -1,0 +1,195 @@
+"""Items: listing with filters and orders, and changes by their owner or an admin."""
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_api.core.db import utcnow
+from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
+from graphql_api.core.pagination import (
+    PageArgs,
+    SortKey,
+    parse_datetime,
+    parse_decimal,
+    parse_int,
+    parse_str,
+)
+from graphql_api.core.validation import clean_text, like_pattern, normalise_tags, text_length
+from graphql_api.items.models import Item, ItemTag
+from graphql_api.users.models import User
+
+MAX_TITLE_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 10_000
+MAX_AMOUNT = Decimal("9999999999.99")
+
+
+class ItemOrder(Enum):
+    CREATED_AT_DESC = SortKey("c-", ("created_at", "id"), (parse_datetime, parse_int), True)
+    CREATED_AT_ASC = SortKey("c+", ("created_at", "id"), (parse_datetime, parse_int), False)
+    PRICE_ASC = SortKey("p+", ("price", "id"), (parse_decimal, parse_int), False)
+    PRICE_DESC = SortKey("p-", ("price", "id"), (parse_decimal, parse_int), True)
+    TITLE_ASC = SortKey("t+", ("title", "id"), (parse_str, parse_int), False)
+    TITLE_DESC = SortKey("t-", ("title", "id"), (parse_str, parse_int), True)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFilter:
+    """Which items a list shows; hashable, so it can be part of a DataLoader key."""
+
+    tag: str | None = None
+    search: str | None = None
+
+    def conditions(self, model: Any = Item) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.tag is not None:
+            tag = self.tag.strip().lower()
+            found.append(exists().where(ItemTag.item_id == model.id, ItemTag.tag == tag))
+        if self.search:
+            pattern = like_pattern(self.search.strip())
+            found.append(
+                or_(
+                    model.title.ilike(pattern, escape="\\"),
+                    model.description.ilike(pattern, escape="\\"),
+                )
+            )
+        return found
+
+
+def _filtered(where: ItemFilter, owner_id: int | None) -> Select[Any]:
+    stmt = select(Item).where(*where.conditions())
+    return stmt if owner_id is None else stmt.where(Item.owner_id == owner_id)
+
+
+async def list_items(
+    session: AsyncSession,
+    *,
+    where: ItemFilter,
+    order: ItemOrder,
+    page: PageArgs,
+    owner_id: int | None = None,
+) -> list[Item]:
+    """One page of items (one row more than asked, for hasNextPage)."""
+    stmt = order.value.apply(_filtered(where, owner_id), Item, page)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def count_items(
+    session: AsyncSession, *, where: ItemFilter, owner_id: int | None = None
+) -> int:
+    """How many items match, across all pages."""
+    stmt = _filtered(where, owner_id).with_only_columns(func.count()).order_by(None)
+    return (await session.execute(stmt)).scalar_one()
+
+
+def _amount(field: str, value: Any, errors: list[FieldError], *, positive: bool) -> Decimal:
+    try:
+        amount = Decimal(value)
+        if not amount.is_finite():
+            raise InvalidOperation
+    except (InvalidOperation, TypeError, ValueError):
+        errors.append(FieldError((field,), ErrorCode.INVALID, f"{field} must be a number."))
+        return Decimal(0)
+    if positive and amount <= 0:
+        errors.append(FieldError((field,), ErrorCode.OUT_OF_RANGE, f"{field} must be above 0."))
+    elif amount < 0:
+        errors.append(
+            FieldError((field,), ErrorCode.OUT_OF_RANGE, f"{field} must not be negative.")
+        )
+    elif amount > MAX_AMOUNT:
+        errors.append(
+            FieldError((field,), ErrorCode.OUT_OF_RANGE, f"{field} is at most {MAX_AMOUNT}.")
+        )
+    elif amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        errors.append(FieldError((field,), ErrorCode.INVALID, f"{field} has at most 2 decimals."))
+    return amount
+
+
+def _check(changes: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
+    """Validated column values for the given subset of fields."""
+    values: dict[str, Any] = {}
+    if "title" in changes:
+        values["title"] = title = clean_text(changes["title"] or "")
+        if error := text_length("title", title, min_length=1, max_length=MAX_TITLE_LENGTH):
+            errors.append(error)
+    if "description" in changes:
+        description = changes["description"]
+        values["description"] = clean_text(description) if description else None
+        if description and len(description) > MAX_DESCRIPTION_LENGTH:
+            errors.append(
+                FieldError(
+                    ("description",),
+                    ErrorCode.TOO_LONG,
+                    f"description is at most {MAX_DESCRIPTION_LENGTH} characters.",
+                )
+            )
+    if "price" in changes:
+        if changes["price"] is None:
+            errors.append(FieldError(("price",), ErrorCode.REQUIRED, "price is required."))
+        else:
+            values["price"] = _amount("price", changes["price"], errors, positive=True)
+    if "tax" in changes:
+        tax = changes["tax"]
+        values["tax"] = None if tax is None else _amount("tax", tax, errors, positive=False)
+    if "tags" in changes:
+        values["tags"] = normalise_tags(changes["tags"] or [], errors)
+    return values
+
+
+async def _set_tags(session: AsyncSession, item_id: int, tags: list[str]) -> None:
+    await session.execute(delete(ItemTag).where(ItemTag.item_id == item_id))
+    session.add_all(ItemTag(item_id=item_id, tag=tag) for tag in tags)
+
+
+async def create_item(session: AsyncSession, *, owner: User, fields: dict[str, Any]) -> Item:
+    """Create an item owned by `owner`."""
+    errors: list[FieldError] = []
+    values = _check({"tags": [], "description": None, "tax": None, **fields}, errors)
+    if errors:
+        raise InvalidInput(errors)
+    tags = values.pop("tags")
+    item = Item(owner_id=owner.id, **values)
+    session.add(item)
+    await session.flush()
+    session.add_all(ItemTag(item_id=item.id, tag=tag) for tag in tags)
+    await session.flush()
+    return item
+
+
+async def _get_for_change(session: AsyncSession, *, item_id: int, actor: User) -> Item:
+    item = await session.get(Item, item_id, with_for_update=True)
+    if item is None:
+        raise InvalidInput.single("id", ErrorCode.NOT_FOUND, "No item has this ID.")
+    if not (actor.is_admin or item.owner_id == actor.id):
+        raise InvalidInput.single(
+            "id", ErrorCode.NOT_ALLOWED, "Only the item's owner or an admin may change it."
+        )
+    return item
+
+
+async def update_item(
+    session: AsyncSession, *, actor: User, item_id: int, changes: dict[str, Any]
+) -> Item:
+    """Change any subset of an item's fields."""
+    errors: list[FieldError] = []
+    values = _check(changes, errors)
+    item = await _get_for_change(session, item_id=item_id, actor=actor)
+    if errors:
+        raise InvalidInput(errors)
+    if (tags := values.pop("tags", None)) is not None:
+        await _set_tags(session, item.id, tags)
+    for name, value in values.items():
+        setattr(item, name, value)
+    item.updated_at = utcnow()  # also when only the tags changed
+    await session.flush()
+    return item
+
+
+async def delete_item(session: AsyncSession, *, actor: User, item_id: int) -> int:
+    """Delete an item and its tags."""
+    item = await _get_for_change(session, item_id=item_id, actor=actor)
+    await session.execute(delete(Item).where(Item.id == item.id))
+    return item.id

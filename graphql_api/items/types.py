@@ -1,0 +1,70 @@
+"""GraphQL types of the items feature."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+
+from graphql_api.core.context import Info
+from graphql_api.core.pagination import Connection
+from graphql_api.core.relay import Node, to_global_id
+from graphql_api.core.types import UserError
+from graphql_api.items.loaders import TagsByItemIdLoader
+from graphql_api.items.models import Item
+from graphql_api.items.service import ItemOrder
+from graphql_api.users.loaders import UserByIdLoader
+from graphql_api.users.models import User
+
+if TYPE_CHECKING:
+    from graphql_api.users.types import UserType
+
+# Lazy: User.items refers back to this module.
+UserRef = Annotated["UserType", strawberry.lazy("graphql_api.users.types")]
+
+ItemOrderEnum = strawberry.enum(
+    ItemOrder,
+    name="ItemOrder",
+    description="How an item list is sorted; ties are broken by ID, so pages never overlap.",
+)
+
+
+@strawberry.type(name="Item", description="Something a user owns, with a price.")
+class ItemType(Node):
+    title: str = strawberry.field(description="1 to 200 characters.")
+    description: str | None = strawberry.field(description="Free text, may be null.")
+    price: Decimal = strawberry.field(description="Price before tax, above 0, two decimals.")
+    tax: Decimal | None = strawberry.field(description="Tax amount added to the price, or null.")
+    price_with_tax: Decimal = strawberry.field(description="price + tax.")
+    created_at: datetime = strawberry.field(description="When the item was created.")
+    updated_at: datetime = strawberry.field(description="When the item last changed.")
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, Item)
+
+    @strawberry.field(description="The item's global ID.")
+    def id(root: strawberry.Parent[Item]) -> strawberry.ID:
+        return to_global_id("Item", root.id)
+
+    @strawberry.field(description="Normalised tags (lower case, hyphenated), sorted.")
+    async def tags(root: strawberry.Parent[Item], info: Info) -> list[str]:
+        return await info.context.loader(TagsByItemIdLoader).load(root.id)
+
+    @strawberry.field(description="The user who owns the item.")
+    async def owner(root: strawberry.Parent[Item], info: Info) -> UserRef:
+        owner: User = await info.context.loader(UserByIdLoader).load(root.owner_id)
+        return owner  # type: ignore[return-value]
+
+
+@strawberry.type(description="A page of items.")
+class ItemConnection(Connection[ItemType]):
+    pass
+
+
+@strawberry.type(description="The result of a mutation that changes an item.")
+class ItemPayload:
+    item: ItemType | None = strawberry.field(default=None, description="The item as saved.")
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nothing was changed, if so."
+    )

@@ -1,0 +1,59 @@
+"""The one place that assembles Query and Mutation from the features."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from graphql_api.core.context import Info
+from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
+from graphql_api.core.relay import Node, from_global_id
+from graphql_api.core.settings import Settings
+from graphql_api.items.mutations import ItemMutations
+from graphql_api.items.queries import ItemQueries, item_by_pk
+from graphql_api.items.types import ItemType
+from graphql_api.users.mutations import UserMutations
+from graphql_api.users.queries import UserQueries, user_by_pk
+from graphql_api.users.types import UserType
+
+# Global ID type name -> how to fetch that object for `node(id)`, with its visibility rules.
+NODE_RESOLVERS: dict[str, Callable[[Info, int], Awaitable[Any]]] = {
+    "User": user_by_pk,
+    "Item": item_by_pk,
+}
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(description="Any object by its global ID; null if there is none.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        type_name, pk = from_global_id(id)
+        resolve = NODE_RESOLVERS.get(type_name)
+        return None if resolve is None else await resolve(info, pk)
+
+
+Query = merge_types("Query", (NodeQueries, UserQueries, ItemQueries))
+Mutation = merge_types("Mutation", (UserMutations, ItemMutations))
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        log_unexpected_errors(errors, execution_context)
+
+
+def build_schema(settings: Settings) -> Schema:
+    extensions: list[type[SchemaExtension]] = [MaskInternalErrors]
+    if not settings.introspection_enabled:
+        extensions.append(DisableIntrospection)
+    return Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[UserType, ItemType],
+        extensions=extensions,
+    )

@@ -1,0 +1,194 @@
+"""Sign-in and sessions: access tokens, rotating refresh tokens, and who the viewer is."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Row, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_api.core.context import Context, Info
+from graphql_api.core.db import utcnow
+from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput, Unauthenticated
+from graphql_api.core.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
+from graphql_api.core.settings import Settings
+from graphql_api.core.tokens import InvalidToken, TokenCodec, TokenType
+from graphql_api.users import service
+from graphql_api.users.loaders import UserByIdLoader
+from graphql_api.users.models import RefreshToken, User
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: User
+    access_token: str
+    refresh_token: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _invalid_credentials() -> InvalidInput:
+    return InvalidInput.single(
+        None, ErrorCode.INVALID_CREDENTIALS, "The login or the password is wrong."
+    )
+
+
+def _invalid_token(keep_changes: bool = False) -> InvalidInput:
+    return InvalidInput(
+        [
+            FieldError(
+                ("refreshToken",),
+                ErrorCode.INVALID_TOKEN,
+                "The refresh token is invalid, expired or already used.",
+            )
+        ],
+        keep_changes=keep_changes,
+    )
+
+
+async def start_session(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    tokens: TokenCodec,
+    user: User,
+    family: str | None = None,
+) -> Session:
+    """Issue an access token and a refresh token (stored only as its hash)."""
+    access, _ = tokens.encode(
+        subject=str(user.id),
+        token_type=TokenType.ACCESS,
+        ttl=settings.access_token_ttl,
+        ver=user.token_version,
+    )
+    family = family or secrets.token_urlsafe(32)
+    refresh, claims = tokens.encode(
+        subject=str(user.id),
+        token_type=TokenType.REFRESH,
+        ttl=settings.refresh_token_ttl,
+        fam=family,
+    )
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            family=family,
+            token_hash=_digest(refresh),
+            expires_at=claims.expires_at,
+        )
+    )
+    await session.flush()
+    return Session(user, access, refresh)
+
+
+async def login(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    hasher: PasswordHasher,
+    tokens: TokenCodec,
+    login: str,
+    password: str,
+) -> Session:
+    """Check credentials; an unknown login and a wrong password fail alike, in alike time."""
+    user = await service.find_by_login(session, login=login)
+    ok, new_hash = await hasher.verify(
+        password[:MAX_PASSWORD_LENGTH], user.password_hash if user else None
+    )
+    if user is None or not ok:
+        raise _invalid_credentials()
+    if not user.is_active:
+        raise InvalidInput.single(None, ErrorCode.ACCOUNT_DISABLED, "This account is disabled.")
+    if new_hash:
+        user.password_hash = new_hash
+    return await start_session(session, settings=settings, tokens=tokens, user=user)
+
+
+async def _claim(session: AsyncSession, tokens: TokenCodec, refresh_token: str) -> Row[Any]:
+    """The stored state of a valid refresh JWT, or an INVALID_TOKEN userError."""
+    try:
+        tokens.decode(refresh_token, TokenType.REFRESH)
+    except InvalidToken:
+        raise _invalid_token() from None
+    stored = (
+        await session.execute(
+            select(
+                RefreshToken.id,
+                RefreshToken.user_id,
+                RefreshToken.family,
+                RefreshToken.used_at,
+                RefreshToken.revoked,
+            ).where(RefreshToken.token_hash == _digest(refresh_token))
+        )
+    ).first()
+    if stored is None:
+        raise _invalid_token()
+    return stored
+
+
+async def refresh(
+    session: AsyncSession, *, settings: Settings, tokens: TokenCodec, refresh_token: str
+) -> Session:
+    """Rotate a refresh token. Presenting one already used revokes its whole family."""
+    stored = await _claim(session, tokens, refresh_token)
+    now = utcnow()
+    # One atomic claim: of two concurrent refreshes with the same token only one wins.
+    claimed = await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.id == stored.id,
+            RefreshToken.used_at.is_(None),
+            RefreshToken.revoked.is_(False),
+            RefreshToken.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if stored.used_at is not None or stored.revoked:
+            await _revoke_family(session, stored.family)
+            raise _invalid_token(keep_changes=True)
+        raise _invalid_token()
+    user = await service.get_user(session, user_id=stored.user_id)
+    if user is None or not user.is_active:
+        raise _invalid_token()
+    return await start_session(
+        session, settings=settings, tokens=tokens, user=user, family=stored.family
+    )
+
+
+async def logout(session: AsyncSession, *, tokens: TokenCodec, refresh_token: str) -> None:
+    """End the session the refresh token belongs to (its whole family)."""
+    stored = await _claim(session, tokens, refresh_token)
+    await _revoke_family(session, stored.family)
+
+
+async def _revoke_family(session: AsyncSession, family: str) -> None:
+    await session.execute(
+        update(RefreshToken).where(RefreshToken.family == family).values(revoked=True)
+    )
+
+
+async def purge_expired_tokens(session: AsyncSession) -> int:
+    """Delete refresh tokens past their expiry; returns how many."""
+    result = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at <= utcnow()))
+    return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+
+async def authenticate(context: Context, token: str) -> User:
+    """The active user an access token speaks for; anything else is UNAUTHENTICATED."""
+    try:
+        claims = context.state.tokens.decode(token, TokenType.ACCESS)
+        user_id = int(claims.subject)
+    except (InvalidToken, ValueError):
+        raise Unauthenticated("Invalid or expired access token.") from None
+    user: User | None = await context.loader(UserByIdLoader).load(user_id)
+    if user is None or not user.is_active or claims.extra.get("ver") != user.token_version:
+        raise Unauthenticated("Invalid or expired access token.")
+    return user
+
+
+async def viewer_user(info: Info) -> User:
+    """The signed-in user of a request; UNAUTHENTICATED without one."""
+    return cast(User, await info.context.require_viewer())

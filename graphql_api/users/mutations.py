@@ -1,0 +1,189 @@
+"""Mutations of the users feature: sign-up, sessions, profile, administration."""
+
+import strawberry
+
+from graphql_api.core.context import Info
+from graphql_api.core.db import write_transaction
+from graphql_api.core.permissions import IsAdmin, IsAuthenticated
+from graphql_api.core.relay import input_pk, to_global_id
+from graphql_api.core.types import DeletePayload, given_fields, reports_user_errors
+from graphql_api.users import auth, service
+from graphql_api.users.auth import viewer_user
+from graphql_api.users.types import AuthPayload, LogoutPayload, RoleEnum, UserPayload
+
+
+@strawberry.input(description="A new account.")
+class RegisterInput:
+    email: str = strawberry.field(description="A valid email address, unique.")
+    username: str = strawberry.field(description="3-32 letters, digits, '_', '.', '-'; unique.")
+    password: str = strawberry.field(description="8 to 1024 characters.")
+
+
+@strawberry.input(description="Credentials.")
+class LoginInput:
+    login: str = strawberry.field(description="Username or email address.")
+    password: str = strawberry.field(description="The account's password.")
+
+
+@strawberry.input(description="A refresh token to trade for a new token pair.")
+class RefreshTokenInput:
+    refresh_token: str = strawberry.field(description="The refresh token from the last pair.")
+
+
+@strawberry.input(description="The session to end.")
+class LogoutInput:
+    refresh_token: str = strawberry.field(description="The session's current refresh token.")
+
+
+@strawberry.input(description="Changes to your own profile; omitted fields stay as they are.")
+class UpdateMeInput:
+    username: str | None = strawberry.field(default=strawberry.UNSET, description="New username.")
+    email: str | None = strawberry.field(default=strawberry.UNSET, description="New email.")
+
+
+@strawberry.input(description="A password change; every session ends afterwards.")
+class ChangePasswordInput:
+    current_password: str = strawberry.field(description="The password in use now.")
+    new_password: str = strawberry.field(description="8 to 1024 characters.")
+
+
+@strawberry.input(description="The user to delete, with everything they own.")
+class DeleteUserInput:
+    id: strawberry.ID = strawberry.field(
+        description="Global ID of the user (you, or any as admin)."
+    )
+
+
+@strawberry.input(description="An admin's change to another user; omitted fields stay.")
+class UpdateUserInput:
+    id: strawberry.ID = strawberry.field(description="Global ID of the user.")
+    role: RoleEnum | None = strawberry.field(default=strawberry.UNSET, description="New role.")
+    is_active: bool | None = strawberry.field(
+        default=strawberry.UNSET, description="False disables the account and ends its sessions."
+    )
+
+
+def _auth_payload(session: auth.Session) -> AuthPayload:
+    return AuthPayload(
+        user=session.user,  # type: ignore[arg-type]
+        access_token=session.access_token,
+        refresh_token=session.refresh_token,
+    )
+
+
+@strawberry.type
+class UserMutations:
+    @strawberry.mutation(description="Create an account and sign in.")
+    @reports_user_errors
+    async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
+        state = info.context.state
+        async with write_transaction(state.sessionmaker) as session:
+            user = await service.register(
+                session,
+                hasher=state.hasher,
+                email=input.email,
+                username=input.username,
+                password=input.password,
+            )
+            signed_in = await auth.start_session(
+                session, settings=state.settings, tokens=state.tokens, user=user
+            )
+        return _auth_payload(signed_in)
+
+    @strawberry.mutation(description="Sign in with a username or email and a password.")
+    @reports_user_errors
+    async def login(self, info: Info, input: LoginInput) -> AuthPayload:
+        state = info.context.state
+        async with write_transaction(state.sessionmaker) as session:
+            signed_in = await auth.login(
+                session,
+                settings=state.settings,
+                hasher=state.hasher,
+                tokens=state.tokens,
+                login=input.login,
+                password=input.password,
+            )
+        return _auth_payload(signed_in)
+
+    @strawberry.mutation(
+        description="Trade a refresh token for a new pair. A refresh token works once: "
+        "presenting it again ends the whole session."
+    )
+    @reports_user_errors
+    async def refresh_token(self, info: Info, input: RefreshTokenInput) -> AuthPayload:
+        state = info.context.state
+        async with write_transaction(state.sessionmaker) as session:
+            signed_in = await auth.refresh(
+                session,
+                settings=state.settings,
+                tokens=state.tokens,
+                refresh_token=input.refresh_token,
+            )
+        return _auth_payload(signed_in)
+
+    @strawberry.mutation(description="End the session a refresh token belongs to.")
+    @reports_user_errors
+    async def logout(self, info: Info, input: LogoutInput) -> LogoutPayload:
+        state = info.context.state
+        async with write_transaction(state.sessionmaker) as session:
+            await auth.logout(session, tokens=state.tokens, refresh_token=input.refresh_token)
+        return LogoutPayload(ok=True)
+
+    @strawberry.mutation(
+        description="Change your username or email.", permission_classes=[IsAuthenticated]
+    )
+    @reports_user_errors
+    async def update_me(self, info: Info, input: UpdateMeInput) -> UserPayload:
+        async with write_transaction(info.context.sessionmaker) as session:
+            user = await service.update_profile(
+                session,
+                actor=await viewer_user(info),
+                changes=given_fields(input, "username", "email"),
+            )
+        return UserPayload(user=user)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Change your password. All your sessions end: sign in again.",
+        permission_classes=[IsAuthenticated],
+    )
+    @reports_user_errors
+    async def change_password(self, info: Info, input: ChangePasswordInput) -> UserPayload:
+        state = info.context.state
+        async with write_transaction(state.sessionmaker) as session:
+            user = await service.change_password(
+                session,
+                hasher=state.hasher,
+                actor=await viewer_user(info),
+                current_password=input.current_password,
+                new_password=input.new_password,
+            )
+        return UserPayload(user=user)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Delete a user and all they own: yourself, or anyone as an admin.",
+        permission_classes=[IsAuthenticated],
+    )
+    @reports_user_errors
+    async def delete_user(self, info: Info, input: DeleteUserInput) -> DeletePayload:
+        actor = await viewer_user(info)
+        async with write_transaction(info.context.sessionmaker) as session:
+            deleted = await service.delete_user(
+                session, actor=actor, user_id=input_pk(input.id, "User")
+            )
+        return DeletePayload(deleted_id=to_global_id("User", deleted))
+
+    @strawberry.mutation(
+        description="Change another user's role or active flag. Admins only.",
+        permission_classes=[IsAdmin],
+    )
+    @reports_user_errors
+    async def update_user(self, info: Info, input: UpdateUserInput) -> UserPayload:
+        changes = given_fields(input, "role", "is_active")
+        async with write_transaction(info.context.sessionmaker) as session:
+            user = await service.update_user(
+                session,
+                actor=await viewer_user(info),
+                user_id=input_pk(input.id, "User"),
+                changes=changes,
+            )
+        return UserPayload(user=user)  # type: ignore[arg-type]

@@ -1,0 +1,77 @@
+"""Queries of the users feature."""
+
+import strawberry
+from sqlalchemy import func, or_, select
+
+from graphql_api.core.context import Info
+from graphql_api.core.pagination import (
+    PageArgs,
+    SortKey,
+    build_connection,
+    parse_datetime,
+    parse_int,
+)
+from graphql_api.core.permissions import IsAuthenticated
+from graphql_api.core.relay import pk_of
+from graphql_api.core.validation import like_pattern
+from graphql_api.users.loaders import UserByIdLoader
+from graphql_api.users.models import User
+from graphql_api.users.types import UserConnection, UserType
+
+USERS_ORDER = SortKey("u+", ("created_at", "id"), (parse_datetime, parse_int), False)
+
+
+async def user_by_pk(info: Info, pk: int) -> User | None:
+    """The user with this primary key, unless it is disabled and the viewer is not admin or them."""
+    user: User | None = await info.context.loader(UserByIdLoader).load(pk)
+    if user is None or user.is_active:
+        return user
+    viewer = await info.context.viewer()
+    return user if viewer is not None and (viewer.is_admin or viewer.id == user.id) else None
+
+
+@strawberry.type
+class UserQueries:
+    @strawberry.field(description="The signed-in user; null without a token.")
+    async def me(self, info: Info) -> UserType | None:
+        return await info.context.viewer()  # type: ignore[return-value]
+
+    @strawberry.field(description="A user by global ID; null if there is none.")
+    async def user(self, info: Info, id: strawberry.ID) -> UserType | None:
+        pk = pk_of(id, "User")
+        return None if pk is None else await user_by_pk(info, pk)  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Users in sign-up order, optionally matching a search of username or "
+        "email. Signed-in users only.",
+        permission_classes=[IsAuthenticated],
+    )
+    async def users(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        search: str | None = None,
+    ) -> UserConnection:
+        viewer = await info.context.require_viewer()
+        page: PageArgs = USERS_ORDER.page_args(first, after)
+        stmt = select(User)
+        if not viewer.is_admin:
+            stmt = stmt.where(User.is_active.is_(True))
+        if search and search.strip():
+            # Only admins may find people by email: it is not public.
+            columns = [User.username, User.email] if viewer.is_admin else [User.username]
+            pattern = like_pattern(search.strip())
+            stmt = stmt.where(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
+        async with info.context.sessionmaker() as session:
+            rows = list((await session.execute(USERS_ORDER.apply(stmt, User, page))).scalars())
+        loader = info.context.loader(UserByIdLoader)
+        for row in rows:
+            loader.prime(row.id, row)
+
+        async def count() -> int:
+            async with info.context.sessionmaker() as session:
+                counted = stmt.with_only_columns(func.count())
+                return (await session.execute(counted)).scalar_one()
+
+        return build_connection(UserConnection, rows, page, USERS_ORDER, count)

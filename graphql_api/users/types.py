@@ -1,0 +1,86 @@
+"""GraphQL types of the users feature."""
+
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from graphql_api.core.context import Info
+from graphql_api.core.pagination import Connection
+from graphql_api.core.relay import Node, to_global_id
+from graphql_api.core.types import UserError
+from graphql_api.items.resolvers import owner_items
+from graphql_api.items.types import ItemConnection, ItemOrderEnum
+from graphql_api.users.models import Role, User
+
+RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do.")
+
+
+@strawberry.type(name="User", description="A person with an account.")
+class UserType(Node):
+    username: str = strawberry.field(description="Unique name, 3-32 characters.")
+    role: RoleEnum = strawberry.field(description="USER, or ADMIN who may change anything.")
+    is_active: bool = strawberry.field(description="False once an admin disabled the account.")
+    created_at: datetime = strawberry.field(description="When the account was created.")
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, User)
+
+    @strawberry.field(description="The user's global ID.")
+    def id(root: strawberry.Parent[User]) -> strawberry.ID:
+        return to_global_id("User", root.id)
+
+    @strawberry.field(description="Email address: visible to the user and to admins, else null.")
+    async def email(root: strawberry.Parent[User], info: Info) -> str | None:
+        viewer = await info.context.viewer()
+        if viewer is not None and (viewer.is_admin or viewer.id == root.id):
+            return root.email
+        return None
+
+    @strawberry.field(description="The user's items, newest first unless ordered otherwise.")
+    async def items(
+        root: strawberry.Parent[User],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        tag: str | None = None,
+        search: str | None = None,
+        order_by: ItemOrderEnum | None = None,
+    ) -> ItemConnection:
+        return await owner_items(info, root.id, first, after, tag, search, order_by)
+
+
+@strawberry.type(description="A page of users.")
+class UserConnection(Connection[UserType]):
+    pass
+
+
+@strawberry.type(description="The result of a mutation that changes a user.")
+class UserPayload:
+    user: UserType | None = strawberry.field(default=None, description="The user as saved.")
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nothing was changed, if so."
+    )
+
+
+@strawberry.type(description="The result of signing up, in, or refreshing a session.")
+class AuthPayload:
+    user: UserType | None = strawberry.field(default=None, description="The signed-in user.")
+    access_token: str | None = strawberry.field(
+        default=None, description="Send as `Authorization: Bearer <token>`; short-lived."
+    )
+    refresh_token: str | None = strawberry.field(
+        default=None, description="Trade for a new pair with refreshToken; usable once."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why it failed, if so."
+    )
+
+
+@strawberry.type(description="The result of logout.")
+class LogoutPayload:
+    ok: bool = strawberry.field(default=False, description="True when the session was ended.")
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why it failed, if so."
+    )
