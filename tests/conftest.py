@@ -271,3 +271,20 @@ def sql_statements(engine: AsyncEngine) -> Iterator[StatementLog]:
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     yield log
     event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI=true a skipped test is a failure: CI has every server a test needs."""
+    if IN_CI and _skipped and exitstatus == 0:
+        print(f"\nCI=true: {len(_skipped)} test(s) skipped, which CI does not allow:")
+        for nodeid in _skipped:
+            print(f"  {nodeid}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

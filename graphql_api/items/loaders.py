@@ -76,7 +76,7 @@ class ItemCountByOwnerLoader(SessionLoader[tuple[int, ItemFilter], int]):
                 .where(Item.owner_id.in_(owner_ids), *where.conditions())
                 .group_by(Item.owner_id)
             )
-            counts.update(((owner_id, where), n) for owner_id, n in rows.tuples())
+            counts.update(((owner_id, where), n) for owner_id, n in rows)
         return [counts.get(key, 0) for key in keys]
 
 
@@ -87,7 +87,7 @@ class TagsByItemIdLoader(SessionLoader[int, list[str]]):
             .where(ItemTag.item_id.in_(keys))
             .order_by(ItemTag.item_id, ItemTag.tag)
         )
-        grouped = grouped_by_key(keys, rows.tuples(), lambda row: row[0])
+        grouped = grouped_by_key(keys, rows, lambda row: row[0])
         return [[tag for _, tag in group] for group in grouped]
 
 

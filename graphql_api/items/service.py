@@ -25,6 +25,7 @@ from graphql_api.users.models import User
 MAX_TITLE_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 10_000
 MAX_AMOUNT = Decimal("9999999999.99")
+CENT = Decimal("0.01")
 
 
 class ItemOrder(Enum):
@@ -103,8 +104,10 @@ def _amount(field: str, value: Any, errors: list[FieldError], *, positive: bool)
         errors.append(
             FieldError((field,), ErrorCode.OUT_OF_RANGE, f"{field} is at most {MAX_AMOUNT}.")
         )
-    elif amount.as_tuple().exponent < -2:  # type: ignore[operator]
+    elif amount != amount.quantize(CENT):
         errors.append(FieldError((field,), ErrorCode.INVALID, f"{field} has at most 2 decimals."))
+    else:
+        return amount.quantize(CENT)
     return amount
 
 

@@ -1,0 +1,99 @@
+import asyncio
+
+from tests.conftest import GraphQLClient, SignedIn
+
+REFRESH = """
+mutation Refresh($input: RefreshTokenInput!) {
+  refreshToken(input: $input) {
+    user { username }
+    accessToken
+    refreshToken
+    userErrors { field code message }
+  }
+}
+"""
+LOGOUT = """
+mutation Logout($input: LogoutInput!) {
+  logout(input: $input) { ok userErrors { field code message } }
+}
+"""
+ME = "query { me { username } }"
+
+
+async def refresh(client: GraphQLClient, token: str) -> dict:  # type: ignore[type-arg]
+    return (await client.data(REFRESH, {"input": {"refreshToken": token}}))["refreshToken"]
+
+
+async def test_refresh_rotates_the_pair(anon_client: GraphQLClient, alice: SignedIn) -> None:
+    payload = await refresh(anon_client, alice.refresh_token)
+    assert payload["userErrors"] == []
+    assert payload["user"] == {"username": "alice"}
+    assert payload["refreshToken"] != alice.refresh_token
+    me = await GraphQLClient(anon_client.http, payload["accessToken"]).data(ME)
+    assert me["me"]["username"] == "alice"
+    # The new refresh token works once more.
+    assert (await refresh(anon_client, payload["refreshToken"]))["userErrors"] == []
+
+
+async def test_reused_refresh_token_revokes_the_family(
+    anon_client: GraphQLClient, alice: SignedIn
+) -> None:
+    rotated = await refresh(anon_client, alice.refresh_token)
+    reused = await refresh(anon_client, alice.refresh_token)
+    assert reused["userErrors"][0]["code"] == "INVALID_TOKEN"
+    assert reused["accessToken"] is None
+    # The thief's replay also killed the legitimate successor.
+    after = await refresh(anon_client, rotated["refreshToken"])
+    assert after["userErrors"][0]["code"] == "INVALID_TOKEN"
+
+
+async def test_other_sessions_survive_a_revoked_family(
+    anon_client: GraphQLClient, alice: SignedIn
+) -> None:
+    other = await anon_client.mutate(
+        "mutation($input: LoginInput!) { login(input: $input) { refreshToken userErrors { code } } }",
+        {"login": "alice", "password": "correct horse battery"},
+    )
+    await refresh(anon_client, alice.refresh_token)
+    await refresh(anon_client, alice.refresh_token)  # reuse: revokes only that family
+    assert (await refresh(anon_client, other["refreshToken"]))["userErrors"] == []
+
+
+async def test_concurrent_refreshes_with_one_token_let_one_win(
+    anon_client: GraphQLClient, alice: SignedIn
+) -> None:
+    results = await asyncio.gather(*(refresh(anon_client, alice.refresh_token) for _ in range(5)))
+    winners = [r for r in results if not r["userErrors"]]
+    assert len(winners) <= 1
+
+
+async def test_access_token_is_not_a_refresh_token(
+    anon_client: GraphQLClient, alice: SignedIn
+) -> None:
+    payload = await refresh(anon_client, alice.client.token)  # type: ignore[arg-type]
+    assert payload["userErrors"] == [
+        {
+            "field": ["refreshToken"],
+            "code": "INVALID_TOKEN",
+            "message": "The refresh token is invalid, expired or already used.",
+        }
+    ]
+
+
+async def test_garbage_refresh_token_is_a_user_error(anon_client: GraphQLClient) -> None:
+    payload = await refresh(anon_client, "garbage")
+    assert payload["userErrors"][0]["code"] == "INVALID_TOKEN"
+
+
+async def test_logout_ends_the_session(anon_client: GraphQLClient, alice: SignedIn) -> None:
+    data = await anon_client.data(LOGOUT, {"input": {"refreshToken": alice.refresh_token}})
+    assert data["logout"] == {"ok": True, "userErrors": []}
+    assert (await refresh(anon_client, alice.refresh_token))["userErrors"][0]["code"] == (
+        "INVALID_TOKEN"
+    )
+
+
+async def test_logout_with_a_bad_token_is_a_user_error(anon_client: GraphQLClient) -> None:
+    data = await anon_client.data(LOGOUT, {"input": {"refreshToken": "nope"}})
+    assert data["logout"]["ok"] is False
+    assert data["logout"]["userErrors"][0]["code"] == "INVALID_TOKEN"
