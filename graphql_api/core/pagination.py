@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 import strawberry
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import ColumnElement, Select, literal, tuple_
 
 from graphql_api.core.errors import BadUserInput
 
@@ -42,8 +42,11 @@ class SortKey:
         return [c.desc() if self.descending else c.asc() for c in cols]
 
     def after(self, model: Any, values: tuple[Any, ...]) -> ColumnElement[bool]:
-        row = tuple_(*(getattr(model, c) for c in self.columns))
-        return row < tuple_(*values) if self.descending else row > tuple_(*values)
+        columns = [getattr(model, c) for c in self.columns]
+        # Typed like their columns, so that e.g. a Money value binds as cents.
+        bound = tuple_(*(literal(v, c.type) for c, v in zip(columns, values, strict=True)))
+        row = tuple_(*columns)
+        return row < bound if self.descending else row > bound
 
     def cursor(self, obj: Any) -> str:
         values = [_plain(getattr(obj, c)) for c in self.columns]

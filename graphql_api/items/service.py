@@ -82,7 +82,11 @@ async def count_items(
     session: AsyncSession, *, where: ItemFilter, owner_id: int | None = None
 ) -> int:
     """How many items match, across all pages."""
-    stmt = _filtered(where, owner_id).with_only_columns(func.count()).order_by(None)
+    stmt = (
+        _filtered(where, owner_id)
+        .with_only_columns(func.count(), maintain_column_froms=True)
+        .order_by(None)
+    )
     return (await session.execute(stmt)).scalar_one()
 
 

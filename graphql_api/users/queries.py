@@ -71,7 +71,7 @@ class UserQueries:
 
         async def count() -> int:
             async with info.context.sessionmaker() as session:
-                counted = stmt.with_only_columns(func.count())
+                counted = stmt.with_only_columns(func.count(), maintain_column_froms=True)
                 return (await session.execute(counted)).scalar_one()
 
         return build_connection(UserConnection, rows, page, USERS_ORDER, count)

@@ -1,6 +1,7 @@
 import asyncio
 
-from tests.conftest import GraphQLClient, SignedIn
+from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn
+from tests.users.test_login import LOGIN
 
 REFRESH = """
 mutation Refresh($input: RefreshTokenInput!) {
@@ -50,10 +51,7 @@ async def test_reused_refresh_token_revokes_the_family(
 async def test_other_sessions_survive_a_revoked_family(
     anon_client: GraphQLClient, alice: SignedIn
 ) -> None:
-    other = await anon_client.mutate(
-        "mutation($input: LoginInput!) { login(input: $input) { refreshToken userErrors { code } } }",
-        {"login": "alice", "password": "correct horse battery"},
-    )
+    other = await anon_client.mutate(LOGIN, {"login": "alice", "password": TEST_PASSWORD})
     await refresh(anon_client, alice.refresh_token)
     await refresh(anon_client, alice.refresh_token)  # reuse: revokes only that family
     assert (await refresh(anon_client, other["refreshToken"]))["userErrors"] == []

@@ -79,7 +79,7 @@ async def test_the_forge_helper_makes_acceptable_tokens(alice: SignedIn, service
 
 
 async def test_tampered_payload_is_refused(alice: SignedIn) -> None:
-    header, payload, signature = alice.client.token.split(".")  # type: ignore[union-attr]
+    header, _, signature = alice.client.token.split(".")  # type: ignore[union-attr]
     claims = claims_of(alice.client.token)  # type: ignore[arg-type]
     tampered = b64({**claims, "sub": "999"})
     body = await me_with(alice.client, f"{header}.{tampered}.{signature}")

@@ -1,0 +1,57 @@
+"""SQL statements per request must not grow with the page size."""
+
+from decimal import Decimal
+
+import pytest
+
+from graphql_api.core.relay import from_global_id
+from graphql_api.items.models import Item
+from graphql_api.users.models import User
+from tests.conftest import SignedIn, StatementLog
+
+NESTED = """
+query Nested($n: Int!) {
+  users(first: $n) { nodes { username items(first: 5) { nodes { title owner { username } } } } }
+}
+"""
+
+
+@pytest.fixture
+async def hundred_users(services, alice: SignedIn) -> SignedIn:  # type: ignore[no-untyped-def]
+    """alice and 99 more users with 6 items each, written straight to the database."""
+    async with services.sessionmaker.begin() as session:
+        others = [
+            User(username=f"user{i:03}", email=f"user{i:03}@example.com", password_hash="-")
+            for i in range(99)
+        ]
+        session.add_all(others)
+        await session.flush()
+        owners = [alice_id(alice), *(u.id for u in others)]
+        session.add_all(
+            Item(owner_id=owner, title=f"item-{n}", price=Decimal(1))
+            for owner in owners
+            for n in range(6)
+        )
+    return alice
+
+
+def alice_id(alice: SignedIn) -> int:
+    return from_global_id(alice.id)[1]
+
+
+async def test_nested_connections_take_constant_statements(
+    hundred_users: SignedIn, sql_statements: StatementLog
+) -> None:
+    counts = {}
+    for n in (1, 10, 100):
+        sql_statements.clear()
+        data = await hundred_users.client.data(NESTED, {"n": n})
+        nodes = data["users"]["nodes"]
+        assert len(nodes) == n
+        assert all(len(u["items"]["nodes"]) == 5 for u in nodes)
+        assert all(
+            i["owner"]["username"] == u["username"] for u in nodes for i in u["items"]["nodes"]
+        )
+        counts[n] = sql_statements.count
+    assert counts[1] == counts[10] == counts[100], counts
+    assert counts[100] <= 4, sql_statements.statements
