@@ -75,6 +75,21 @@ def migrate(
     typer.echo(f"Database is at revision {revision}.")
 
 
+@app.command("new-migration")
+def new_migration(
+    message: Annotated[str, typer.Argument(help="What the migration changes.")],
+) -> None:
+    """Write a migration from the difference between the models and a migrated database."""
+    from alembic import command
+
+    from graphql_api.core.migrate import alembic_config
+
+    try:
+        command.revision(alembic_config(settings_or_exit()), message=message, autogenerate=True)
+    except Exception as exc:  # a CLI reports; the traceback helps nobody here
+        raise fail(f"could not write the migration: {exc}") from None
+
+
 @app.command("create-user")
 def create_user(
     email: Annotated[str, typer.Option(help="Email address.")],

@@ -6,7 +6,6 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, SchemaExtension
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from graphql_api.core.context import Info
@@ -36,8 +35,14 @@ class NodeQueries:
         return None if resolve is None else await resolve(info, pk)
 
 
-Query = merge_types("Query", (NodeQueries, UserQueries, ItemQueries))
-Mutation = merge_types("Mutation", (UserMutations, ItemMutations))
+@strawberry.type(description="Everything that can be read.")
+class Query(NodeQueries, UserQueries, ItemQueries):
+    pass
+
+
+@strawberry.type(description="Everything that can be changed. Each takes one `input`.")
+class Mutation(UserMutations, ItemMutations):
+    pass
 
 
 class Schema(strawberry.Schema):

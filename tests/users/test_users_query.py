@@ -1,0 +1,93 @@
+from sqlalchemy import text
+
+from tests.conftest import GraphQLClient, SignedIn, error_codes
+
+USERS = """
+query Users($first: Int, $after: String, $search: String) {
+  users(first: $first, after: $after, search: $search) {
+    totalCount
+    nodes { username email isActive }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def test_users_needs_sign_in(anon_client: GraphQLClient, alice: SignedIn) -> None:
+    body = await anon_client.execute(USERS)
+    assert error_codes(body) == ["UNAUTHENTICATED"]
+    assert body["data"] is None
+
+
+async def test_users_in_sign_up_order_with_pages(alice: SignedIn, bob: SignedIn) -> None:
+    first = await alice.client.data(USERS, {"first": 1})
+    assert first["users"]["nodes"] == [
+        {"username": "alice", "email": "alice@example.com", "isActive": True}
+    ]
+    assert first["users"]["totalCount"] == 2
+    assert first["users"]["pageInfo"]["hasNextPage"] is True
+    rest = await alice.client.data(USERS, {"after": first["users"]["pageInfo"]["endCursor"]})
+    # Other people's email stays private.
+    assert rest["users"]["nodes"] == [{"username": "bob", "email": None, "isActive": True}]
+
+
+async def test_search_by_username_and_only_admins_by_email(
+    alice: SignedIn, bob: SignedIn, admin: SignedIn
+) -> None:
+    assert (await alice.client.data(USERS, {"search": "BO"}))["users"]["totalCount"] == 1
+    assert (await alice.client.data(USERS, {"search": "example.com"}))["users"]["totalCount"] == 0
+    by_email = await admin.client.data(USERS, {"search": "bob@"})
+    assert by_email["users"]["nodes"] == [
+        {"username": "bob", "email": "bob@example.com", "isActive": True}
+    ]
+
+
+async def test_disabled_users_are_hidden_except_from_admins(
+    alice: SignedIn, bob: SignedIn, admin: SignedIn, services
+) -> None:  # type: ignore[no-untyped-def]
+    async with services.engine.begin() as conn:
+        await conn.execute(text("UPDATE users SET is_active = false WHERE username = 'bob'"))
+    seen = await alice.client.data(USERS)
+    assert [u["username"] for u in seen["users"]["nodes"]] == ["alice", "root_admin"]
+    lookup = "query($id: ID!) { user(id: $id) { username } }"
+    assert (await alice.client.data(lookup, {"id": bob.id}))["user"] is None
+    assert (await admin.client.data(lookup, {"id": bob.id}))["user"] == {"username": "bob"}
+    assert (await admin.client.data(USERS))["users"]["totalCount"] == 3
+    # A disabled user's token no longer works.
+    assert error_codes(await bob.client.execute("query { me { id } }")) == ["UNAUTHENTICATED"]
+
+
+UPDATE_USER = """
+mutation UpdateUser($input: UpdateUserInput!) {
+  updateUser(input: $input) { user { username role isActive } userErrors { field code message } }
+}
+"""
+
+
+async def test_admin_disables_and_promotes(admin: SignedIn, bob: SignedIn) -> None:
+    payload = await admin.client.mutate(UPDATE_USER, {"id": bob.id, "isActive": False})
+    assert payload["user"] == {"username": "bob", "role": "USER", "isActive": False}
+    assert error_codes(await bob.client.execute("query { me { id } }")) == ["UNAUTHENTICATED"]
+    promoted = await admin.client.mutate(UPDATE_USER, {"id": bob.id, "role": "ADMIN"})
+    assert promoted["user"]["role"] == "ADMIN"
+
+
+async def test_admin_cannot_lock_themselves_out(admin: SignedIn) -> None:
+    data = await admin.client.data(UPDATE_USER, {"input": {"id": admin.id, "isActive": False}})
+    assert data["updateUser"]["userErrors"][0]["code"] == "NOT_ALLOWED"
+
+
+async def test_update_user_is_for_admins_only(alice: SignedIn, bob: SignedIn) -> None:
+    body = await alice.client.execute(UPDATE_USER, {"input": {"id": bob.id, "role": "ADMIN"}})
+    assert error_codes(body) == ["FORBIDDEN"]
+
+
+async def test_me_and_email_visibility(anon_client: GraphQLClient, alice: SignedIn,
+                                       admin: SignedIn) -> None:
+    lookup = "query($id: ID!) { user(id: $id) { username email } }"
+    assert (await anon_client.data(lookup, {"id": alice.id}))["user"] == {
+        "username": "alice", "email": None}
+    assert (await alice.client.data(lookup, {"id": alice.id}))["user"]["email"] == (
+        "alice@example.com")
+    assert (await admin.client.data(lookup, {"id": alice.id}))["user"]["email"] == (
+        "alice@example.com")
