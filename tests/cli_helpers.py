@@ -15,8 +15,11 @@ CLI = str(Path(sys.executable).parent / "graphql-api")
 
 
 def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("GRAPHQL_API_") and k not in ("DATABASE_URL", "BROKER_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GRAPHQL_API_") and k not in ("DATABASE_URL", "BROKER_URL")
+    }
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}",
         GRAPHQL_API_SECRET_FILE=str(tmp_path / "secret"),
@@ -28,10 +31,22 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(*args: str, env: dict[str, str], cwd: Path, input: str | None = None,
-            ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CLI, *args], env=env, cwd=cwd, input=input, capture_output=True,
-                          text=True, timeout=60, check=False)
+def run_cli(
+    *args: str,
+    env: dict[str, str],
+    cwd: Path,
+    input: str | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args],
+        env=env,
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def free_port() -> int:
@@ -46,8 +61,13 @@ def running_server(env: dict[str, str], cwd: Path, *args: str) -> Iterator[str]:
     port = free_port()
     log_path = cwd / f"server-{port}.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen([CLI, "serve", "--port", str(port), *args], env=env, cwd=cwd,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [CLI, "serve", "--port", str(port), *args],
+            env=env,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

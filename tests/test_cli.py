@@ -10,8 +10,18 @@ def test_migrate_then_create_admin(tmp_path: Path) -> None:
     migrated = run_cli("migrate", env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
     assert (tmp_path / "cli.db").exists()
-    created = run_cli("create-user", "--email", "root@example.com", "--username", "root",
-                      "--password", "a long password", "--admin", env=env, cwd=tmp_path)
+    created = run_cli(
+        "create-user",
+        "--email",
+        "root@example.com",
+        "--username",
+        "root",
+        "--password",
+        "a long password",
+        "--admin",
+        env=env,
+        cwd=tmp_path,
+    )
     assert created.returncode == 0, created.stderr
     assert "Created admin root" in created.stdout
 
@@ -25,8 +35,17 @@ def test_create_user_with_bad_or_duplicate_input_fails_clearly(tmp_path: Path) -
     assert duplicate.returncode == 1
     assert "already taken" in duplicate.stderr
     assert "Traceback" not in duplicate.stderr
-    short = run_cli("create-user", "--email", "b@example.com", "--username", "bo",
-                    "--password", "short", env=env, cwd=tmp_path)
+    short = run_cli(
+        "create-user",
+        "--email",
+        "b@example.com",
+        "--username",
+        "bo",
+        "--password",
+        "short",
+        env=env,
+        cwd=tmp_path,
+    )
     assert short.returncode == 1
     assert "at least 3" in short.stderr and "at least 8" in short.stderr
 

@@ -16,14 +16,17 @@ query { me { items { totalCount nodes { id title price tags } } } }
 async def test_register_login_crud_and_delete(anon_client: GraphQLClient) -> None:
     responses = []
 
-    response = await anon_client.post(REGISTER, {"input": {
-        "email": "dana@example.com", "username": "dana", "password": TEST_PASSWORD}})
+    response = await anon_client.post(
+        REGISTER,
+        {"input": {"email": "dana@example.com", "username": "dana", "password": TEST_PASSWORD}},
+    )
     responses.append(response)
     assert response.status_code == 200
     assert response.json()["data"]["register"]["userErrors"] == []
 
-    response = await anon_client.post(LOGIN, {"input": {"login": "dana",
-                                                         "password": TEST_PASSWORD}})
+    response = await anon_client.post(
+        LOGIN, {"input": {"login": "dana", "password": TEST_PASSWORD}}
+    )
     responses.append(response)
     login = response.json()["data"]["login"]
     assert response.status_code == 200 and login["userErrors"] == []
@@ -34,7 +37,9 @@ async def test_register_login_crud_and_delete(anon_client: GraphQLClient) -> Non
     assert me["me"]["email"] == "dana@example.com"
     assert me["me"]["role"] == "USER" and me["me"]["isActive"] is True
 
-    created = await dana.mutate(CREATE_ITEM, {"title": "Kettle", "price": "25", "tags": ["kitchen"]})
+    created = await dana.mutate(
+        CREATE_ITEM, {"title": "Kettle", "price": "25", "tags": ["kitchen"]}
+    )
     item_id = created["item"]["id"]
 
     listed = await dana.data(MY_ITEMS)
@@ -65,9 +70,7 @@ async def test_register_login_crud_and_delete(anon_client: GraphQLClient) -> Non
 
 
 async def test_password_hash_is_not_in_the_schema(anon_client: GraphQLClient) -> None:
-    body = await anon_client.execute(
-        '{ __type(name: "User") { fields { name } } }'
-    )
+    body = await anon_client.execute('{ __type(name: "User") { fields { name } } }')
     names = {f["name"] for f in body["data"]["__type"]["fields"]}
     assert not {n for n in names if "password" in n.lower()}
     assert "email" in names

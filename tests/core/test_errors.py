@@ -17,17 +17,20 @@ async def test_unexpected_error_is_masked_and_logged_with_request_id(
     monkeypatch.setattr(items_service, "list_items", broken)
     with caplog.at_level(logging.ERROR, logger="graphql_api.errors"):
         response = await anon_client.http.post(
-            "/graphql", json={"query": "{ items { nodes { id } } }"},
+            "/graphql",
+            json={"query": "{ items { nodes { id } } }"},
             headers={"X-Request-ID": "req-123"},
         )
     assert response.status_code == 200
     body = response.json()
-    assert body["errors"] == [{
-        "message": "Internal server error",
-        "locations": [{"line": 1, "column": 3}],
-        "path": ["items"],
-        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
-    }]
+    assert body["errors"] == [
+        {
+            "message": "Internal server error",
+            "locations": [{"line": 1, "column": 3}],
+            "path": ["items"],
+            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+        }
+    ]
     assert "secret" not in response.text and "Traceback" not in response.text
     assert response.headers["X-Request-ID"] == "req-123"
     (record,) = caplog.records
@@ -42,8 +45,12 @@ async def test_client_mistakes_are_readable_and_not_logged(
         syntax = await anon_client.http.post("/graphql", json={"query": "{ items { "})
         unknown = await anon_client.http.post("/graphql", json={"query": "{ nope }"})
         bad_var = await anon_client.http.post(
-            "/graphql", json={"query": "query($n: Int) { items(first: $n) { totalCount } }",
-                              "variables": {"n": "ten"}})
+            "/graphql",
+            json={
+                "query": "query($n: Int) { items(first: $n) { totalCount } }",
+                "variables": {"n": "ten"},
+            },
+        )
     assert "Syntax Error" in syntax.json()["errors"][0]["message"]
     assert "Cannot query field 'nope'" in unknown.json()["errors"][0]["message"]
     assert "Int cannot represent" in bad_var.json()["errors"][0]["message"]

@@ -31,8 +31,7 @@ def test_every_type_and_field_is_described() -> None:
         if not type_.description:
             missing.append(name)
         if isinstance(type_, GraphQLObjectType | GraphQLInterfaceType | GraphQLInputObjectType):
-            missing += [f"{name}.{f}" for f, field in type_.fields.items()
-                        if not field.description]
+            missing += [f"{name}.{f}" for f, field in type_.fields.items() if not field.description]
     assert missing == []
 
 
@@ -41,7 +40,17 @@ def test_contract_operations_exist() -> None:
     assert schema.query_type and schema.mutation_type
     for field in ("node", "me", "user", "users", "item", "items"):
         assert field in schema.query_type.fields
-    for field in ("register", "login", "refreshToken", "logout", "updateMe", "changePassword",
-                  "deleteUser", "createItem", "updateItem", "deleteItem"):
+    for field in (
+        "register",
+        "login",
+        "refreshToken",
+        "logout",
+        "updateMe",
+        "changePassword",
+        "deleteUser",
+        "createItem",
+        "updateItem",
+        "deleteItem",
+    ):
         assert field in schema.mutation_type.fields
         assert list(schema.mutation_type.fields[field].args) == ["input"]

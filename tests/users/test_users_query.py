@@ -82,12 +82,17 @@ async def test_update_user_is_for_admins_only(alice: SignedIn, bob: SignedIn) ->
     assert error_codes(body) == ["FORBIDDEN"]
 
 
-async def test_me_and_email_visibility(anon_client: GraphQLClient, alice: SignedIn,
-                                       admin: SignedIn) -> None:
+async def test_me_and_email_visibility(
+    anon_client: GraphQLClient, alice: SignedIn, admin: SignedIn
+) -> None:
     lookup = "query($id: ID!) { user(id: $id) { username email } }"
     assert (await anon_client.data(lookup, {"id": alice.id}))["user"] == {
-        "username": "alice", "email": None}
+        "username": "alice",
+        "email": None,
+    }
     assert (await alice.client.data(lookup, {"id": alice.id}))["user"]["email"] == (
-        "alice@example.com")
+        "alice@example.com"
+    )
     assert (await admin.client.data(lookup, {"id": alice.id}))["user"]["email"] == (
-        "alice@example.com")
+        "alice@example.com"
+    )
