@@ -127,9 +127,13 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 async def write_transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One transaction that will write: committed on success, rolled back on any error."""
-    async with sessionmaker() as session:
-        await session.connection(execution_options={"sqlite_immediate": True})
+    """One transaction that will write: committed on success, rolled back on any error.
+
+    On SQLite it begins with BEGIN IMMEDIATE, at its first statement: work done before
+    that (hashing a password, say) holds no lock.
+    """
+    engine: AsyncEngine = sessionmaker.kw["bind"]
+    async with sessionmaker(bind=engine.execution_options(sqlite_immediate=True)) as session:
         try:
             yield session
         except InvalidInput as exc:

@@ -83,16 +83,14 @@ async def start_session(
     return Session(user, access, refresh)
 
 
-async def login(
-    session: AsyncSession,
-    *,
-    settings: Settings,
-    hasher: PasswordHasher,
-    tokens: TokenCodec,
-    login: str,
-    password: str,
-) -> Session:
-    """Check credentials; an unknown login and a wrong password fail alike, in alike time."""
+async def check_credentials(
+    session: AsyncSession, *, hasher: PasswordHasher, login: str, password: str
+) -> tuple[User, str | None]:
+    """The active user a login and password belong to, and a new hash if theirs is outdated.
+
+    An unknown login and a wrong password fail alike, in alike time. Run it in a read
+    session: the slow hash check must not hold a write lock.
+    """
     user = await service.find_by_login(session, login=login)
     ok, new_hash = await hasher.verify(
         password[:MAX_PASSWORD_LENGTH], user.password_hash if user else None
@@ -101,8 +99,20 @@ async def login(
         raise _invalid_credentials()
     if not user.is_active:
         raise InvalidInput.single(None, ErrorCode.ACCOUNT_DISABLED, "This account is disabled.")
+    return user, new_hash
+
+
+async def sign_in(
+    session: AsyncSession,
+    *,
+    settings: Settings,
+    tokens: TokenCodec,
+    user: User,
+    new_hash: str | None,
+) -> Session:
+    """Start a session for checked credentials, upgrading an outdated password hash."""
     if new_hash:
-        user.password_hash = new_hash
+        await session.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
     return await start_session(session, settings=settings, tokens=tokens, user=user)
 
 

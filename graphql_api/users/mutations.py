@@ -94,14 +94,17 @@ class UserMutations:
     @reports_user_errors
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
         state = info.context.state
+        async with state.sessionmaker() as session:
+            user, new_hash = await auth.check_credentials(
+                session, hasher=state.hasher, login=input.login, password=input.password
+            )
         async with write_transaction(state.sessionmaker) as session:
-            signed_in = await auth.login(
+            signed_in = await auth.sign_in(
                 session,
                 settings=state.settings,
-                hasher=state.hasher,
                 tokens=state.tokens,
-                login=input.login,
-                password=input.password,
+                user=user,
+                new_hash=new_hash,
             )
         return _auth_payload(signed_in)
 

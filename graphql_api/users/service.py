@@ -4,11 +4,11 @@ import re
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.core.db import violates
+from graphql_api.core.db import utcnow, violates
 from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
 from graphql_api.core.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, PasswordHasher
 from graphql_api.core.validation import clean_text, text_length
@@ -140,17 +140,26 @@ async def change_password(
     check_password(new_password, errors, field="newPassword")
     if errors:
         raise InvalidInput(errors)
-    user = await _get_for_change(session, user_id=actor.id, actor=actor)
-    ok, _ = await hasher.verify(current_password[:MAX_PASSWORD_LENGTH], user.password_hash)
+    # Both hash computations come before the first statement: no lock is held meanwhile.
+    ok, _ = await hasher.verify(current_password[:MAX_PASSWORD_LENGTH], actor.password_hash)
     if not ok:
         raise InvalidInput.single(
             "currentPassword", ErrorCode.INVALID_CREDENTIALS, "The current password is wrong."
         )
-    user.password_hash = await hasher.hash(new_password)
-    user.token_version = User.token_version + 1
-    await session.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
-    await session.flush()
-    await session.refresh(user)
+    new_hash = await hasher.hash(new_password)
+    changed = await session.execute(
+        update(User)
+        # Unchanged since the check above, else a concurrent change would be overwritten.
+        .where(User.id == actor.id, User.token_version == actor.token_version)
+        .values(password_hash=new_hash, token_version=User.token_version + 1, updated_at=utcnow())
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        raise InvalidInput.single(
+            None, ErrorCode.INVALID_CREDENTIALS, "The account changed meanwhile; sign in again."
+        )
+    await session.execute(delete(RefreshToken).where(RefreshToken.user_id == actor.id))
+    user = await session.get(User, actor.id, populate_existing=True)
+    assert user is not None
     return user
 
 

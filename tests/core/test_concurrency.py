@@ -1,0 +1,55 @@
+"""Concurrent writers wait their turn instead of failing ("database is locked")."""
+
+import asyncio
+
+from tests.conftest import REGISTER, TEST_PASSWORD, GraphQLClient, SignedIn
+from tests.items.test_create_item import CREATE_ITEM
+from tests.items.test_update_item import UPDATE_ITEM
+from tests.users.test_login import LOGIN
+
+
+async def test_concurrent_mutations_all_succeed(
+    anon_client: GraphQLClient, alice: SignedIn
+) -> None:
+    creates = [
+        alice.client.data(CREATE_ITEM, {"input": {"title": f"t{i}", "price": "1"}})
+        for i in range(30)
+    ]
+    registers = [
+        anon_client.data(
+            REGISTER,
+            {
+                "input": {
+                    "email": f"u{i}@example.com",
+                    "username": f"user{i}",
+                    "password": TEST_PASSWORD,
+                }
+            },
+        )
+        for i in range(5)
+    ]
+    logins = [
+        anon_client.data(LOGIN, {"input": {"login": "alice", "password": TEST_PASSWORD}})
+        for _ in range(5)
+    ]
+    results = await asyncio.gather(*creates, *registers, *logins)
+    errors = [e for r in results for payload in r.values() for e in payload["userErrors"]]
+    assert errors == []
+    data = await alice.client.data("{ items { totalCount } users { totalCount } }")
+    assert data == {"items": {"totalCount": 30}, "users": {"totalCount": 6}}
+
+
+async def test_concurrent_read_then_write_transactions_all_succeed(alice: SignedIn) -> None:
+    # updateItem reads the item, then writes it: the pattern that fails on SQLite when a
+    # transaction only asks for the write lock at its first write.
+    created = await alice.client.mutate(CREATE_ITEM, {"title": "t", "price": "1"})
+    item_id = created["item"]["id"]
+    results = await asyncio.gather(
+        *(
+            alice.client.data(UPDATE_ITEM, {"input": {"id": item_id, "price": f"{i}.00"}})
+            for i in range(1, 31)
+        )
+    )
+    assert [e for r in results for e in r["updateItem"]["userErrors"]] == []
+    final = await alice.client.data("query($id: ID!) { item(id: $id) { price } }", {"id": item_id})
+    assert final["item"]["price"] in {f"{i}.00" for i in range(1, 31)}
