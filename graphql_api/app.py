@@ -4,6 +4,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import FastAPI, Request, WebSocket
@@ -12,16 +13,39 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from strawberry.fastapi import GraphQLRouter
 
+from graphql_api.core.broker import create_broker
 from graphql_api.core.context import AppState, Context, bearer_token
 from graphql_api.core.db import create_engine, create_sessionmaker
 from graphql_api.core.middleware import RequestIdMiddleware
 from graphql_api.core.passwords import PasswordHasher
 from graphql_api.core.settings import Settings, load_settings
 from graphql_api.core.tokens import TokenCodec
+from graphql_api.links import redirect
+from graphql_api.links.cache import LinkCache
+from graphql_api.links.recorder import VisitRecorder
+from graphql_api.links.redirect import LinkRuntime
+from graphql_api.links.service import LinkRules
+from graphql_api.links.validation import host_key
 from graphql_api.schema import build_schema
 from graphql_api.users.auth import authenticate
 
 logger = logging.getLogger("graphql_api")
+
+# Reserved whether or not the route exists yet: clients and operators expect them.
+ALWAYS_RESERVED = (
+    "graphql",
+    "livez",
+    "readyz",
+    "healthz",
+    "metrics",
+    "docs",
+    "static",
+    "api",
+    "admin",
+    "favicon.ico",
+    "robots.txt",
+    "sitemap.xml",
+)
 
 
 class GraphQLApiRouter(GraphQLRouter[Context, None]):
@@ -47,23 +71,61 @@ async def get_context(
     )
 
 
+def own_hosts(settings: Settings) -> frozenset[str]:
+    """The hosts short links live on: targets there are refused (no redirect loops)."""
+    public = urlsplit(settings.public_url)
+    hosts = {host_key(public.hostname or "", public.port, public.scheme)}
+    if public.hostname in ("127.0.0.1", "localhost", "::1"):
+        hosts |= {host_key(h, public.port, public.scheme) for h in ("127.0.0.1", "localhost")}
+    return frozenset(hosts)
+
+
+def reserved_codes(app: FastAPI, settings: Settings) -> frozenset[str]:
+    """Codes that would collide with a route of the server, plus configured ones."""
+    first_segments = {
+        path.strip("/").split("/")[0].lower()
+        for route in app.routes
+        if (path := getattr(route, "path", "")) and not path.startswith("/{")
+    }
+    return frozenset(
+        first_segments | set(ALWAYS_RESERVED) | {c.lower() for c in settings.reserved_codes}
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        sessionmaker = create_sessionmaker(engine)
+        broker = create_broker(settings.broker_url)
+        links = LinkRuntime(
+            cache=LinkCache(sessionmaker, ttl=settings.link_cache_seconds),
+            recorder=VisitRecorder(sessionmaker, broker, interval=settings.visit_flush_seconds),
+            rules=LinkRules(
+                own_hosts=own_hosts(settings), reserved_codes=reserved_codes(app, settings)
+            ),
+            public_url=settings.public_url.rstrip("/"),
+        )
+        app.state.links = links
         app.state.services = AppState(
             settings=settings,
             engine=engine,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             hasher=PasswordHasher(settings),
             tokens=TokenCodec(settings),
             authenticate=authenticate,  # type: ignore[arg-type]
+            broker=broker,
+            links=links,
         )
+        links.recorder.start()
         try:
             yield
         finally:
+            # Every accepted visit reaches the database before the engine goes.
+            await links.recorder.stop()
+            await broker.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -93,6 +155,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logger.exception("readiness check failed: database")
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         return {"status": "ok", "database": "up"}
+
+    # Last: `/{code}` must never shadow a route above.
+    app.router.routes.extend(redirect.routes)
 
     if settings.cors_origins:
         app.add_middleware(

@@ -15,6 +15,9 @@ from graphql_api.core.settings import Settings
 from graphql_api.items.mutations import ItemMutations
 from graphql_api.items.queries import ItemQueries, item_by_pk
 from graphql_api.items.types import ItemType
+from graphql_api.links.mutations import LinkMutations
+from graphql_api.links.queries import LinkQueries, short_url_by_pk
+from graphql_api.links.types import ShortUrlType, VisitType
 from graphql_api.users.mutations import UserMutations
 from graphql_api.users.queries import UserQueries, user_by_pk
 from graphql_api.users.types import UserType
@@ -23,6 +26,7 @@ from graphql_api.users.types import UserType
 NODE_RESOLVERS: dict[str, Callable[[Info, int], Awaitable[Any]]] = {
     "User": user_by_pk,
     "Item": item_by_pk,
+    "ShortUrl": short_url_by_pk,
 }
 
 
@@ -36,12 +40,12 @@ class NodeQueries:
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(NodeQueries, UserQueries, ItemQueries):
+class Query(NodeQueries, UserQueries, ItemQueries, LinkQueries):
     pass
 
 
 @strawberry.type(description="Everything that can be changed. Each takes one `input`.")
-class Mutation(UserMutations, ItemMutations):
+class Mutation(UserMutations, ItemMutations, LinkMutations):
     pass
 
 
@@ -59,6 +63,6 @@ def build_schema(settings: Settings) -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
-        types=[UserType, ItemType],
+        types=[UserType, ItemType, ShortUrlType, VisitType],
         extensions=extensions,
     )

@@ -2,12 +2,13 @@
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
+from graphql_api.core.broker import Broker
 from graphql_api.core.errors import Unauthenticated
 from graphql_api.core.passwords import PasswordHasher
 from graphql_api.core.settings import Settings
@@ -24,6 +25,9 @@ class Viewer(Protocol):
     def is_admin(self) -> bool: ...
 
 
+if TYPE_CHECKING:
+    from graphql_api.links.redirect import LinkRuntime
+
 Authenticate = Callable[["Context", str], Awaitable[Viewer]]
 Sessionmaker = async_sessionmaker[AsyncSession]
 L = TypeVar("L")
@@ -39,6 +43,8 @@ class AppState:
     hasher: PasswordHasher
     tokens: TokenCodec
     authenticate: Authenticate
+    broker: Broker
+    links: "LinkRuntime"
 
 
 class Context(BaseContext):

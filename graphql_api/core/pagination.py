@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 import strawberry
-from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy import ColumnElement, Select, func, literal, tuple_
 
 from graphql_api.core.errors import BadUserInput
 
@@ -163,3 +163,23 @@ def build_connection(
         ),
         count=count,
     )
+
+
+async def paginate(
+    sessionmaker: Any,
+    connection_class: type[C],
+    stmt: Select[Any],
+    model: Any,
+    key: SortKey,
+    page: PageArgs,
+) -> C:
+    """One page of `select(model)...` in one query; `totalCount` costs a count only if asked."""
+    async with sessionmaker() as session:
+        rows = list((await session.execute(key.apply(stmt, model, page))).scalars())
+
+    async def count() -> int:
+        counted = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
+        async with sessionmaker() as session:
+            return (await session.execute(counted)).scalar_one()  # type: ignore[no-any-return]
+
+    return build_connection(connection_class, rows, page, key, count)

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     cors_origins: Annotated[list[str], NoDecode] = []
+    # Where short links point: their host is also refused as a link target (no loops).
+    public_url: str = "http://127.0.0.1:8000"
+    reserved_codes: Annotated[list[str], NoDecode] = []
+    visit_flush_seconds: float = Field(default=0.2, gt=0, le=60)
+    link_cache_seconds: float = Field(default=60.0, ge=0)
     # argon2id cost; tests lower it, production keeps the library's strong defaults.
     argon2_memory_kib: int = Field(default=65536, ge=1024)
     argon2_time_cost: int = Field(default=3, ge=1)
@@ -77,7 +82,12 @@ class Settings(BaseSettings):
     @classmethod
     def _split_origins(cls, data: object) -> object:
         if isinstance(data, dict):
-            for key in ("cors_origins", "GRAPHQL_API_CORS_ORIGINS"):
+            for key in (
+                "cors_origins",
+                "GRAPHQL_API_CORS_ORIGINS",
+                "reserved_codes",
+                "GRAPHQL_API_RESERVED_CODES",
+            ):
                 value = data.get(key)
                 if isinstance(value, str):
                     data[key] = [o.strip() for o in value.split(",") if o.strip()]

@@ -1,9 +1,10 @@
 """Item lists as connections: shared by `Query.items` and `User.items`."""
 
 from graphql_api.core.context import Info
-from graphql_api.core.pagination import build_connection
+from graphql_api.core.pagination import build_connection, paginate
 from graphql_api.items import service
 from graphql_api.items.loaders import ItemCountByOwnerLoader, ItemsByOwnerLoader, OwnerItemsKey
+from graphql_api.items.models import Item
 from graphql_api.items.service import ItemFilter, ItemOrder
 from graphql_api.items.types import ItemConnection
 
@@ -44,13 +45,11 @@ async def all_items(
     order = order_by or ItemOrder.CREATED_AT_DESC
     page = order.value.page_args(first, after)
     where = ItemFilter(tag=tag, search=search)
-    async with info.context.sessionmaker() as session:
-        rows = await service.list_items(
-            session, where=where, order=order, page=page, owner_id=owner_id
-        )
-
-    async def count() -> int:
-        async with info.context.sessionmaker() as session:
-            return await service.count_items(session, where=where, owner_id=owner_id)
-
-    return build_connection(ItemConnection, rows, page, order.value, count)
+    return await paginate(
+        info.context.sessionmaker,
+        ItemConnection,
+        service.items_query(where, owner_id),
+        Item,
+        order.value,
+        page,
+    )

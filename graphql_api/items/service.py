@@ -5,13 +5,12 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.core.db import utcnow
 from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
 from graphql_api.core.pagination import (
-    PageArgs,
     SortKey,
     parse_datetime,
     parse_decimal,
@@ -60,34 +59,10 @@ class ItemFilter:
         return found
 
 
-def _filtered(where: ItemFilter, owner_id: int | None) -> Select[Any]:
+def items_query(where: ItemFilter, owner_id: int | None = None) -> Select[Any]:
+    """The items a list shows, unordered (pagination orders them)."""
     stmt = select(Item).where(*where.conditions())
     return stmt if owner_id is None else stmt.where(Item.owner_id == owner_id)
-
-
-async def list_items(
-    session: AsyncSession,
-    *,
-    where: ItemFilter,
-    order: ItemOrder,
-    page: PageArgs,
-    owner_id: int | None = None,
-) -> list[Item]:
-    """One page of items (one row more than asked, for hasNextPage)."""
-    stmt = order.value.apply(_filtered(where, owner_id), Item, page)
-    return list((await session.execute(stmt)).scalars())
-
-
-async def count_items(
-    session: AsyncSession, *, where: ItemFilter, owner_id: int | None = None
-) -> int:
-    """How many items match, across all pages."""
-    stmt = (
-        _filtered(where, owner_id)
-        .with_only_columns(func.count(), maintain_column_froms=True)
-        .order_by(None)
-    )
-    return (await session.execute(stmt)).scalar_one()
 
 
 def _amount(field: str, value: Any, errors: list[FieldError], *, positive: bool) -> Decimal:

@@ -1,16 +1,10 @@
 """Queries of the users feature."""
 
 import strawberry
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 
 from graphql_api.core.context import Info
-from graphql_api.core.pagination import (
-    PageArgs,
-    SortKey,
-    build_connection,
-    parse_datetime,
-    parse_int,
-)
+from graphql_api.core.pagination import PageArgs, SortKey, paginate, parse_datetime, parse_int
 from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.core.relay import pk_of
 from graphql_api.core.validation import like_pattern
@@ -63,15 +57,10 @@ class UserQueries:
             columns = [User.username, User.email] if viewer.is_admin else [User.username]
             pattern = like_pattern(search.strip())
             stmt = stmt.where(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
-        async with info.context.sessionmaker() as session:
-            rows = list((await session.execute(USERS_ORDER.apply(stmt, User, page))).scalars())
+        connection = await paginate(
+            info.context.sessionmaker, UserConnection, stmt, User, USERS_ORDER, page
+        )
         loader = info.context.loader(UserByIdLoader)
-        for row in rows:
-            loader.prime(row.id, row)
-
-        async def count() -> int:
-            async with info.context.sessionmaker() as session:
-                counted = stmt.with_only_columns(func.count(), maintain_column_froms=True)
-                return (await session.execute(counted)).scalar_one()
-
-        return build_connection(UserConnection, rows, page, USERS_ORDER, count)
+        for edge in connection.edges:
+            loader.prime(edge.node.id, edge.node)
+        return connection

@@ -11,10 +11,10 @@ from tests.conftest import GraphQLClient, error_codes
 async def test_unexpected_error_is_masked_and_logged_with_request_id(
     anon_client: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    async def broken(*args: object, **kwargs: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("SELECT secret FROM vault -- password=hunter2")
 
-    monkeypatch.setattr(items_service, "list_items", broken)
+    monkeypatch.setattr(items_service, "items_query", broken)
     with caplog.at_level(logging.ERROR, logger="graphql_api.errors"):
         response = await anon_client.http.post(
             "/graphql",

@@ -1,0 +1,139 @@
+"""Mutations of the links feature."""
+
+from datetime import datetime
+
+import strawberry
+
+from graphql_api.core.context import Info
+from graphql_api.core.db import write_transaction
+from graphql_api.core.permissions import IsAuthenticated
+from graphql_api.core.relay import to_global_id
+from graphql_api.core.types import DeletePayload, given_fields, reports_user_errors
+from graphql_api.links import service
+from graphql_api.links.models import ShortUrl
+from graphql_api.links.types import ShortUrlPayload
+from graphql_api.users.auth import viewer_user
+
+SETTINGS = ("url", "title", "tags", "valid_since", "expires_at", "max_visits", "redirect_status")
+
+
+@strawberry.input(description="A URL to shorten, with optional settings.")
+class ShortenUrlInput:
+    url: str = strawberry.field(description="http(s) URL, at most 2048 bytes.")
+    code: str | None = strawberry.field(
+        default=None, description="Custom code: 3-64 of A-Z a-z 0-9 _ -. Random when omitted."
+    )
+    title: str | None = strawberry.field(default=None, description="A title for people.")
+    tags: list[str] | None = strawberry.field(default=None, description="At most 20 tags.")
+    valid_since: datetime | None = strawberry.field(
+        default=None, description="Before this time the link answers 410."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=None, description="From this time the link answers 410."
+    )
+    max_visits: int | None = strawberry.field(
+        default=None, description="Human visits allowed; then the link answers 410."
+    )
+    redirect_status: int | None = strawberry.field(
+        default=None, description="301, 302 (default), 307 or 308."
+    )
+
+
+@strawberry.input(description="Changes to a short URL; omitted fields stay, null clears.")
+class UpdateShortUrlInput:
+    code: str = strawberry.field(description="The code of the short URL to change.")
+    url: str | None = strawberry.field(default=strawberry.UNSET, description="New target.")
+    title: str | None = strawberry.field(default=strawberry.UNSET, description="New title.")
+    tags: list[str] | None = strawberry.field(
+        default=strawberry.UNSET, description="Replaces all tags."
+    )
+    valid_since: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="New start of validity; null: always valid."
+    )
+    expires_at: datetime | None = strawberry.field(
+        default=strawberry.UNSET, description="New expiry; null: never expires."
+    )
+    max_visits: int | None = strawberry.field(
+        default=strawberry.UNSET, description="New visit cap; null: no limit."
+    )
+    redirect_status: int | None = strawberry.field(
+        default=strawberry.UNSET, description="301, 302, 307 or 308; null: 302."
+    )
+
+
+@strawberry.input(description="Enable or disable a short URL.")
+class SetShortUrlActiveInput:
+    code: str = strawberry.field(description="The code of the short URL.")
+    active: bool = strawberry.field(description="False makes the link answer 410.")
+
+
+@strawberry.input(description="The short URL to delete, with its visits.")
+class DeleteShortUrlInput:
+    code: str = strawberry.field(description="The code of the short URL.")
+
+
+def _changed(info: Info, link: ShortUrl) -> ShortUrlPayload:
+    """The payload, after dropping the redirect's cached copy of the link."""
+    info.context.state.links.cache.invalidate(link.code)
+    return ShortUrlPayload(short_url=link)  # type: ignore[arg-type]
+
+
+@strawberry.type
+class LinkMutations:
+    @strawberry.mutation(description="Create a short URL.", permission_classes=[IsAuthenticated])
+    @reports_user_errors
+    async def shorten_url(self, info: Info, input: ShortenUrlInput) -> ShortUrlPayload:
+        owner = await viewer_user(info)
+        fields = given_fields(input, "code", *SETTINGS)
+        async with write_transaction(info.context.sessionmaker) as session:
+            link = await service.shorten(
+                session,
+                owner=owner,
+                fields={k: v for k, v in fields.items() if v is not None},
+                rules=info.context.state.links.rules,
+            )
+        return _changed(info, link)
+
+    @strawberry.mutation(
+        description="Change a short URL: its owner or an admin.",
+        permission_classes=[IsAuthenticated],
+    )
+    @reports_user_errors
+    async def update_short_url(self, info: Info, input: UpdateShortUrlInput) -> ShortUrlPayload:
+        actor = await viewer_user(info)
+        async with write_transaction(info.context.sessionmaker) as session:
+            link = await service.update(
+                session,
+                actor=actor,
+                code=input.code,
+                fields=given_fields(input, *SETTINGS),
+                rules=info.context.state.links.rules,
+            )
+        return _changed(info, link)
+
+    @strawberry.mutation(
+        description="Enable or disable a short URL: its owner or an admin.",
+        permission_classes=[IsAuthenticated],
+    )
+    @reports_user_errors
+    async def set_short_url_active(
+        self, info: Info, input: SetShortUrlActiveInput
+    ) -> ShortUrlPayload:
+        actor = await viewer_user(info)
+        async with write_transaction(info.context.sessionmaker) as session:
+            link = await service.set_active(
+                session, actor=actor, code=input.code, active=input.active
+            )
+        return _changed(info, link)
+
+    @strawberry.mutation(
+        description="Delete a short URL and its visits: its owner or an admin.",
+        permission_classes=[IsAuthenticated],
+    )
+    @reports_user_errors
+    async def delete_short_url(self, info: Info, input: DeleteShortUrlInput) -> DeletePayload:
+        actor = await viewer_user(info)
+        async with write_transaction(info.context.sessionmaker) as session:
+            link = await service.remove(session, actor=actor, code=input.code)
+        info.context.state.links.cache.invalidate(link.code)
+        return DeletePayload(deleted_id=to_global_id("ShortUrl", link.id))

@@ -1,0 +1,147 @@
+"""Visits are buffered in memory and written in batches.
+
+A redirect only appends to a list; a background task writes the batch every
+`interval` seconds in one transaction: one multi-row INSERT of visits and one
+`visit_count = visit_count + n` per link. A popular link thus costs one row update per
+batch, not per request, and no count is ever read, changed and written back, so
+concurrent batches (from other processes, too) never lose an update.
+
+Links with `maxVisits` are the exception: their cap must hold across processes, so each
+human visit first reserves its place with one atomic conditional UPDATE. A graceful
+stop writes whatever is buffered; a hard kill loses at most the visits of the last
+`interval` (they are never counted twice).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, insert, update
+
+from graphql_api.core.broker import Broker
+from graphql_api.core.context import Sessionmaker
+from graphql_api.core.db import write_transaction
+from graphql_api.links.agents import classify
+from graphql_api.links.models import ShortUrl, Visit
+
+logger = logging.getLogger("graphql_api.links")
+
+_links = ShortUrl.__table__
+_increment = (
+    update(_links)
+    .where(_links.c.id == bindparam("link_id"))
+    .values(visit_count=_links.c.visit_count + bindparam("visits"))
+)
+
+
+def visits_channel(link_id: int) -> str:
+    return f"visits:{link_id}"
+
+
+@dataclass(slots=True)
+class PendingVisit:
+    link_id: int
+    visited_at: datetime
+    referrer: str | None
+    user_agent: str | None
+    counted: bool  # already added to visit_count by a reservation
+
+
+class VisitRecorder:
+    def __init__(
+        self, sessionmaker: Sessionmaker, broker: Broker, *, interval: float = 0.2
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._broker = broker
+        self._interval = interval
+        self._pending: list[PendingVisit] = []
+        self._task: asyncio.Task[None] | None = None
+        self._flush_lock = asyncio.Lock()
+
+    def record(self, visit: PendingVisit) -> None:
+        self._pending.append(visit)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    async def reserve(self, link_id: int) -> bool:
+        """Count one human visit of a capped link now; False when the cap is reached."""
+        async with write_transaction(self._sessionmaker) as session:
+            result = await session.execute(
+                update(_links)
+                .where(_links.c.id == link_id, _links.c.visit_count < _links.c.max_visits)
+                .values(visit_count=_links.c.visit_count + 1)
+            )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def flush(self) -> None:
+        """Write everything buffered so far; on failure it stays buffered for the next try."""
+        async with self._flush_lock:
+            batch, self._pending = self._pending, []
+            if not batch:
+                return
+            try:
+                rows = await self._write(batch)
+            except Exception:
+                self._pending[:0] = batch
+                raise
+        for row in rows:
+            await self._broker.publish(visits_channel(row["short_url_id"]), row)
+
+    async def _write(self, batch: list[PendingVisit]) -> list[dict[str, object]]:
+        rows = []
+        for visit in batch:
+            agent = classify(visit.user_agent)
+            rows.append(
+                {
+                    "short_url_id": visit.link_id,
+                    "visited_at": visit.visited_at,
+                    "referrer": visit.referrer,
+                    "user_agent": visit.user_agent,
+                    "browser": agent.browser,
+                    "os": agent.os,
+                    "device": agent.device,
+                    "is_bot": agent.is_bot,
+                }
+            )
+        increments = Counter(
+            row["short_url_id"]
+            for row, visit in zip(rows, batch, strict=True)
+            if not visit.counted and not row["is_bot"]
+        )
+        async with write_transaction(self._sessionmaker) as session:
+            ids = await session.scalars(
+                insert(Visit).returning(Visit.id, sort_by_parameter_order=True), rows
+            )
+            for row, visit_id in zip(rows, ids, strict=True):
+                row["id"] = visit_id
+            if increments:
+                connection = await session.connection()
+                await connection.execute(
+                    _increment, [{"link_id": k, "visits": n} for k, n in increments.items()]
+                )
+        return rows
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("writing %d buffered visits failed; retrying", self.pending)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="visit-recorder")
+
+    async def stop(self) -> None:
+        """Stop the background task and write what is left."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()

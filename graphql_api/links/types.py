@@ -1,0 +1,137 @@
+"""GraphQL types of the links feature."""
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import select
+
+from graphql_api.core.context import Info
+from graphql_api.core.pagination import Connection, SortKey, paginate, parse_datetime, parse_int
+from graphql_api.core.relay import Node, to_global_id
+from graphql_api.core.types import UserError
+from graphql_api.links.loaders import TagsByShortUrlIdLoader
+from graphql_api.links.models import ShortUrl, Visit
+from graphql_api.links.redirect import qr_svg
+from graphql_api.users.loaders import UserByIdLoader
+
+if TYPE_CHECKING:
+    from graphql_api.users.types import UserType
+
+UserRef = Annotated["UserType", strawberry.lazy("graphql_api.users.types")]
+VISITS_NEWEST_FIRST = SortKey("v-", ("visited_at", "id"), (parse_datetime, parse_int), True)
+
+
+async def may_see_analytics(info: Info, link: ShortUrl) -> bool:
+    viewer = await info.context.viewer()
+    return viewer is not None and (viewer.is_admin or viewer.id == link.owner_id)
+
+
+@strawberry.type(name="Visit", description="One redirect served by a short URL.")
+class VisitType(Node):
+    visited_at: datetime = strawberry.field(description="When the redirect was served.")
+    referrer: str | None = strawberry.field(description="The Referer header, if any.")
+    browser: str | None = strawberry.field(description="Browser family, e.g. Chrome.")
+    os: str | None = strawberry.field(description="Operating system family, e.g. iOS.")
+    device: str | None = strawberry.field(description="desktop, mobile, tablet, bot or other.")
+    is_bot: bool = strawberry.field(
+        description="A crawler, unfurler or script: recorded, not counted in visitCount."
+    )
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, Visit) or (isinstance(obj, dict) and "visited_at" in obj)
+
+    @strawberry.field(description="The visit's global ID.")
+    def id(root: strawberry.Parent[Visit]) -> strawberry.ID:
+        return to_global_id("Visit", root.id)
+
+
+@strawberry.type(description="A page of visits.")
+class VisitConnection(Connection[VisitType]):
+    pass
+
+
+@strawberry.type(name="ShortUrl", description="A short link that redirects to a target URL.")
+class ShortUrlType(Node):
+    code: str = strawberry.field(description="The path of the short link, e.g. `k7Xq2mP`.")
+    target_url: str = strawberry.field(description="Where the link redirects (punycode host).")
+    title: str | None = strawberry.field(description="A title for people, or null.")
+    is_active: bool = strawberry.field(
+        description="False when disabled by its owner (the link then answers 410)."
+    )
+    redirect_status: int = strawberry.field(description="301, 302 (default), 307 or 308.")
+    created_at: datetime = strawberry.field(description="When the link was created.")
+    valid_since: datetime | None = strawberry.field(
+        description="Before this time the link answers 410; null: always valid."
+    )
+    expires_at: datetime | None = strawberry.field(
+        description="From this time the link answers 410; null: never expires."
+    )
+    max_visits: int | None = strawberry.field(
+        description="After this many human visits the link answers 410; null: no limit."
+    )
+    visit_count: int = strawberry.field(
+        description="Human visits so far (bots are recorded but not counted). Written in "
+        "batches: it may trail the last redirects by a fraction of a second."
+    )
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, ShortUrl)
+
+    @strawberry.field(description="The short URL's global ID.")
+    def id(root: strawberry.Parent[ShortUrl]) -> strawberry.ID:
+        return to_global_id("ShortUrl", root.id)
+
+    @strawberry.field(description="The full short link to share.")
+    def short_url(root: strawberry.Parent[ShortUrl], info: Info) -> str:
+        return info.context.state.links.short_url(root.code)
+
+    @strawberry.field(description="Normalised tags, sorted.")
+    async def tags(root: strawberry.Parent[ShortUrl], info: Info) -> list[str]:
+        return await info.context.loader(TagsByShortUrlIdLoader).load(root.id)
+
+    @strawberry.field(description="The user who created the link.")
+    async def owner(root: strawberry.Parent[ShortUrl], info: Info) -> UserRef:
+        return await info.context.loader(UserByIdLoader).load(root.owner_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="An SVG QR code of the short link (also at /{code}/qr.svg).")
+    def qr_code_svg(root: strawberry.Parent[ShortUrl], info: Info) -> str:
+        return qr_svg(info.context.state.links.short_url(root.code))
+
+    @strawberry.field(
+        description="Recorded visits, newest first. The owner and admins only; "
+        "null for anyone else."
+    )
+    async def visits(
+        root: strawberry.Parent[ShortUrl],
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> VisitConnection | None:
+        if not await may_see_analytics(info, root):
+            return None
+        return await paginate(
+            info.context.sessionmaker,
+            VisitConnection,
+            select(Visit).where(Visit.short_url_id == root.id),
+            Visit,
+            VISITS_NEWEST_FIRST,
+            VISITS_NEWEST_FIRST.page_args(first, after),
+        )
+
+
+@strawberry.type(description="A page of short URLs.")
+class ShortUrlConnection(Connection[ShortUrlType]):
+    pass
+
+
+@strawberry.type(description="The result of a mutation that changes a short URL.")
+class ShortUrlPayload:
+    short_url: ShortUrlType | None = strawberry.field(
+        default=None, description="The short URL as saved."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nothing was changed, if so."
+    )
