@@ -33,6 +33,7 @@ def test_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settin
     """Settings for tests: cheap password hashing, a throwaway secret."""
     return Settings(
         database_url=database_url,
+        reserved_codes=["blocked-word"],
         secret_key="test-secret-" + "x" * 40,
         secret_file=tmp_path / "secret",
         argon2_memory_kib=1024,

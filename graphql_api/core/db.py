@@ -145,6 +145,11 @@ async def write_transaction(
         await session.commit()
 
 
-def violates(exc: IntegrityError, constraint: str) -> bool:
-    """Whether a failed write broke this named constraint (SQLite and PostgreSQL name it)."""
-    return constraint in str(exc.orig)
+def violates(exc: IntegrityError, *markers: str) -> bool:
+    """Whether a failed write broke a given constraint.
+
+    PostgreSQL names the constraint; SQLite names an expression index, but for a plain
+    unique column only `table.column`: pass each form the message may have.
+    """
+    message = str(exc.orig)
+    return any(marker in message for marker in markers)

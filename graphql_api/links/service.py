@@ -1,6 +1,7 @@
 """Short URLs: shortening, changes by their owner or an admin, listing."""
 
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, exists, or_, select
@@ -78,12 +79,22 @@ def _check(
                     "maxVisits is at least 1, or null for no limit.",
                 )
             )
-    for name in ("valid_since", "expires_at"):
+    for name, field in (("valid_since", "validSince"), ("expires_at", "expiresAt")):
         if name in fields:
-            values[name] = fields[name]
+            values[name] = moment = fields[name]
+            if moment is not None and moment.tzinfo is None:
+                errors.append(
+                    FieldError(
+                        (field,),
+                        ErrorCode.INVALID,
+                        f"{field} needs a time zone, e.g. 2030-01-01T00:00:00Z.",
+                    )
+                )
+            elif moment is not None:
+                values[name] = moment.astimezone(UTC)
     since = values.get("valid_since", current.valid_since if current else None)
     until = values.get("expires_at", current.expires_at if current else None)
-    if since is not None and until is not None and until <= since:
+    if since and until and since.tzinfo and until.tzinfo and until <= since:
         errors.append(
             FieldError(
                 ("expiresAt",), ErrorCode.INVALID, "expiresAt must be later than validSince."
@@ -120,7 +131,7 @@ async def shorten(
                 await session.flush()
             break
         except IntegrityError as exc:
-            if not violates(exc, "uq_short_urls_code"):
+            if not violates(exc, "uq_short_urls_code", "short_urls.code"):
                 raise
             if code is not None:
                 raise InvalidInput.single(
