@@ -6,12 +6,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from strawberry.fastapi import GraphQLRouter
 
 from graphql_api.core.broker import create_broker
 from graphql_api.core.context import AppState, Context, bearer_token
@@ -20,6 +18,7 @@ from graphql_api.core.middleware import RequestIdMiddleware
 from graphql_api.core.passwords import PasswordHasher
 from graphql_api.core.settings import Settings, load_settings
 from graphql_api.core.tokens import TokenCodec
+from graphql_api.core.transport import GraphQLApiRouter
 from graphql_api.links import redirect
 from graphql_api.links.cache import LinkCache
 from graphql_api.links.recorder import VisitRecorder
@@ -46,11 +45,6 @@ ALWAYS_RESERVED = (
     "robots.txt",
     "sitemap.xml",
 )
-
-
-class GraphQLApiRouter(GraphQLRouter[Context, None]):
-    def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
 
 
 def _state(app: FastAPI) -> AppState:

@@ -12,6 +12,7 @@ from graphql_api.core.context import Info
 from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
 from graphql_api.core.relay import Node, from_global_id
 from graphql_api.core.settings import Settings
+from graphql_api.core.transport import StorableStringsExtension
 from graphql_api.items.mutations import ItemMutations
 from graphql_api.items.queries import ItemQueries, item_by_pk
 from graphql_api.items.types import ItemType
@@ -57,7 +58,7 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> Schema:
-    extensions: list[type[SchemaExtension]] = [MaskInternalErrors]
+    extensions: list[type[SchemaExtension]] = [MaskInternalErrors, StorableStringsExtension]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
     return Schema(

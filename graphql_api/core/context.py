@@ -65,6 +65,11 @@ class Context(BaseContext):
             loader = self._loaders[loader_class] = loader_class(self.sessionmaker)  # type: ignore[index]
         return loader
 
+    def forget(self) -> None:
+        """Drop what this request has cached: after a mutation it may be out of date."""
+        self._loaders.clear()
+        self._viewer = None
+
     async def viewer(self) -> Viewer | None:
         """The signed-in user, None when no token was sent; a bad token is UNAUTHENTICATED."""
         if self.token is None:

@@ -4,7 +4,7 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -58,7 +58,7 @@ class SortKey:
             if name != self.name or len(values) != len(self.parsers):
                 raise ValueError(cursor)
             return tuple(parse(v) for parse, v in zip(self.parsers, values, strict=True))
-        except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        except (ValueError, TypeError, ArithmeticError, binascii.Error, orjson.JSONDecodeError):
             raise BadUserInput(
                 "Invalid cursor: pass an endCursor or cursor from the same list and order."
             ) from None
@@ -84,27 +84,38 @@ def _plain(value: Any) -> Any:
     return value
 
 
+# Cursor values come from clients: each parser accepts only what a column can hold.
+
+
 def parse_datetime(value: Any) -> datetime:
-    parsed = datetime.fromisoformat(value)
+    parsed = datetime.fromisoformat(parse_str(value))
     if parsed.tzinfo is None:
         raise ValueError(value)
-    return parsed
+    return parsed.astimezone(UTC)  # OverflowError near the ends of the calendar
 
 
 def parse_int(value: Any) -> int:
-    if type(value) is not int:
+    if type(value) is not int or not 0 < value < 2**63:
         raise ValueError(value)
     return value
 
 
 def parse_str(value: Any) -> str:
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) > 10_000:
         raise ValueError(value)
     return value
 
 
 def parse_decimal(value: Any) -> Decimal:
-    return Decimal(parse_str(value))
+    """An amount of money: finite, at most two places, within a BIGINT of cents."""
+    amount = Decimal(parse_str(value))
+    if (
+        not amount.is_finite()
+        or amount != amount.quantize(Decimal("0.01"))
+        or abs(amount) >= 10**16
+    ):
+        raise ValueError(value)
+    return amount
 
 
 @strawberry.type(description="Where a page of a connection stands in the whole list.")

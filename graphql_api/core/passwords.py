@@ -12,6 +12,8 @@ from graphql_api.core.settings import Settings
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
+BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+BCRYPT_MAX_BYTES = 72
 
 
 class PasswordHasher:
@@ -36,6 +38,13 @@ class PasswordHasher:
         if password_hash is None:
             await anyio.to_thread.run_sync(self._context.verify, password, self._dummy_hash)
             return False, None
-        return await anyio.to_thread.run_sync(
-            self._context.verify_and_update, password, password_hash
-        )
+        secret: str | bytes = password
+        if password_hash.startswith(BCRYPT_PREFIXES):
+            # bcrypt only ever read 72 bytes; bcrypt 5 refuses more instead of ignoring them.
+            secret = password.encode()[:BCRYPT_MAX_BYTES]
+        try:
+            return await anyio.to_thread.run_sync(
+                self._context.verify_and_update, secret, password_hash
+            )
+        except ValueError:  # a malformed stored hash, or a secret bcrypt cannot take
+            return False, None

@@ -7,6 +7,8 @@ import strawberry
 
 from graphql_api.core.errors import BadUserInput, ErrorCode, InvalidInput
 
+MAX_PK = 2**63 - 1  # BIGINT: a larger number cannot name a row
+
 
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     raw = f"{type_name}:{pk}".encode()
@@ -18,7 +20,7 @@ def from_global_id(global_id: str) -> tuple[str, int]:
     try:
         padded = global_id + "=" * (-len(global_id) % 4)
         type_name, _, pk = base64.urlsafe_b64decode(padded).decode().partition(":")
-        if not type_name or not pk.isascii() or not pk.isdigit():
+        if not type_name or not pk.isascii() or not pk.isdigit() or not 0 < int(pk) <= MAX_PK:
             raise ValueError(global_id)
         return type_name, int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):

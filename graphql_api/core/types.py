@@ -48,11 +48,11 @@ R = TypeVar("R")
 
 
 def reports_user_errors(resolver: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
-    """Turn `InvalidInput` raised by a mutation resolver into its payload's `userErrors`.
+    """Wrap a mutation resolver: `InvalidInput` becomes its payload's `userErrors`.
 
     The payload class is the resolver's return annotation; its other fields default to
-    null. Wrapped here, below the mutation decorator, so each resolver states only the
-    success path.
+    null. Afterwards the request's loaders and viewer are dropped, so that the payload
+    and any later mutation of the same document read what the mutation wrote.
     """
     payload_class: Any = inspect.signature(resolver).return_annotation
 
@@ -62,6 +62,8 @@ def reports_user_errors(resolver: Callable[P, Awaitable[R]]) -> Callable[P, Awai
             return await resolver(*args, **kwargs)
         except InvalidInput as exc:
             return payload_class(user_errors=user_errors(exc))  # type: ignore[no-any-return]
+        finally:
+            kwargs["info"].context.forget()  # type: ignore[attr-defined]
 
     return wrapper
 

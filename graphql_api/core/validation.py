@@ -4,7 +4,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from graphql_api.core.errors import ErrorCode, FieldError
+from graphql_api.core.errors import BadUserInput, ErrorCode, FieldError
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
@@ -12,8 +12,13 @@ _TAG_SEPARATORS = re.compile(r"[\s_]+")
 _TAG_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
-def text_length(field: str, value: str, *, min_length: int, max_length: int) -> FieldError | None:
-    """None when `value` has an allowed number of characters, else the error."""
+def text_length(
+    field: str, value: str, *, min_length: int, max_length: int, multiline: bool = False
+) -> FieldError | None:
+    """None when `value` has an allowed length and no control characters, else the error."""
+    allowed = "\t\n\r" if multiline else ""
+    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value):
+        return FieldError((field,), ErrorCode.INVALID, f"{field} has control characters.")
     if len(value) < min_length:
         if min_length == 1:
             return FieldError((field,), ErrorCode.REQUIRED, f"{field} must not be empty.")
@@ -32,11 +37,16 @@ def clean_text(value: str) -> str:
     return unicodedata.normalize("NFC", value).strip()
 
 
+def normalise_tag(raw: str) -> str:
+    """A tag as stored: lower case, runs of spaces and underscores made one hyphen."""
+    return _TAG_SEPARATORS.sub("-", clean_text(raw).lower()).strip("-")
+
+
 def normalise_tags(tags: Iterable[str], errors: list[FieldError], field: str = "tags") -> list[str]:
     """Lower-case, hyphenated, de-duplicated tags in their first order; errors appended."""
     result: list[str] = []
     for index, raw in enumerate(tags):
-        tag = _TAG_SEPARATORS.sub("-", clean_text(raw).lower()).strip("-")
+        tag = normalise_tag(raw)
         path = (field, str(index))
         if not tag:
             errors.append(FieldError(path, ErrorCode.REQUIRED, "A tag must not be empty."))
@@ -57,6 +67,18 @@ def normalise_tags(tags: Iterable[str], errors: list[FieldError], field: str = "
     if len(result) > MAX_TAGS:
         errors.append(FieldError((field,), ErrorCode.TOO_MANY, f"At most {MAX_TAGS} tags."))
     return result
+
+
+MAX_SEARCH_LENGTH = 200
+
+
+def search_term(search: str | None) -> str | None:
+    """A list's `search` argument, trimmed; None when empty. Long ones are refused."""
+    if search is None or not search.strip():
+        return None
+    if len(search) > MAX_SEARCH_LENGTH:
+        raise BadUserInput(f"search is at most {MAX_SEARCH_LENGTH} characters.")
+    return search.strip()
 
 
 def like_pattern(search: str) -> str:

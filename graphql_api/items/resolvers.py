@@ -2,6 +2,7 @@
 
 from graphql_api.core.context import Info
 from graphql_api.core.pagination import build_connection, paginate
+from graphql_api.core.validation import search_term
 from graphql_api.items import service
 from graphql_api.items.loaders import ItemCountByOwnerLoader, ItemsByOwnerLoader, OwnerItemsKey
 from graphql_api.items.models import Item
@@ -21,7 +22,7 @@ async def owner_items(
     """One owner's items, batched with the other owners on the page."""
     order = order_by or ItemOrder.CREATED_AT_DESC
     page = order.value.page_args(first, after)
-    where = ItemFilter(tag=tag, search=search)
+    where = ItemFilter(tag=tag, search=search_term(search))
     rows = await info.context.loader(ItemsByOwnerLoader).load(
         OwnerItemsKey(owner_id, where, order, page)
     )
@@ -44,7 +45,7 @@ async def all_items(
     """Items of everyone (or of one owner), in one query."""
     order = order_by or ItemOrder.CREATED_AT_DESC
     page = order.value.page_args(first, after)
-    where = ItemFilter(tag=tag, search=search)
+    where = ItemFilter(tag=tag, search=search_term(search))
     return await paginate(
         info.context.sessionmaker,
         ItemConnection,

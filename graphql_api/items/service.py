@@ -17,7 +17,13 @@ from graphql_api.core.pagination import (
     parse_int,
     parse_str,
 )
-from graphql_api.core.validation import clean_text, like_pattern, normalise_tags, text_length
+from graphql_api.core.validation import (
+    clean_text,
+    like_pattern,
+    normalise_tag,
+    normalise_tags,
+    text_length,
+)
 from graphql_api.items.models import Item, ItemTag
 from graphql_api.users.models import User
 
@@ -46,10 +52,10 @@ class ItemFilter:
     def conditions(self, model: Any = Item) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
         if self.tag is not None:
-            tag = self.tag.strip().lower()
+            tag = normalise_tag(self.tag)
             found.append(exists().where(ItemTag.item_id == model.id, ItemTag.tag == tag))
         if self.search:
-            pattern = like_pattern(self.search.strip())
+            pattern = like_pattern(self.search)
             found.append(
                 or_(
                     model.title.ilike(pattern, escape="\\"),
@@ -98,16 +104,18 @@ def _check(changes: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
         if error := text_length("title", title, min_length=1, max_length=MAX_TITLE_LENGTH):
             errors.append(error)
     if "description" in changes:
-        description = changes["description"]
-        values["description"] = clean_text(description) if description else None
-        if description and len(description) > MAX_DESCRIPTION_LENGTH:
-            errors.append(
-                FieldError(
-                    ("description",),
-                    ErrorCode.TOO_LONG,
-                    f"description is at most {MAX_DESCRIPTION_LENGTH} characters.",
-                )
+        description = clean_text(changes["description"] or "") or None
+        values["description"] = description
+        if description and (
+            error := text_length(
+                "description",
+                description,
+                min_length=0,
+                max_length=MAX_DESCRIPTION_LENGTH,
+                multiline=True,
             )
+        ):
+            errors.append(error)
     if "price" in changes:
         if changes["price"] is None:
             errors.append(FieldError(("price",), ErrorCode.REQUIRED, "price is required."))

@@ -5,6 +5,7 @@ import strawberry
 from graphql_api.core.context import Info
 from graphql_api.core.pagination import paginate
 from graphql_api.core.permissions import IsAuthenticated
+from graphql_api.core.validation import search_term
 from graphql_api.links import service
 from graphql_api.links.loaders import ShortUrlByCodeLoader, ShortUrlByIdLoader
 from graphql_api.links.models import ShortUrl
@@ -39,7 +40,9 @@ class LinkQueries:
         active: bool | None = None,
     ) -> ShortUrlConnection:
         viewer = await viewer_user(info)
-        stmt = service.owned_query(viewer.id, LinkFilter(tag=tag, search=search, active=active))
+        stmt = service.owned_query(
+            viewer.id, LinkFilter(tag=tag, search=search_term(search), active=active)
+        )
         return await paginate(
             info.context.sessionmaker,
             ShortUrlConnection,

@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from graphql_api.core.db import utcnow, violates
 from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
 from graphql_api.core.pagination import SortKey, parse_datetime, parse_int
-from graphql_api.core.validation import clean_text, like_pattern, normalise_tags, text_length
+from graphql_api.core.validation import (
+    clean_text,
+    like_pattern,
+    normalise_tag,
+    normalise_tags,
+    text_length,
+)
 from graphql_api.links.models import REDIRECT_STATUSES, ShortUrl, ShortUrlTag
 from graphql_api.links.validation import (
     RANDOM_CODE_LENGTH,
@@ -208,11 +214,11 @@ class LinkFilter:
             found.append(
                 exists().where(
                     ShortUrlTag.short_url_id == ShortUrl.id,
-                    ShortUrlTag.tag == self.tag.strip().lower(),
+                    ShortUrlTag.tag == normalise_tag(self.tag),
                 )
             )
         if self.search:
-            pattern = like_pattern(self.search.strip())
+            pattern = like_pattern(self.search)
             found.append(
                 or_(
                     *(

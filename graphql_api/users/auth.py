@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.core.context import Context, Info
@@ -13,7 +13,7 @@ from graphql_api.core.db import utcnow
 from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput, Unauthenticated
 from graphql_api.core.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from graphql_api.core.settings import Settings
-from graphql_api.core.tokens import InvalidToken, TokenCodec, TokenType
+from graphql_api.core.tokens import InvalidToken, TokenClaims, TokenCodec, TokenType
 from graphql_api.users import service
 from graphql_api.users.loaders import UserByIdLoader
 from graphql_api.users.models import RefreshToken, User
@@ -70,6 +70,7 @@ async def start_session(
         token_type=TokenType.REFRESH,
         ttl=settings.refresh_token_ttl,
         fam=family,
+        ver=user.token_version,
     )
     session.add(
         RefreshToken(
@@ -110,16 +111,34 @@ async def sign_in(
     user: User,
     new_hash: str | None,
 ) -> Session:
-    """Start a session for checked credentials, upgrading an outdated password hash."""
+    """Start a session for credentials checked against `user` as it was read.
+
+    The account is read again under lock: if its password changed or it was disabled
+    while the hash was being checked, the credentials no longer hold.
+    """
+    current = await session.get(User, user.id, with_for_update=True, populate_existing=True)
+    if (
+        current is None
+        or not current.is_active
+        or current.password_hash != user.password_hash
+        or current.token_version != user.token_version
+    ):
+        raise _invalid_credentials()
     if new_hash:
-        await session.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
-    return await start_session(session, settings=settings, tokens=tokens, user=user)
+        current.password_hash = new_hash
+    return await start_session(session, settings=settings, tokens=tokens, user=current)
 
 
-async def _claim(session: AsyncSession, tokens: TokenCodec, refresh_token: str) -> Row[Any]:
-    """The stored state of a valid refresh JWT, or an INVALID_TOKEN userError."""
+async def _claim(
+    session: AsyncSession, tokens: TokenCodec, refresh_token: str
+) -> tuple[Row[Any], TokenClaims]:
+    """The stored state of a valid refresh JWT, locked, or an INVALID_TOKEN userError.
+
+    The lock makes a concurrent second use of the same token wait for the first, and
+    then see it used: reuse is detected even in a race.
+    """
     try:
-        tokens.decode(refresh_token, TokenType.REFRESH)
+        claims = tokens.decode(refresh_token, TokenType.REFRESH)
     except InvalidToken:
         raise _invalid_token() from None
     stored = (
@@ -130,39 +149,30 @@ async def _claim(session: AsyncSession, tokens: TokenCodec, refresh_token: str) 
                 RefreshToken.family,
                 RefreshToken.used_at,
                 RefreshToken.revoked,
-            ).where(RefreshToken.token_hash == _digest(refresh_token))
+            )
+            .where(RefreshToken.token_hash == _digest(refresh_token))
+            .with_for_update()
         )
     ).first()
     if stored is None:
         raise _invalid_token()
-    return stored
+    return stored, claims
 
 
 async def refresh(
     session: AsyncSession, *, settings: Settings, tokens: TokenCodec, refresh_token: str
 ) -> Session:
     """Rotate a refresh token. Presenting one already used revokes its whole family."""
-    stored = await _claim(session, tokens, refresh_token)
-    now = utcnow()
-    # One atomic claim: of two concurrent refreshes with the same token only one wins.
-    claimed = await session.execute(
-        update(RefreshToken)
-        .where(
-            RefreshToken.id == stored.id,
-            RefreshToken.used_at.is_(None),
-            RefreshToken.revoked.is_(False),
-            RefreshToken.expires_at > now,
-        )
-        .values(used_at=now)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
-        if stored.used_at is not None or stored.revoked:
-            await _revoke_family(session, stored.family)
-            raise _invalid_token(keep_changes=True)
-        raise _invalid_token()
+    stored, claims = await _claim(session, tokens, refresh_token)
+    if stored.used_at is not None or stored.revoked:
+        await _revoke_family(session, stored.family)
+        raise _invalid_token(keep_changes=True)
     user = await service.get_user(session, user_id=stored.user_id)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or claims.extra.get("ver") != user.token_version:
         raise _invalid_token()
+    await session.execute(
+        update(RefreshToken).where(RefreshToken.id == stored.id).values(used_at=utcnow())
+    )
     return await start_session(
         session, settings=settings, tokens=tokens, user=user, family=stored.family
     )
@@ -170,7 +180,7 @@ async def refresh(
 
 async def logout(session: AsyncSession, *, tokens: TokenCodec, refresh_token: str) -> None:
     """End the session the refresh token belongs to (its whole family)."""
-    stored = await _claim(session, tokens, refresh_token)
+    stored, _ = await _claim(session, tokens, refresh_token)
     await _revoke_family(session, stored.family)
 
 
@@ -178,12 +188,6 @@ async def _revoke_family(session: AsyncSession, family: str) -> None:
     await session.execute(
         update(RefreshToken).where(RefreshToken.family == family).values(revoked=True)
     )
-
-
-async def purge_expired_tokens(session: AsyncSession) -> int:
-    """Delete refresh tokens past their expiry; returns how many."""
-    result = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at <= utcnow()))
-    return result.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
 async def authenticate(context: Context, token: str) -> User:

@@ -7,7 +7,7 @@ from graphql_api.core.context import Info
 from graphql_api.core.pagination import PageArgs, SortKey, paginate, parse_datetime, parse_int
 from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.core.relay import pk_of
-from graphql_api.core.validation import like_pattern
+from graphql_api.core.validation import like_pattern, search_term
 from graphql_api.users.loaders import UserByIdLoader
 from graphql_api.users.models import User
 from graphql_api.users.types import UserConnection, UserType
@@ -52,10 +52,10 @@ class UserQueries:
         stmt = select(User)
         if not viewer.is_admin:
             stmt = stmt.where(User.is_active.is_(True))
-        if search and search.strip():
+        if search := search_term(search):
             # Only admins may find people by email: it is not public.
             columns = [User.username, User.email] if viewer.is_admin else [User.username]
-            pattern = like_pattern(search.strip())
+            pattern = like_pattern(search)
             stmt = stmt.where(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
         connection = await paginate(
             info.context.sessionmaker, UserConnection, stmt, User, USERS_ORDER, page

@@ -37,7 +37,9 @@ def check_username(username: str, errors: list[FieldError], field: str = "userna
 
 def check_email(email: str, errors: list[FieldError], field: str = "email") -> str:
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized
+        # Lower-cased whole: one address, one account, whatever the case it is typed in
+        # (and SQLite's lower() folds only ASCII, so the database cannot do it).
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         errors.append(FieldError((field,), ErrorCode.INVALID, f"Invalid email address: {exc}"))
         return email
@@ -97,6 +99,7 @@ async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
 async def find_by_login(session: AsyncSession, *, login: str) -> User | None:
     """The user whose username or email is `login`, compared case-insensitively."""
     login = login.strip().lower()
+    # lower() on the column matches the unique indexes, so they serve the lookup.
     column = User.email if "@" in login else User.username
     return (await session.execute(select(User).where(func.lower(column) == login))).scalar()
 

@@ -103,6 +103,7 @@ async def test_cursor_is_stable_under_inserts(
 async def test_filters(anon_client: GraphQLClient, alice: SignedIn, catalogue: None) -> None:
     assert await titles(anon_client, tag="home") == ["Chair", "Lamp"]
     assert await titles(anon_client, tag="HOME") == ["Chair", "Lamp"]
+    assert await titles(anon_client, tag=" Light ") == ["Lamp"]
     assert await titles(anon_client, search="LIGHT") == ["Bike"]
     assert await titles(anon_client, search="a") == ["Apple", "Bike", "Chair", "Lamp"]
     assert await titles(anon_client, search="Warm") == ["Lamp"]
@@ -179,3 +180,19 @@ async def test_item_and_node_lookup(anon_client: GraphQLClient, alice: SignedIn)
     assert data["node"] == {"id": item_id, "title": "Lamp"}
     assert data["userNode"] == {"username": "alice"}
     assert data["asUser"] is None  # an Item ID is no User
+
+
+async def test_ties_are_broken_by_id_across_pages(
+    anon_client: GraphQLClient, alice: SignedIn
+) -> None:
+    for n in range(5):
+        await create(alice, f"Same {n}", "10")
+    seen: list[str] = []
+    after = None
+    for _ in range(5):
+        data = await anon_client.data(ITEMS, {"first": 2, "after": after, "orderBy": "PRICE_ASC"})
+        seen += [n["title"] for n in data["items"]["nodes"]]
+        after = data["items"]["pageInfo"]["endCursor"]
+        if not data["items"]["pageInfo"]["hasNextPage"]:
+            break
+    assert seen == [f"Same {n}" for n in range(5)]

@@ -16,7 +16,9 @@ SHORT_URL_FIELDS = """
 """
 SHORTEN = f"""
 mutation Shorten($input: ShortenUrlInput!) {{
-  shortenUrl(input: $input) {{ shortUrl {{ {SHORT_URL_FIELDS} }} userErrors {{ field code message }} }}
+  shortenUrl(input: $input) {{
+    shortUrl {{ {SHORT_URL_FIELDS} }} userErrors {{ field code message }}
+  }}
 }}
 """
 UPDATE = f"""

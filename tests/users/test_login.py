@@ -94,3 +94,32 @@ async def test_bcrypt_hash_is_verified_and_upgraded(
     assert stored.startswith("$argon2id$")
     # And the upgraded hash still accepts the password.
     await anon_client.mutate(LOGIN, {"login": "alice", "password": TEST_PASSWORD})
+
+
+async def test_long_bcrypt_password_still_logs_in(
+    anon_client: GraphQLClient, alice: SignedIn, services
+) -> None:  # type: ignore[no-untyped-def]
+    import bcrypt
+
+    long_password = "ü" * 50  # 100 bytes: bcrypt only ever read the first 72
+    legacy = bcrypt.hashpw(long_password.encode()[:72], bcrypt.gensalt(rounds=4)).decode()
+    async with services.engine.begin() as conn:
+        await conn.execute(text("UPDATE users SET password_hash = :h"), {"h": legacy})
+    await anon_client.mutate(LOGIN, {"login": "alice", "password": long_password})
+    wrong = await anon_client.data(LOGIN, {"input": {"login": "alice", "password": "x" * 100}})
+    assert wrong["login"]["userErrors"][0]["code"] == "INVALID_CREDENTIALS"
+
+
+async def test_non_ascii_email_logs_in_in_any_case(anon_client: GraphQLClient) -> None:
+    from tests.conftest import REGISTER
+
+    await anon_client.mutate(
+        REGISTER, {"email": "Üser@Example.com", "username": "uuser", "password": TEST_PASSWORD}
+    )
+    for login in ("Üser@Example.com", "üser@example.com", "ÜSER@EXAMPLE.COM"):
+        await anon_client.mutate(LOGIN, {"login": login, "password": TEST_PASSWORD})
+    taken = await anon_client.data(
+        REGISTER,
+        {"input": {"email": "üser@example.com", "username": "other", "password": TEST_PASSWORD}},
+    )
+    assert taken["register"]["userErrors"][0]["code"] == "TAKEN"

@@ -62,7 +62,10 @@ async def test_concurrent_refreshes_with_one_token_let_one_win(
 ) -> None:
     results = await asyncio.gather(*(refresh(anon_client, alice.refresh_token) for _ in range(5)))
     winners = [r for r in results if not r["userErrors"]]
-    assert len(winners) <= 1
+    assert len(winners) == 1
+    # The losers were reuses: the family, winner's new token included, is revoked.
+    after = await refresh(anon_client, winners[0]["refreshToken"])
+    assert after["userErrors"][0]["code"] == "INVALID_TOKEN"
 
 
 async def test_access_token_is_not_a_refresh_token(

@@ -63,10 +63,14 @@ def forge(services, **changes: object) -> str:  # type: ignore[no-untyped-def]
         pytest.param({"jti": None}, id="no-jti"),
         pytest.param({"typ": None}, id="no-typ"),
         pytest.param({"ver": 1}, id="old-token-version"),
+        pytest.param({"sub": None}, id="no-sub"),
+        pytest.param({"aud": None}, id="no-aud"),
+        pytest.param({"iss": None}, id="no-iss"),
+        pytest.param({"sub": "not-a-number"}, id="bad-sub"),
     ],
 )
 async def test_forged_claims_are_refused(alice: SignedIn, services, changes) -> None:  # type: ignore[no-untyped-def]
-    token = forge(services, sub=str(claims_of(alice.client.token)["sub"]), **changes)  # type: ignore[arg-type]
+    token = forge(services, **{"sub": str(claims_of(alice.client.token)["sub"]), **changes})  # type: ignore[arg-type]
     body = await me_with(alice.client, token)
     assert error_codes(body) == ["UNAUTHENTICATED"]
     assert body["data"] is None or body["data"]["me"] is None
@@ -91,6 +95,12 @@ async def test_alg_none_is_refused(alice: SignedIn) -> None:
     for alg in ("none", "None", "NONE"):
         token = f"{b64({'alg': alg, 'typ': 'JWT'})}.{b64(claims)}."
         assert error_codes(await me_with(alice.client, token)) == ["UNAUTHENTICATED"]
+
+
+async def test_other_algorithm_is_refused(alice: SignedIn, services) -> None:  # type: ignore[no-untyped-def]
+    claims = claims_of(alice.client.token)  # type: ignore[arg-type]
+    token = jwt.encode(claims, services.settings.signing_key, algorithm="HS512")
+    assert error_codes(await me_with(alice.client, token)) == ["UNAUTHENTICATED"]
 
 
 async def test_other_key_is_refused(alice: SignedIn) -> None:

@@ -1,0 +1,60 @@
+"""GraphQL over HTTP: strict JSON in, orjson out, and strings a database can store.
+
+Every string that reaches a resolver has passed here: valid UTF-8 without lone
+surrogates (orjson and the GraphQL parser refuse them) and without NUL characters,
+which PostgreSQL cannot store and which no legitimate client sends.
+"""
+
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from graphql import GraphQLError, StringValueNode, ValidationRule
+from strawberry.extensions import AddValidationRules
+from strawberry.fastapi import GraphQLRouter
+
+from graphql_api.core.context import Context
+
+NUL_MESSAGE = "Strings must not contain NUL characters."
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class GraphQLApiRouter(GraphQLRouter[Context, None]):
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "The request must be a JSON object.")
+        if _has_nul(value):
+            raise HTTPException(400, NUL_MESSAGE)
+        return value
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+class StorableStrings(ValidationRule):
+    """String literals in a document follow the same rule as strings in variables.
+
+    (The parser itself already refuses escapes of lone surrogates.)
+    """
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> None:
+        if "\x00" in node.value:
+            self.report_error(GraphQLError(NUL_MESSAGE, node))
+
+
+class StorableStringsExtension(AddValidationRules):
+    def __init__(self) -> None:
+        super().__init__([StorableStrings])
