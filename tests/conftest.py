@@ -92,6 +92,21 @@ async def database_url(
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "database_url" in metafunc.fixturenames:
         metafunc.parametrize("database_url", BACKENDS, indirect=True, scope="session")
+    if "server_database_url" in metafunc.fixturenames:
+        metafunc.parametrize("server_database_url", BACKENDS, indirect=True)
+
+
+@pytest.fixture
+async def server_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty, unmigrated database of its own, for a server started in a subprocess."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'server.db'}"
+        return
+    name, url = await _postgres_database()
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(name)
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +122,8 @@ async def app(
 async def services(app: FastAPI) -> AppState:
     """The app's shared services, over tables emptied for this test."""
     state: AppState = app.state.services
+    await state.links.recorder.flush()  # nothing of the last test may land in this one
+    state.links.cache.clear()
     await _empty_tables(state.engine)
     return state
 

@@ -86,3 +86,6 @@ class LinkCache:
 
     def invalidate(self, code: str) -> None:
         self._entries.pop(code, None)
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -19,7 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from graphql_api.core.broker import Broker
 from graphql_api.core.context import Sessionmaker
@@ -85,12 +86,23 @@ class VisitRecorder:
             if not batch:
                 return
             try:
-                rows = await self._write(batch)
+                try:
+                    rows = await self._write(batch)
+                except IntegrityError:
+                    # A link was deleted after its redirect: its visits go with it.
+                    batch = await self._of_existing_links(batch)
+                    rows = await self._write(batch)
             except Exception:
                 self._pending[:0] = batch
                 raise
         for row in rows:
             await self._broker.publish(visits_channel(row["short_url_id"]), row)
+
+    async def _of_existing_links(self, batch: list[PendingVisit]) -> list[PendingVisit]:
+        ids = {visit.link_id for visit in batch}
+        async with self._sessionmaker() as session:
+            existing = set(await session.scalars(select(ShortUrl.id).where(ShortUrl.id.in_(ids))))
+        return [visit for visit in batch if visit.link_id in existing]
 
     async def _write(self, batch: list[PendingVisit]) -> list[dict[str, object]]:
         rows = []
@@ -113,6 +125,8 @@ class VisitRecorder:
             for row, visit in zip(rows, batch, strict=True)
             if not visit.counted and not row["is_bot"]
         )
+        if not rows:
+            return rows
         async with write_transaction(self._sessionmaker) as session:
             ids = await session.scalars(
                 insert(Visit).returning(Visit.id, sort_by_parameter_order=True), rows

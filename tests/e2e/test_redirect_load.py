@@ -1,0 +1,89 @@
+"""1,000 concurrent redirects over real HTTP against a running server: exact counts."""
+
+import asyncio
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from tests.cli_helpers import cli_env, run_cli, running_server
+from tests.links.helpers import BROWSER, SHORTEN
+
+REQUESTS = 1000
+REGISTER = """mutation($input: RegisterInput!) { register(input: $input) { accessToken } }"""
+VISIT_COUNT = "query($c: String!) { shortUrl(code: $c) { visitCount visits { totalCount } } }"
+
+
+async def owner_client(url: str) -> httpx.AsyncClient:
+    async with httpx.AsyncClient(base_url=url) as anon:
+        response = await anon.post(
+            "/graphql",
+            json={
+                "query": REGISTER,
+                "variables": {
+                    "input": {
+                        "email": "o@example.com",
+                        "username": "owner",
+                        "password": "long enough pw",
+                    }
+                },
+            },
+        )
+    token = response.json()["data"]["register"]["accessToken"]
+    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
+
+
+async def shorten(client: httpx.AsyncClient, **input: object) -> str:
+    response = await client.post(
+        "/graphql",
+        json={"query": SHORTEN, "variables": {"input": {"url": "https://example.com/", **input}}},
+    )
+    payload = response.json()["data"]["shortenUrl"]
+    assert payload["userErrors"] == []
+    return payload["shortUrl"]["code"]  # type: ignore[no-any-return]
+
+
+async def hammer(url: str, code: str) -> Counter[int]:
+    limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, timeout=60, headers={"User-Agent": BROWSER}
+    ) as client:
+        responses = await asyncio.gather(*(client.get(f"/{code}") for _ in range(REQUESTS)))
+    return Counter(r.status_code for r in responses)
+
+
+async def settled_counts(client: httpx.AsyncClient, code: str, expected: int) -> tuple[int, int]:
+    """visitCount and the number of visit rows once the buffered visits are written."""
+    deadline = time.monotonic() + 10
+    while True:
+        response = await client.post(
+            "/graphql", json={"query": VISIT_COUNT, "variables": {"c": code}}
+        )
+        link = response.json()["data"]["shortUrl"]
+        counts = (link["visitCount"], link["visits"]["totalCount"])
+        if counts[1] >= expected or time.monotonic() > deadline:
+            await asyncio.sleep(0.5)  # a little longer: nothing more may arrive
+            response = await client.post(
+                "/graphql", json={"query": VISIT_COUNT, "variables": {"c": code}}
+            )
+            link = response.json()["data"]["shortUrl"]
+            return link["visitCount"], link["visits"]["totalCount"]
+        await asyncio.sleep(0.1)
+
+
+async def test_concurrent_redirects_are_counted_exactly(
+    tmp_path: Path, server_database_url: str
+) -> None:
+    env = cli_env(tmp_path, DATABASE_URL=server_database_url)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    with running_server(env, tmp_path) as url:
+        client = await owner_client(url)
+        async with client:
+            hot = await shorten(client)
+            assert await hammer(url, hot) == {302: REQUESTS}
+            assert await settled_counts(client, hot, REQUESTS) == (REQUESTS, REQUESTS)
+
+            capped = await shorten(client, maxVisits=50)
+            assert await hammer(url, capped) == {302: 50, 410: REQUESTS - 50}
+            assert await settled_counts(client, capped, 50) == (50, 50)

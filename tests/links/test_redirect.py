@@ -1,0 +1,198 @@
+"""GET|HEAD /{code}: every outcome, and what is recorded."""
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from tests.conftest import SignedIn
+from tests.links.helpers import BROWSER, GOOGLEBOT, SET_ACTIVE, SHORT_URL, UPDATE, shorten
+
+VISITS = """query($code: String!) { shortUrl(code: $code) {
+  visitCount visits { totalCount nodes { referrer browser os device isBot visitedAt } } } }"""
+
+
+async def follow(
+    http: httpx.AsyncClient, code: str, method: str = "GET", **headers: str
+) -> httpx.Response:
+    headers.setdefault("User-Agent", BROWSER)
+    return await http.request(method, f"/{code}", headers=headers)
+
+
+def iso(delta: timedelta) -> str:
+    return (datetime.now(UTC) + delta).isoformat()
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_redirect_with_the_link_status(
+    http: httpx.AsyncClient, alice: SignedIn, status: int
+) -> None:
+    link = await shorten(alice, "https://example.com/target?x=1", redirectStatus=status)
+    response = await follow(http, link["code"])
+    assert response.status_code == status
+    assert response.headers["location"] == "https://example.com/target?x=1"
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_default_status_is_302_and_bodies_fit_the_client(
+    http: httpx.AsyncClient, alice: SignedIn
+) -> None:
+    link = await shorten(alice, 'https://example.com/"<script>')
+    browser = await follow(http, link["code"], Accept="text/html")
+    assert browser.status_code == 302
+    assert browser.headers["content-type"].startswith("text/html")
+    assert "<script>" not in browser.text and "%3Cscript%3E" in browser.text
+    api = await follow(http, link["code"], Accept="application/json")
+    assert api.json() == {"location": link["targetUrl"]}
+
+
+async def test_unknown_code_is_404(http: httpx.AsyncClient, services) -> None:  # type: ignore[no-untyped-def]
+    response = await follow(http, "nope123", Accept="application/json")
+    assert response.status_code == 404
+    assert response.json() == {"error": "No link has this address."}
+
+
+async def test_head_redirects_without_recording(
+    http: httpx.AsyncClient, alice: SignedIn, services
+) -> None:  # type: ignore[no-untyped-def]
+    link = await shorten(alice)
+    response = await follow(http, link["code"], "HEAD")
+    assert response.status_code == 302 and response.headers["location"]
+    await services.links.recorder.flush()
+    data = await alice.client.data(VISITS, {"code": link["code"]})
+    assert data["shortUrl"]["visits"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize(
+    ("settings", "reason"),
+    [
+        ({"validSince": iso(timedelta(hours=1))}, "not valid yet"),
+        ({"expiresAt": iso(timedelta(seconds=-1))}, "expired"),
+    ],
+)
+async def test_gone_when_out_of_its_validity(
+    http: httpx.AsyncClient, alice: SignedIn, settings: dict[str, str], reason: str
+) -> None:
+    link = await shorten(alice, **settings)
+    for method in ("GET", "HEAD"):
+        response = await follow(http, link["code"], method, Accept="application/json")
+        assert response.status_code == 410
+    assert reason in (await follow(http, link["code"], Accept="application/json")).json()["error"]
+
+
+async def test_gone_when_disabled_and_back_when_enabled(
+    http: httpx.AsyncClient, alice: SignedIn
+) -> None:
+    link = await shorten(alice)
+    assert (await follow(http, link["code"])).status_code == 302  # now cached
+    await alice.client.mutate(SET_ACTIVE, {"code": link["code"], "active": False})
+    response = await follow(http, link["code"], Accept="application/json")
+    assert response.status_code == 410
+    assert response.json() == {"error": "This link has been disabled."}
+    await alice.client.mutate(SET_ACTIVE, {"code": link["code"], "active": True})
+    assert (await follow(http, link["code"])).status_code == 302
+
+
+async def test_update_is_seen_by_the_next_redirect(
+    http: httpx.AsyncClient, alice: SignedIn
+) -> None:
+    link = await shorten(alice)
+    assert (await follow(http, link["code"])).headers["location"] == "https://example.com/page"
+    await alice.client.mutate(
+        UPDATE, {"code": link["code"], "url": "https://example.org/new", "redirectStatus": 308}
+    )
+    response = await follow(http, link["code"])
+    assert (response.status_code, response.headers["location"]) == (308, "https://example.org/new")
+
+
+async def test_used_up_after_max_visits_and_bots_do_not_count(
+    http: httpx.AsyncClient, alice: SignedIn, services
+) -> None:  # type: ignore[no-untyped-def]
+    link = await shorten(alice, maxVisits=2)
+    assert (await follow(http, link["code"], **{"User-Agent": GOOGLEBOT})).status_code == 302
+    assert (await follow(http, link["code"])).status_code == 302
+    assert (await follow(http, link["code"])).status_code == 302
+    used_up = await follow(http, link["code"], Accept="application/json")
+    assert used_up.status_code == 410
+    assert "maximum number of visits" in used_up.json()["error"]
+    bot_after = await follow(http, link["code"], **{"User-Agent": GOOGLEBOT})
+    assert bot_after.status_code == 410
+    await services.links.recorder.flush()
+    data = await alice.client.data(VISITS, {"code": link["code"]})
+    assert data["shortUrl"]["visitCount"] == 2
+    assert data["shortUrl"]["visits"]["totalCount"] == 3  # two people and one bot
+    # Raising the cap revives the link.
+    await alice.client.mutate(UPDATE, {"code": link["code"], "maxVisits": 3})
+    assert (await follow(http, link["code"])).status_code == 302
+
+
+async def test_visit_is_recorded_with_its_agent(
+    http: httpx.AsyncClient, alice: SignedIn, services
+) -> None:  # type: ignore[no-untyped-def]
+    link = await shorten(alice)
+    await follow(http, link["code"], Referer="https://news.example/item?id=1")
+    await follow(http, link["code"], **{"User-Agent": GOOGLEBOT})
+    await services.links.recorder.flush()
+    data = await alice.client.data(VISITS, {"code": link["code"]})
+    assert data["shortUrl"]["visitCount"] == 1
+    bot, person = data["shortUrl"]["visits"]["nodes"]  # newest first
+    assert (
+        person["referrer"],
+        person["browser"],
+        person["os"],
+        person["device"],
+        person["isBot"],
+    ) == ("https://news.example/item?id=1", "Chrome", "Windows", "desktop", False)
+    assert (bot["isBot"], bot["device"]) == (True, "bot")
+
+
+async def test_visits_are_for_the_owner_only(
+    http: httpx.AsyncClient, alice: SignedIn, bob: SignedIn, admin: SignedIn
+) -> None:
+    link = await shorten(alice)
+    seen_by_bob = await bob.client.data(VISITS, {"code": link["code"]})
+    assert seen_by_bob["shortUrl"]["visits"] is None
+    assert seen_by_bob["shortUrl"]["visitCount"] == 0
+    assert (await admin.client.data(VISITS, {"code": link["code"]}))["shortUrl"]["visits"] == {
+        "totalCount": 0,
+        "nodes": [],
+    }
+
+
+@pytest.mark.parametrize("path", ["/graphql", "/livez", "/readyz"])
+async def test_redirect_never_shadows_the_server_routes(
+    http: httpx.AsyncClient, path: str, services
+) -> None:  # type: ignore[no-untyped-def]
+    response = await http.get(path, headers={"Accept": "text/html"})
+    assert response.status_code == 200
+
+
+async def test_qr_code(http: httpx.AsyncClient, alice: SignedIn) -> None:
+    link = await shorten(alice)
+    response = await http.get(f"/{link['code']}/qr.svg")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert response.text.startswith("<svg")
+    graphql = await alice.client.data(
+        "query($c: String!) { shortUrl(code: $c) { qrCodeSvg } }", {"c": link["code"]}
+    )
+    assert graphql["shortUrl"]["qrCodeSvg"] == response.text
+    assert (await http.get("/nope123/qr.svg")).status_code == 404
+    short = await alice.client.data(SHORT_URL, {"code": link["code"]})
+    assert short["shortUrl"]["code"] == link["code"]
+
+
+async def test_visits_of_a_deleted_link_do_not_block_the_others(
+    http: httpx.AsyncClient, alice: SignedIn, services
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.links.helpers import DELETE
+
+    doomed, kept = await shorten(alice), await shorten(alice)
+    await follow(http, doomed["code"])
+    await follow(http, kept["code"])
+    await alice.client.mutate(DELETE, {"code": doomed["code"]})
+    await services.links.recorder.flush()
+    assert services.links.recorder.pending == 0
+    data = await alice.client.data(VISITS, {"code": kept["code"]})
+    assert data["shortUrl"]["visitCount"] == 1
+    assert (await follow(http, doomed["code"])).status_code == 404
