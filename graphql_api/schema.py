@@ -18,6 +18,7 @@ from graphql_api.items.queries import ItemQueries, item_by_pk
 from graphql_api.items.types import ItemType
 from graphql_api.links.mutations import LinkMutations
 from graphql_api.links.queries import LinkQueries, short_url_by_pk
+from graphql_api.links.subscriptions import LinkSubscriptions
 from graphql_api.links.types import ShortUrlType, VisitType
 from graphql_api.users.mutations import UserMutations
 from graphql_api.users.queries import UserQueries, user_by_pk
@@ -50,6 +51,11 @@ class Mutation(UserMutations, ItemMutations, LinkMutations):
     pass
 
 
+@strawberry.type(description="Live events, over a WebSocket (graphql-transport-ws or graphql-ws).")
+class Subscription(LinkSubscriptions):
+    pass
+
+
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -64,6 +70,7 @@ def build_schema(settings: Settings) -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[UserType, ItemType, ShortUrlType, VisitType],
         extensions=extensions,
     )

@@ -53,7 +53,7 @@ class Context(BaseContext):
         self.state = state
         self.settings = state.settings
         self.sessionmaker = state.sessionmaker
-        self.token = token
+        self._header_token = token
         self.request_id = request_id
         self._loaders: dict[type, Any] = {}
         self._viewer: Viewer | None = None
@@ -69,6 +69,19 @@ class Context(BaseContext):
         """Drop what this request has cached: after a mutation it may be out of date."""
         self._loaders.clear()
         self._viewer = None
+
+    @property
+    def token(self) -> str | None:
+        """The Authorization header's token, or for a WebSocket the connection_init one."""
+        if self._header_token is not None:
+            return self._header_token
+        params = self.connection_params
+        if isinstance(params, dict):
+            if isinstance(auth := params.get("Authorization"), str):
+                return bearer_token(auth)
+            if isinstance(auth := params.get("authToken"), str) and auth:
+                return auth
+        return None
 
     async def viewer(self) -> Viewer | None:
         """The signed-in user, None when no token was sent; a bad token is UNAUTHENTICATED."""

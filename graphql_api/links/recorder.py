@@ -96,7 +96,8 @@ class VisitRecorder:
                 self._pending[:0] = batch
                 raise
         for row in rows:
-            await self._broker.publish(visits_channel(row["short_url_id"]), row)
+            event = {**row, "visited_at": row["visited_at"].isoformat()}  # type: ignore[attr-defined]
+            await self._broker.publish(visits_channel(row["short_url_id"]), event)
 
     async def _of_existing_links(self, batch: list[PendingVisit]) -> list[PendingVisit]:
         ids = {visit.link_id for visit in batch}

@@ -40,7 +40,7 @@ class VisitType(Node):
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, Visit) or (isinstance(obj, dict) and "visited_at" in obj)
+        return isinstance(obj, Visit)
 
     @strawberry.field(description="The visit's global ID.")
     def id(root: strawberry.Parent[Visit]) -> strawberry.ID:

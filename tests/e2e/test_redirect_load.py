@@ -89,23 +89,25 @@ async def test_concurrent_redirects_are_counted_exactly(
             assert await settled_counts(client, capped, 50) == (50, 50)
 
 
-async def test_graceful_stop_writes_every_buffered_visit(tmp_path: Path,
-                                                         server_database_url: str) -> None:
+async def test_graceful_stop_writes_every_buffered_visit(
+    tmp_path: Path, server_database_url: str
+) -> None:
     # A flush interval longer than the test: only the shutdown can write the visits.
-    env = cli_env(tmp_path, DATABASE_URL=server_database_url,
-                  GRAPHQL_API_VISIT_FLUSH_SECONDS="60")
+    env = cli_env(tmp_path, DATABASE_URL=server_database_url, GRAPHQL_API_VISIT_FLUSH_SECONDS="60")
     assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
     with running_server(env, tmp_path) as url:
         client = await owner_client(url)
         async with client:
             code = await shorten(client)
             assert await hammer(url, code) == {302: REQUESTS}
-            response = await client.post("/graphql", json={"query": VISIT_COUNT,
-                                                           "variables": {"c": code}})
+            response = await client.post(
+                "/graphql", json={"query": VISIT_COUNT, "variables": {"c": code}}
+            )
             assert response.json()["data"]["shortUrl"]["visitCount"] == 0  # still buffered
     # running_server sent SIGTERM and waited; a new server reads what reached the database.
     with running_server(env, tmp_path) as url:
         async with httpx.AsyncClient(base_url=url) as anon:
-            response = await anon.post("/graphql", json={"query": VISIT_COUNT,
-                                                         "variables": {"c": code}})
+            response = await anon.post(
+                "/graphql", json={"query": VISIT_COUNT, "variables": {"c": code}}
+            )
     assert response.json()["data"]["shortUrl"]["visitCount"] == REQUESTS
