@@ -1,24 +1,29 @@
 """GraphQL types of the links feature."""
 
-from datetime import datetime
+from dataclasses import fields
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from sqlalchemy import select
 
 from graphql_api.core.context import Info
+from graphql_api.core.db import utcnow
+from graphql_api.core.errors import BadUserInput
 from graphql_api.core.pagination import Connection, SortKey, paginate, parse_datetime, parse_int
 from graphql_api.core.relay import Node, to_global_id
 from graphql_api.core.types import UserError
 from graphql_api.links.loaders import TagsByShortUrlIdLoader
 from graphql_api.links.models import ShortUrl, Visit
 from graphql_api.links.redirect import qr_svg
+from graphql_api.links.stats import MAX_BUCKETS, Interval, visit_stats
 from graphql_api.users.loaders import UserByIdLoader
 
 if TYPE_CHECKING:
     from graphql_api.users.types import UserType
 
 UserRef = Annotated["UserType", strawberry.lazy("graphql_api.users.types")]
+DEFAULT_STATS_SPAN = timedelta(days=30)
 VISITS_NEWEST_FIRST = SortKey("v-", ("visited_at", "id"), (parse_datetime, parse_int), True)
 
 
@@ -50,6 +55,44 @@ class VisitType(Node):
 @strawberry.type(description="A page of visits.")
 class VisitConnection(Connection[VisitType]):
     pass
+
+
+VisitInterval = strawberry.enum(
+    Interval, name="VisitInterval", description="The width of a bucket of visit statistics."
+)
+
+
+@strawberry.type(description="Visits in one interval of time.")
+class VisitBucket:
+    start: datetime = strawberry.field(description="Start of the interval (UTC).")
+    visits: int = strawberry.field(description="All visits, bots included.")
+    bots: int = strawberry.field(description="Visits by bots.")
+
+
+@strawberry.type(description="How often one value occurred.")
+class VisitCount:
+    value: str = strawberry.field(description="The referrer, browser, system or device kind.")
+    visits: int = strawberry.field(description="Visits with this value.")
+
+
+@strawberry.type(description="Visit statistics of a short URL over a time range.")
+class VisitStats:
+    since: datetime = strawberry.field(description="Start of the range (bucket-aligned, UTC).")
+    until: datetime = strawberry.field(description="End of the range (exclusive).")
+    interval: VisitInterval = strawberry.field(description="Width of each bucket.")
+    total: int = strawberry.field(description="Visits in the range, bots included.")
+    bots: int = strawberry.field(description="Visits by bots in the range.")
+    buckets: list[VisitBucket] = strawberry.field(
+        description="Every interval of the range in order, empty ones included."
+    )
+    referrers: list[VisitCount] = strawberry.field(description="The 10 most frequent referrers.")
+    browsers: list[VisitCount] = strawberry.field(description="The 10 most frequent browsers.")
+    operating_systems: list[VisitCount] = strawberry.field(
+        description="The 10 most frequent operating systems."
+    )
+    devices: list[VisitCount] = strawberry.field(
+        description="Visits per device kind: desktop, mobile, tablet, bot, other."
+    )
 
 
 @strawberry.type(name="ShortUrl", description="A short link that redirects to a target URL.")
@@ -101,6 +144,40 @@ class ShortUrlType(Node):
         return qr_svg(info.context.state.links.short_url(root.code))
 
     @strawberry.field(
+        description="Visit counts per hour or day, and the top referrers, browsers, systems "
+        "and devices. The owner and admins only; null for anyone else. The range defaults "
+        "to the last 30 days."
+    )
+    async def visit_stats(
+        root: strawberry.Parent[ShortUrl],
+        info: Info,
+        since: Annotated[
+            datetime | None,
+            strawberry.argument(
+                name="from", description="Start of the range (default: 30 days before `to`)."
+            ),
+        ] = None,
+        until: Annotated[
+            datetime | None,
+            strawberry.argument(
+                name="to", description="End of the range, exclusive (default: now)."
+            ),
+        ] = None,
+        interval: Annotated[
+            VisitInterval,  # type: ignore[valid-type]
+            strawberry.argument(description="Bucket width."),
+        ] = Interval.DAY,
+    ) -> VisitStats | None:
+        if not await may_see_analytics(info, root):
+            return None
+        since, until = _stats_range(since, until, interval)
+        async with info.context.sessionmaker() as session:
+            stats = await visit_stats(
+                session, link_id=root.id, since=since, until=until, interval=interval
+            )
+        return VisitStats(**{f.name: getattr(stats, f.name) for f in fields(stats)})
+
+    @strawberry.field(
         description="Recorded visits, newest first. The owner and admins only; "
         "null for anyone else."
     )
@@ -120,6 +197,23 @@ class ShortUrlType(Node):
             VISITS_NEWEST_FIRST,
             VISITS_NEWEST_FIRST.page_args(first, after),
         )
+
+
+def _stats_range(
+    since: datetime | None, until: datetime | None, interval: Interval
+) -> tuple[datetime, datetime]:
+    until = until or utcnow()
+    since = since or until - DEFAULT_STATS_SPAN
+    if since.tzinfo is None or until.tzinfo is None:
+        raise BadUserInput("from and to need a time zone, e.g. 2030-01-01T00:00:00Z.")
+    if since >= until:
+        raise BadUserInput("from must be earlier than to.")
+    if (until - since) / interval.value > MAX_BUCKETS[interval]:
+        raise BadUserInput(
+            f"At most {MAX_BUCKETS[interval]} buckets of {interval.name}: "
+            "narrow the range or widen the interval."
+        )
+    return since, until
 
 
 @strawberry.type(description="A page of short URLs.")
