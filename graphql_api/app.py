@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI, Request, WebSocket
+from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
@@ -18,7 +18,7 @@ from graphql_api.core.middleware import RequestIdMiddleware
 from graphql_api.core.passwords import PasswordHasher
 from graphql_api.core.settings import Settings, load_settings
 from graphql_api.core.tokens import TokenCodec
-from graphql_api.core.transport import GraphQLApiRouter
+from graphql_api.core.transport import GraphQLApiRouter, close_uploads
 from graphql_api.links import redirect
 from graphql_api.links.cache import LinkCache
 from graphql_api.links.recorder import VisitRecorder
@@ -133,6 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         build_schema(settings),
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        multipart_uploads_enabled=True,
+        dependencies=[Depends(close_uploads)],
     )
     app.include_router(router, prefix="/graphql")
 

@@ -5,17 +5,25 @@ surrogates (orjson and the GraphQL parser refuse them) and without NUL character
 which PostgreSQL cannot store and which no legitimate client sends.
 """
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError, StringValueNode, ValidationRule
+from starlette.requests import HTTPConnection, Request
 from strawberry.extensions import AddValidationRules
 from strawberry.fastapi import GraphQLRouter
 
 from graphql_api.core.context import Context
 
 NUL_MESSAGE = "Strings must not contain NUL characters."
+# Apollo's names are accepted too, so its upload clients work unchanged.
+PREFLIGHT_HEADERS = (
+    "graphql-require-preflight",
+    "apollo-require-preflight",
+    "x-apollo-operation-name",
+)
 
 
 def _has_nul(value: Any) -> bool:
@@ -40,8 +48,24 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
             raise HTTPException(400, NUL_MESSAGE)
         return value
 
+    async def parse_multipart(self, request: Any) -> dict[str, str]:
+        # A browser sends multipart forms cross-site without a preflight; a custom header
+        # forces one, so no other site can make a signed-in user upload (CSRF).
+        if not any(request.headers.get(h) for h in PREFLIGHT_HEADERS):
+            raise HTTPException(
+                400, "Multipart requests need a GraphQL-Require-Preflight header (CSRF protection)."
+            )
+        return await super().parse_multipart(request)
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+
+async def close_uploads(connection: HTTPConnection) -> AsyncIterator[None]:
+    """Close the request's uploaded files once it is answered, whatever became of them."""
+    yield
+    if isinstance(connection, Request):
+        await connection.close()
 
 
 class StorableStrings(ValidationRule):

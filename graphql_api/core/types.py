@@ -7,7 +7,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import strawberry
 
-from graphql_api.core.errors import ErrorCode, InvalidInput
+from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
 
 UserErrorCode = strawberry.enum(
     ErrorCode,
@@ -26,11 +26,14 @@ class UserError:
     message: str = strawberry.field(description="A sentence to show to a person.")
 
 
+def user_error(error: FieldError) -> UserError:
+    return UserError(
+        field=list(error.field) if error.field else None, code=error.code, message=error.message
+    )
+
+
 def user_errors(exc: InvalidInput) -> list[UserError]:
-    return [
-        UserError(field=list(e.field) if e.field else None, code=e.code, message=e.message)
-        for e in exc.errors
-    ]
+    return [user_error(e) for e in exc.errors]
 
 
 @strawberry.type(description="The result of a delete mutation.")

@@ -3,15 +3,22 @@
 from datetime import datetime
 
 import strawberry
+from strawberry.file_uploads import Upload
 
 from graphql_api.core.context import Info
 from graphql_api.core.db import write_transaction
 from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.core.relay import to_global_id
-from graphql_api.core.types import DeletePayload, given_fields, reports_user_errors
+from graphql_api.core.types import (
+    DeletePayload,
+    given_fields,
+    reports_user_errors,
+    user_error,
+)
 from graphql_api.links import service
+from graphql_api.links.importer import MAX_BYTES, import_csv
 from graphql_api.links.models import ShortUrl
-from graphql_api.links.types import ShortUrlPayload
+from graphql_api.links.types import ImportShortUrlsPayload, ShortUrlPayload
 from graphql_api.users.auth import viewer_user
 
 SETTINGS = ("url", "title", "tags", "valid_since", "expires_at", "max_visits", "redirect_status")
@@ -70,6 +77,15 @@ class SetShortUrlActiveInput:
 @strawberry.input(description="The short URL to delete, with its visits.")
 class DeleteShortUrlInput:
     code: str = strawberry.field(description="The code of the short URL.")
+
+
+@strawberry.input(description="A CSV file of links to create.")
+class ImportShortUrlsInput:
+    file: Upload = strawberry.field(
+        description="CSV, UTF-8, first line naming the columns: url (required), code, title, "
+        "tags (separated by |) and expiresAt (ISO 8601). At most 10,000 rows and 5 MB. Send "
+        "it as a GraphQL multipart request with a `GraphQL-Require-Preflight: 1` header."
+    )
 
 
 def _changed(info: Info, link: ShortUrl) -> ShortUrlPayload:
@@ -137,3 +153,26 @@ class LinkMutations:
             link = await service.remove(session, actor=actor, code=input.code)
         info.context.state.links.cache.invalidate(link.code)
         return DeletePayload(deleted_id=to_global_id("ShortUrl", link.id))
+
+    @strawberry.mutation(
+        description="Create short URLs from a CSV file. Every row is checked: good rows are "
+        "created together, each bad row gives a userError whose field is "
+        '["file", line number, column].',
+        permission_classes=[IsAuthenticated],
+    )
+    @reports_user_errors
+    async def import_short_urls(
+        self, info: Info, input: ImportShortUrlsInput
+    ) -> ImportShortUrlsPayload:
+        owner = await viewer_user(info)
+        data = await input.file.read(MAX_BYTES + 1)
+        async with write_transaction(info.context.sessionmaker) as session:
+            created, errors = await import_csv(
+                session, owner=owner, data=data, rules=info.context.state.links.rules
+            )
+        for link in created:
+            info.context.state.links.cache.invalidate(link.code)
+        return ImportShortUrlsPayload(
+            short_urls=created,  # type: ignore[arg-type]
+            user_errors=[user_error(e) for e in errors],
+        )

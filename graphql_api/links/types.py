@@ -229,3 +229,13 @@ class ShortUrlPayload:
     user_errors: list[UserError] = strawberry.field(
         default_factory=list, description="Why nothing was changed, if so."
     )
+
+
+@strawberry.type(description="The result of importShortUrls.")
+class ImportShortUrlsPayload:
+    short_urls: list[ShortUrlType] = strawberry.field(
+        default_factory=list, description="The short URLs created, in file order."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="One per bad row (those rows were not imported)."
+    )
