@@ -42,6 +42,7 @@ def serve(
     reload: Annotated[
         bool, typer.Option(help="Restart when the code changes (development).")
     ] = False,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Serve the API (run `migrate` first)."""
     import uvicorn
@@ -56,6 +57,7 @@ def serve(
         reload=reload,
         proxy_headers=True,
         server_header=False,
+        access_log=access_log,
     )
 
 

@@ -1,10 +1,9 @@
 """ASGI middleware: a request id and the processing time on every response."""
 
+import os
 import re
 import time
-import uuid
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -26,15 +25,18 @@ class RequestIdMiddleware:
         incoming = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode(
             "latin-1"
         )
-        request_id = incoming if _CLIENT_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = incoming if _CLIENT_ID.fullmatch(incoming) else os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                headers["X-Process-Time"] = f"{time.perf_counter() - started:.6f}"
+                elapsed = f"{time.perf_counter() - started:.6f}"
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-process-time", elapsed.encode()),
+                ]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -1,19 +1,23 @@
 """What the redirect needs to know about a code, kept in memory.
 
-A miss loads the link once however many requests wait for it (single flight). Entries
-expire after a TTL and are dropped at once when the link changes (see `invalidate`),
-so a change is seen by the next redirect in this process.
+Misses are loaded in batches: every code asked for while a load is under way goes
+into the next single query, so a burst over many cold links costs a few queries, not
+one each, and a burst on one cold link costs one. Entries expire after a TTL and are
+dropped at once when their link changes (see `invalidate`), so a change is seen by
+the next redirect in this process.
 """
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
 
 from graphql_api.core.context import Sessionmaker
 from graphql_api.links.models import ShortUrl
+
+MAX_BATCH = 500
 
 
 @dataclass(slots=True)
@@ -29,6 +33,8 @@ class LinkSnapshot:
     max_visits: int | None
     # Set once the cap is known to be reached; the cap itself is enforced in the database.
     used_up: bool
+    # Redirect bodies rendered once, keyed by "the client wants JSON".
+    bodies: dict[bool, bytes] = field(default_factory=dict)
 
     @classmethod
     def of(cls, link: ShortUrl) -> "LinkSnapshot":
@@ -54,35 +60,51 @@ class LinkCache:
         self._ttl = ttl
         self._max_entries = max_entries
         self._entries: dict[str, tuple[float, LinkSnapshot | None]] = {}
-        self._loading: dict[str, asyncio.Future[LinkSnapshot | None]] = {}
+        self._wanted: dict[str, asyncio.Future[LinkSnapshot | None]] = {}
+        self._loader: asyncio.Task[None] | None = None
 
     async def get(self, code: str) -> LinkSnapshot | None:
         """The link with this code, or None (unknown codes are cached too)."""
         entry = self._entries.get(code)
         if entry is not None and entry[0] > time.monotonic():
             return entry[1]
-        loading = self._loading.get(code)
-        if loading is not None:
-            return await asyncio.shield(loading)
-        future = self._loading[code] = asyncio.get_running_loop().create_future()
+        future = self._wanted.get(code)
+        if future is None:
+            future = self._wanted[code] = asyncio.get_running_loop().create_future()
+            if self._loader is None:
+                self._loader = asyncio.create_task(self._load_wanted())
+        return await asyncio.shield(future)
+
+    async def _load_wanted(self) -> None:
+        """Load every wanted code, a batch per query, until none is left."""
         try:
-            snapshot = await self._load(code)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters get it, nobody else must
-            raise
+            while self._wanted:
+                await asyncio.sleep(0)  # let this tick's requests join the batch
+                batch = dict(list(self._wanted.items())[:MAX_BATCH])
+                try:
+                    found = await self._load(list(batch))
+                except Exception as exc:
+                    for code, future in batch.items():
+                        del self._wanted[code]
+                        future.set_exception(exc)
+                    continue
+                expires = time.monotonic() + self._ttl
+                for code, future in batch.items():
+                    del self._wanted[code]
+                    self._store(code, expires, found.get(code))
+                    future.set_result(found.get(code))
         finally:
-            del self._loading[code]
-        future.set_result(snapshot)
+            self._loader = None
+
+    async def _load(self, codes: list[str]) -> dict[str, LinkSnapshot]:
+        async with self._sessionmaker() as session:
+            links = await session.scalars(select(ShortUrl).where(ShortUrl.code.in_(codes)))
+            return {link.code: LinkSnapshot.of(link) for link in links}
+
+    def _store(self, code: str, expires: float, snapshot: LinkSnapshot | None) -> None:
         if len(self._entries) >= self._max_entries:
             self._entries.pop(next(iter(self._entries)))  # oldest first
-        self._entries[code] = (time.monotonic() + self._ttl, snapshot)
-        return snapshot
-
-    async def _load(self, code: str) -> LinkSnapshot | None:
-        async with self._sessionmaker() as session:
-            link = (await session.execute(select(ShortUrl).where(ShortUrl.code == code))).scalar()
-        return None if link is None else LinkSnapshot.of(link)
+        self._entries[code] = (expires, snapshot)
 
     def invalidate(self, code: str) -> None:
         self._entries.pop(code, None)

@@ -18,6 +18,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +37,11 @@ _increment = (
     .where(_links.c.id == bindparam("link_id"))
     .values(visit_count=_links.c.visit_count + bindparam("visits"))
 )
+
+
+CHUNK = 250  # visits per INSERT; between chunks the event loop serves requests
+_visits = Visit.__table__
+_insert_visits = insert(_visits).returning(*_visits.c)
 
 
 def visits_channel(link_id: int) -> str:
@@ -61,6 +67,7 @@ class VisitRecorder:
         self._pending: list[PendingVisit] = []
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
 
     def record(self, visit: PendingVisit) -> None:
         self._pending.append(visit)
@@ -96,7 +103,7 @@ class VisitRecorder:
                 self._pending[:0] = batch
                 raise
         for row in rows:
-            event = {**row, "visited_at": row["visited_at"].isoformat()}  # type: ignore[attr-defined]
+            event = {**row, "visited_at": row["visited_at"].isoformat()}
             await self._broker.publish(visits_channel(row["short_url_id"]), event)
 
     async def _of_existing_links(self, batch: list[PendingVisit]) -> list[PendingVisit]:
@@ -105,58 +112,64 @@ class VisitRecorder:
             existing = set(await session.scalars(select(ShortUrl.id).where(ShortUrl.id.in_(ids))))
         return [visit for visit in batch if visit.link_id in existing]
 
-    async def _write(self, batch: list[PendingVisit]) -> list[dict[str, object]]:
-        rows = []
-        for visit in batch:
-            agent = classify(visit.user_agent)
-            rows.append(
-                {
-                    "short_url_id": visit.link_id,
-                    "visited_at": visit.visited_at,
-                    "referrer": visit.referrer,
-                    "user_agent": visit.user_agent,
-                    "browser": agent.browser,
-                    "os": agent.os,
-                    "device": agent.device,
-                    "is_bot": agent.is_bot,
-                }
-            )
-        increments = Counter(
-            row["short_url_id"]
-            for row, visit in zip(rows, batch, strict=True)
-            if not visit.counted and not row["is_bot"]
-        )
-        if not rows:
-            return rows
+    async def _write(self, batch: list[PendingVisit]) -> list[dict[str, Any]]:
+        """Insert the visits and add them to the counts, in one transaction; returns the rows.
+
+        Rows are built and sent in chunks: between two, the event loop serves requests,
+        so a large batch does not stall the redirects behind it.
+        """
+        written: list[dict[str, Any]] = []
+        if not batch:
+            return written
+        increments: Counter[int] = Counter()
         async with write_transaction(self._sessionmaker) as session:
-            ids = await session.scalars(
-                insert(Visit).returning(Visit.id, sort_by_parameter_order=True), rows
-            )
-            for row, visit_id in zip(rows, ids, strict=True):
-                row["id"] = visit_id
+            connection = await session.connection()
+            for start in range(0, len(batch), CHUNK):
+                rows = []
+                for visit in batch[start : start + CHUNK]:
+                    agent = classify(visit.user_agent)
+                    rows.append(
+                        {
+                            "short_url_id": visit.link_id,
+                            "visited_at": visit.visited_at,
+                            "referrer": visit.referrer,
+                            "user_agent": visit.user_agent,
+                            "browser": agent.browser,
+                            "os": agent.os,
+                            "device": agent.device,
+                            "is_bot": agent.is_bot,
+                        }
+                    )
+                    if not visit.counted and not agent.is_bot:
+                        increments[visit.link_id] += 1
+                # RETURNING whole rows: each event is complete without matching rows to
+                # input order, so the driver may send multi-row INSERTs.
+                inserted = await connection.execute(_insert_visits, rows)
+                written += [dict(row._mapping) for row in inserted]
             if increments:
-                connection = await session.connection()
                 await connection.execute(
                     _increment, [{"link_id": k, "visits": n} for k, n in increments.items()]
                 )
-        return rows
+        return written
 
     async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self._interval)
             try:
                 await self.flush()
             except Exception:
                 logger.exception("writing %d buffered visits failed; retrying", self.pending)
 
     def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name="visit-recorder")
 
     async def stop(self) -> None:
-        """Stop the background task and write what is left."""
+        """Write what is left and stop. A flush under way finishes: it is never cut short,
+        since a write transaction cancelled half-way could leave its lock behind."""
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
             self._task = None
         await self.flush()
