@@ -144,8 +144,8 @@ def main() -> None:
         serve(api_cmd, env, api_port, work / "api.log") as api,
     ):
         lua = str(HERE / "spread.lua")
-        for name, target in (("warm-up hot", f"{api}/hot"), ("warm-up bare", f"{bare}/x")):
-            wrk(target, 2, args.connections)
+        for warm_up in (f"{api}/hot", f"{bare}/x"):
+            wrk(warm_up, 2, args.connections)
         wrk(api, 3, args.connections, [lua, str(SPREAD_LINKS)])  # fills the link cache
         for round_ in range(1, args.rounds + 1):
             results["bare"].append(wrk(f"{bare}/any", args.seconds, args.connections))
