@@ -1,5 +1,6 @@
 """The ASGI application: `create_app(settings)`; the lifespan owns engine and shared services."""
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             recorder=VisitRecorder(sessionmaker, broker, interval=settings.visit_flush_seconds),
             rules=LinkRules(own_hosts=own_hosts(settings), reserved_codes=reserved),
             public_url=settings.public_url.rstrip("/"),
+            broker=broker,
         )
         app.state.links = links
         app.state.services = AppState(
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             links=links,
         )
         links.recorder.start()
+        follower = asyncio.create_task(links.follow_changes(), name="link-changes")
         # Everything built so far lives as long as the process: keep the cyclic garbage
         # collector from walking it again and again (its pauses showed in the p99).
         gc.freeze()
@@ -120,7 +123,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             # Every accepted visit reaches the database before the engine goes.
             await links.recorder.stop()
-            await broker.close()
+            await broker.close()  # ends every subscription, the follower's too
+            await follower
             await engine.dispose()
 
     app = FastAPI(

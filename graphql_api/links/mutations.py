@@ -88,9 +88,9 @@ class ImportShortUrlsInput:
     )
 
 
-def _changed(info: Info, link: ShortUrl) -> ShortUrlPayload:
-    """The payload, after dropping the redirect's cached copy of the link."""
-    info.context.state.links.cache.invalidate(link.code)
+async def _changed(info: Info, link: ShortUrl) -> ShortUrlPayload:
+    """The payload, after dropping the redirects' cached copies of the link."""
+    await info.context.state.links.changed(link.code)
     return ShortUrlPayload(short_url=link)  # type: ignore[arg-type]
 
 
@@ -108,7 +108,7 @@ class LinkMutations:
                 fields={k: v for k, v in fields.items() if v is not None},
                 rules=info.context.state.links.rules,
             )
-        return _changed(info, link)
+        return await _changed(info, link)
 
     @strawberry.mutation(
         description="Change a short URL: its owner or an admin.",
@@ -125,7 +125,7 @@ class LinkMutations:
                 fields=given_fields(input, *SETTINGS),
                 rules=info.context.state.links.rules,
             )
-        return _changed(info, link)
+        return await _changed(info, link)
 
     @strawberry.mutation(
         description="Enable or disable a short URL: its owner or an admin.",
@@ -140,7 +140,7 @@ class LinkMutations:
             link = await service.set_active(
                 session, actor=actor, code=input.code, active=input.active
             )
-        return _changed(info, link)
+        return await _changed(info, link)
 
     @strawberry.mutation(
         description="Delete a short URL and its visits: its owner or an admin.",
@@ -151,7 +151,7 @@ class LinkMutations:
         actor = await viewer_user(info)
         async with write_transaction(info.context.sessionmaker) as session:
             link = await service.remove(session, actor=actor, code=input.code)
-        info.context.state.links.cache.invalidate(link.code)
+        await info.context.state.links.changed(link.code)
         return DeletePayload(deleted_id=to_global_id("ShortUrl", link.id))
 
     @strawberry.mutation(
@@ -171,7 +171,7 @@ class LinkMutations:
                 session, owner=owner, data=data, rules=info.context.state.links.rules
             )
         for link in created:
-            info.context.state.links.cache.invalidate(link.code)
+            await info.context.state.links.changed(link.code)
         return ImportShortUrlsPayload(
             short_urls=created,  # type: ignore[arg-type]
             user_errors=[user_error(e) for e in errors],

@@ -16,6 +16,7 @@ import orjson
 import segno
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from graphql_api.core.broker import Broker
 from graphql_api.core.db import utcnow
 from graphql_api.links.agents import is_bot
 from graphql_api.links.cache import LinkCache, LinkSnapshot
@@ -28,6 +29,9 @@ _PATH = re.compile(r"/([A-Za-z0-9_-]{1,64})(/qr\.svg)?")
 _NOT_FOUND = "No link has this address."
 
 
+LINKS_CHANGED = "links:changed"
+
+
 @dataclass
 class LinkRuntime:
     """The links feature's long-lived parts, owned by the app's lifespan."""
@@ -36,9 +40,21 @@ class LinkRuntime:
     recorder: VisitRecorder
     rules: LinkRules
     public_url: str
+    broker: Broker
 
     def short_url(self, code: str) -> str:
         return f"{self.public_url}/{code}"
+
+    async def changed(self, code: str) -> None:
+        """A link was written: drop cached copies here at once, and in every process."""
+        self.cache.invalidate(code)
+        await self.broker.publish(LINKS_CHANGED, {"code": code})
+
+    async def follow_changes(self) -> None:
+        """Drop cached copies of links changed by other processes (runs for the app's life)."""
+        async with self.broker.subscribe(LINKS_CHANGED, queue_size=10_000) as changes:
+            async for change in changes:
+                self.cache.invalidate(change["code"])
 
 
 def gone_reason(link: LinkSnapshot, now: datetime) -> str | None:

@@ -1,5 +1,6 @@
 """GET|HEAD /{code}: every outcome, and what is recorded."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -196,3 +197,20 @@ async def test_visits_of_a_deleted_link_do_not_block_the_others(
     data = await alice.client.data(VISITS, {"code": kept["code"]})
     assert data["shortUrl"]["visitCount"] == 1
     assert (await follow(http, doomed["code"])).status_code == 404
+
+
+async def test_a_change_announced_by_another_process_is_seen(
+    http: httpx.AsyncClient, alice: SignedIn, services
+) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from graphql_api.links.redirect import LINKS_CHANGED
+
+    link = await shorten(alice)
+    assert (await follow(http, link["code"])).status_code == 302  # cached now
+    async with services.engine.begin() as conn:  # as another worker would write it
+        await conn.execute(text("UPDATE short_urls SET is_active = false"))
+    assert (await follow(http, link["code"])).status_code == 302  # still the cached copy
+    await services.broker.publish(LINKS_CHANGED, {"code": link["code"]})
+    await asyncio.sleep(0)  # the follower drops the entry
+    assert (await follow(http, link["code"])).status_code == 410

@@ -134,3 +134,13 @@ async def test_bad_settings_are_refused(alice: SignedIn, services, fields, expec
 async def test_anonymous_cannot_shorten(anon_client: GraphQLClient) -> None:
     body = await anon_client.execute(SHORTEN, {"input": {"url": "https://example.com"}})
     assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+async def test_random_code_collision_is_retried(
+    alice: SignedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = await shorten(alice, code="Zz23456")
+    codes = iter(["Zz23456", "Zz23456", "Yy23456"])
+    monkeypatch.setattr("graphql_api.links.service.random_code", lambda length: next(codes))
+    link = await shorten(alice)
+    assert link["code"] == "Yy23456" != taken["code"]
