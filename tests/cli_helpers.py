@@ -84,3 +84,25 @@ def running_server(env: dict[str, str], cwd: Path, *args: str) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+REGISTER = "mutation($input: RegisterInput!) { register(input: $input) { accessToken } }"
+
+
+async def sign_up_over_http(url: str, name: str) -> str:
+    """Register `name` with the running server; its access token."""
+    async with httpx.AsyncClient(base_url=url) as client:
+        response = await client.post(
+            "/graphql",
+            json={
+                "query": REGISTER,
+                "variables": {
+                    "input": {
+                        "email": f"{name}@example.com",
+                        "username": name,
+                        "password": "long enough pw",
+                    }
+                },
+            },
+        )
+    return response.json()["data"]["register"]["accessToken"]  # type: ignore[no-any-return]

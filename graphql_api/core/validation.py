@@ -3,8 +3,9 @@
 import re
 import unicodedata
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
-from graphql_api.core.errors import BadUserInput, ErrorCode, FieldError
+from graphql_api.core.errors import BadUserInput, ErrorCode, FieldError, InvalidInput
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
@@ -85,3 +86,17 @@ def like_pattern(search: str) -> str:
     """A LIKE pattern matching `search` anywhere, its wildcards taken literally (escape '\\')."""
     escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+T = TypeVar("T")
+
+
+def owned_or_admin(
+    obj: T | None, *, actor: Any, owner_id: int | None, field: str, missing: str, refused: str
+) -> T:
+    """`obj` if it exists and `actor` owns it or is an admin; else NOT_FOUND or NOT_ALLOWED."""
+    if obj is None:
+        raise InvalidInput.single(field, ErrorCode.NOT_FOUND, missing)
+    if not (actor.is_admin or owner_id == actor.id):
+        raise InvalidInput.single(field, ErrorCode.NOT_ALLOWED, refused)
+    return obj

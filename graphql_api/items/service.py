@@ -22,6 +22,7 @@ from graphql_api.core.validation import (
     like_pattern,
     normalise_tag,
     normalise_tags,
+    owned_or_admin,
     text_length,
 )
 from graphql_api.items.models import Item, ItemTag
@@ -151,13 +152,14 @@ async def create_item(session: AsyncSession, *, owner: User, fields: dict[str, A
 
 async def _get_for_change(session: AsyncSession, *, item_id: int, actor: User) -> Item:
     item = await session.get(Item, item_id, with_for_update=True)
-    if item is None:
-        raise InvalidInput.single("id", ErrorCode.NOT_FOUND, "No item has this ID.")
-    if not (actor.is_admin or item.owner_id == actor.id):
-        raise InvalidInput.single(
-            "id", ErrorCode.NOT_ALLOWED, "Only the item's owner or an admin may change it."
-        )
-    return item
+    return owned_or_admin(
+        item,
+        actor=actor,
+        owner_id=item and item.owner_id,
+        field="id",
+        missing="No item has this ID.",
+        refused="Only the item's owner or an admin may change it.",
+    )
 
 
 async def update_item(

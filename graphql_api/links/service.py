@@ -16,6 +16,7 @@ from graphql_api.core.validation import (
     like_pattern,
     normalise_tag,
     normalise_tags,
+    owned_or_admin,
     text_length,
 )
 from graphql_api.links.models import REDIRECT_STATUSES, ShortUrl, ShortUrlTag
@@ -159,13 +160,14 @@ async def _get_for_change(session: AsyncSession, *, code: str, actor: User) -> S
     link = (
         await session.execute(select(ShortUrl).where(ShortUrl.code == code).with_for_update())
     ).scalar()
-    if link is None:
-        raise InvalidInput.single("code", ErrorCode.NOT_FOUND, "No short URL has this code.")
-    if not (actor.is_admin or link.owner_id == actor.id):
-        raise InvalidInput.single(
-            "code", ErrorCode.NOT_ALLOWED, "Only the link's owner or an admin may change it."
-        )
-    return link
+    return owned_or_admin(
+        link,
+        actor=actor,
+        owner_id=link and link.owner_id,
+        field="code",
+        missing="No short URL has this code.",
+        refused="Only the link's owner or an admin may change it.",
+    )
 
 
 async def update(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from graphql_api.core.db import utcnow, violates
 from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
 from graphql_api.core.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, PasswordHasher
-from graphql_api.core.validation import clean_text, text_length
+from graphql_api.core.validation import clean_text, owned_or_admin, text_length
 from graphql_api.users.models import RefreshToken, Role, User
 
 USERNAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -107,13 +107,14 @@ async def find_by_login(session: AsyncSession, *, login: str) -> User | None:
 async def _get_for_change(session: AsyncSession, *, user_id: int, actor: User) -> User:
     """The user `actor` may change (themselves, or anyone for an admin), else a userError."""
     user = await session.get(User, user_id, with_for_update=True)
-    if user is None:
-        raise InvalidInput.single("id", ErrorCode.NOT_FOUND, "No user has this ID.")
-    if not (actor.is_admin or actor.id == user.id):
-        raise InvalidInput.single(
-            "id", ErrorCode.NOT_ALLOWED, "Only the user themselves or an admin may do this."
-        )
-    return user
+    return owned_or_admin(
+        user,
+        actor=actor,
+        owner_id=user and user.id,
+        field="id",
+        missing="No user has this ID.",
+        refused="Only the user themselves or an admin may do this.",
+    )
 
 
 async def update_profile(session: AsyncSession, *, actor: User, changes: dict[str, Any]) -> User:

@@ -7,30 +7,15 @@ from pathlib import Path
 
 import httpx
 
-from tests.cli_helpers import cli_env, run_cli, running_server
+from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
 from tests.links.helpers import BROWSER, SHORTEN
 
 REQUESTS = 1000
-REGISTER = """mutation($input: RegisterInput!) { register(input: $input) { accessToken } }"""
 VISIT_COUNT = "query($c: String!) { shortUrl(code: $c) { visitCount visits { totalCount } } }"
 
 
 async def owner_client(url: str) -> httpx.AsyncClient:
-    async with httpx.AsyncClient(base_url=url) as anon:
-        response = await anon.post(
-            "/graphql",
-            json={
-                "query": REGISTER,
-                "variables": {
-                    "input": {
-                        "email": "o@example.com",
-                        "username": "owner",
-                        "password": "long enough pw",
-                    }
-                },
-            },
-        )
-    token = response.json()["data"]["register"]["accessToken"]
+    token = await sign_up_over_http(url, "owner")
     return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
 
 

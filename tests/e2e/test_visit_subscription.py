@@ -9,30 +9,12 @@ from typing import Any
 import httpx
 import websockets
 
-from tests.cli_helpers import cli_env, run_cli, running_server
-from tests.e2e.test_redirect_load import REGISTER, shorten
+from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
+from tests.e2e.test_redirect_load import shorten
 from tests.links.helpers import BROWSER
 
 SUBSCRIBE = """subscription($code: String!) {
   shortUrlVisits(code: $code) { id visitedAt referrer browser device isBot } }"""
-
-
-async def sign_up(url: str, name: str) -> str:
-    async with httpx.AsyncClient(base_url=url) as client:
-        response = await client.post(
-            "/graphql",
-            json={
-                "query": REGISTER,
-                "variables": {
-                    "input": {
-                        "email": f"{name}@example.com",
-                        "username": name,
-                        "password": "long enough pw",
-                    }
-                },
-            },
-        )
-    return response.json()["data"]["register"]["accessToken"]  # type: ignore[no-any-return]
 
 
 async def subscribe(url: str, token: str | None, code: str) -> Any:
@@ -59,7 +41,7 @@ async def test_owner_sees_a_visit_within_a_second(tmp_path: Path) -> None:
     env = cli_env(tmp_path)
     assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
     with running_server(env, tmp_path) as url:
-        token = await sign_up(url, "owner")
+        token = await sign_up_over_http(url, "owner")
         async with httpx.AsyncClient(
             base_url=url, headers={"Authorization": f"Bearer {token}"}
         ) as owner:
@@ -90,12 +72,12 @@ async def test_others_cannot_watch_a_link(tmp_path: Path) -> None:
     env = cli_env(tmp_path)
     assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
     with running_server(env, tmp_path) as url:
-        owner_token = await sign_up(url, "owner")
+        owner_token = await sign_up_over_http(url, "owner")
         async with httpx.AsyncClient(
             base_url=url, headers={"Authorization": f"Bearer {owner_token}"}
         ) as owner:
             code = await shorten(owner)
-        other_token = await sign_up(url, "other")
+        other_token = await sign_up_over_http(url, "other")
         for token, expected in ((other_token, "FORBIDDEN"), (None, "UNAUTHENTICATED")):
             socket = await subscribe(url, token, code)
             async with socket:
