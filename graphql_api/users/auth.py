@@ -5,7 +5,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.core.context import Context, Info
@@ -65,6 +65,13 @@ async def start_session(
         ver=user.token_version,
     )
     family = family or secrets.token_urlsafe(32)
+    # Expired tokens are kept for nothing (reuse detection needs only live ones): the
+    # table stays as small as the user's live sessions.
+    await session.execute(
+        delete(RefreshToken).where(
+            RefreshToken.user_id == user.id, RefreshToken.expires_at <= utcnow()
+        )
+    )
     refresh, claims = tokens.encode(
         subject=str(user.id),
         token_type=TokenType.REFRESH,

@@ -1,5 +1,9 @@
 import asyncio
+from datetime import UTC, datetime
 
+from sqlalchemy import func, select, update
+
+from graphql_api.users.models import RefreshToken
 from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn
 from tests.users.test_login import LOGIN
 
@@ -98,3 +102,15 @@ async def test_logout_with_a_bad_token_is_a_user_error(anon_client: GraphQLClien
     data = await anon_client.data(LOGOUT, {"input": {"refreshToken": "nope"}})
     assert data["logout"]["ok"] is False
     assert data["logout"]["userErrors"][0]["code"] == "INVALID_TOKEN"
+
+
+async def test_expired_refresh_tokens_are_cleared_at_the_next_sign_in(
+    anon_client: GraphQLClient, alice: SignedIn, services
+) -> None:  # type: ignore[no-untyped-def]
+    past = datetime(2000, 1, 1, tzinfo=UTC)
+    async with services.sessionmaker.begin() as session:
+        await session.execute(update(RefreshToken).values(expires_at=past))
+    await anon_client.mutate(LOGIN, {"login": "alice", "password": TEST_PASSWORD})
+    async with services.sessionmaker() as session:
+        left = await session.scalar(select(func.count()).select_from(RefreshToken))
+    assert left == 1  # only the new one
