@@ -67,12 +67,9 @@ async def get_context(
 
 
 def own_hosts(settings: Settings) -> frozenset[str]:
-    """The hosts short links live on: targets there are refused (no redirect loops)."""
-    public = urlsplit(settings.public_url)
-    hosts = {host_key(public.hostname or "", public.port, public.scheme)}
-    if public.hostname in ("127.0.0.1", "localhost", "::1"):
-        hosts |= {host_key(h, public.port, public.scheme) for h in ("127.0.0.1", "localhost")}
-    return frozenset(hosts)
+    """The host short links live on: targets there are refused (no redirect loops)."""
+    host = urlsplit(settings.public_url).hostname or ""
+    return frozenset({"loopback" if host.lower() == "localhost" else host_key(host)})
 
 
 def reserved_codes(app: FastAPI, settings: Settings) -> frozenset[str]:
@@ -121,11 +118,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            # Every accepted visit reaches the database before the engine goes.
-            await links.recorder.stop()
-            await broker.close()  # ends every subscription, the follower's too
-            await follower
-            await engine.dispose()
+            try:
+                # Every accepted visit reaches the database before the engine goes.
+                await links.recorder.stop()
+            finally:
+                await broker.close()  # ends every subscription, the follower's too
+                await follower
+                await engine.dispose()
 
     app = FastAPI(
         title="graphql_api",

@@ -47,7 +47,12 @@ def serve(
     """Serve the API (run `migrate` first)."""
     import uvicorn
 
-    settings_or_exit()  # refuse to start on a bad configuration, with a clear message
+    settings = settings_or_exit()  # refuse to start on a bad configuration, with a message
+    if workers > 1 and settings.broker_url.startswith("memory://"):
+        raise fail(
+            "several workers need a broker they share: set BROKER_URL=redis://... "
+            "(with memory:// one process cannot tell the others about changes)"
+        )
     uvicorn.run(
         "graphql_api.app:create_app",
         factory=True,

@@ -65,3 +65,9 @@ def test_export_schema_matches_the_committed_file(tmp_path: Path) -> None:
     assert out.read_text() == SCHEMA_FILE.read_text()
     printed = run_cli("export-schema", env=cli_env(tmp_path), cwd=tmp_path)
     assert printed.stdout == SCHEMA_FILE.read_text()
+
+
+def test_several_workers_need_a_shared_broker(tmp_path: Path) -> None:
+    result = run_cli("serve", "--workers", "2", env=cli_env(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "BROKER_URL=redis://" in result.stderr

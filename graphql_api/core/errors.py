@@ -76,3 +76,8 @@ class Unauthenticated(PublicError):
 class Forbidden(PublicError):
     code = "FORBIDDEN"
     default_message = "You are not allowed to do this."
+
+
+class FellBehind(PublicError):
+    code = "SLOW_CONSUMER"
+    default_message = "Events came faster than this connection took them: subscribe again."

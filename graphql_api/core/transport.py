@@ -55,7 +55,10 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
             raise HTTPException(
                 400, "Multipart requests need a GraphQL-Require-Preflight header (CSRF protection)."
             )
-        return await super().parse_multipart(request)
+        try:
+            return await super().parse_multipart(request)
+        except (TypeError, ValueError, IndexError, AttributeError) as exc:  # a malformed map
+            raise HTTPException(400, "The multipart `map` does not fit `operations`.") from exc
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

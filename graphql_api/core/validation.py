@@ -3,6 +3,7 @@
 import re
 import unicodedata
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from graphql_api.core.errors import BadUserInput, ErrorCode, FieldError, InvalidInput
@@ -68,6 +69,19 @@ def normalise_tags(tags: Iterable[str], errors: list[FieldError], field: str = "
     if len(result) > MAX_TAGS:
         errors.append(FieldError((field,), ErrorCode.TOO_MANY, f"At most {MAX_TAGS} tags."))
     return result
+
+
+# Moments a client may give: wide enough for any real use, far from the calendar's ends
+# (where converting between time zones overflows).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+def utc_moment(value: datetime) -> datetime | None:
+    """`value` in UTC, or None when it has no time zone or lies outside 1970-9000."""
+    if value.tzinfo is None or not EARLIEST.year <= value.year < LATEST.year:
+        return None
+    return value.astimezone(UTC)
 
 
 MAX_SEARCH_LENGTH = 200

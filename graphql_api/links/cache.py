@@ -35,6 +35,7 @@ class LinkSnapshot:
     used_up: bool
     # Redirect bodies rendered once, keyed by "the client wants JSON".
     bodies: dict[bool, bytes] = field(default_factory=dict)
+    qr_svg: bytes | None = None
 
     @classmethod
     def of(cls, link: ShortUrl) -> "LinkSnapshot":
@@ -62,6 +63,8 @@ class LinkCache:
         self._entries: dict[str, tuple[float, LinkSnapshot | None]] = {}
         self._wanted: dict[str, asyncio.Future[LinkSnapshot | None]] = {}
         self._loader: asyncio.Task[None] | None = None
+        # Bumped by every invalidation: a load that began before it must not be stored.
+        self._generation = 0
 
     async def get(self, code: str) -> LinkSnapshot | None:
         """The link with this code, or None (unknown codes are cached too)."""
@@ -81,6 +84,7 @@ class LinkCache:
             while self._wanted:
                 await asyncio.sleep(0)  # let this tick's requests join the batch
                 batch = dict(list(self._wanted.items())[:MAX_BATCH])
+                generation = self._generation
                 try:
                     found = await self._load(list(batch))
                 except Exception as exc:
@@ -89,9 +93,11 @@ class LinkCache:
                         future.set_exception(exc)
                     continue
                 expires = time.monotonic() + self._ttl
+                fresh = generation == self._generation
                 for code, future in batch.items():
                     del self._wanted[code]
-                    self._store(code, expires, found.get(code))
+                    if fresh:  # else it may predate a change: the next request reloads
+                        self._store(code, expires, found.get(code))
                     future.set_result(found.get(code))
         finally:
             self._loader = None
@@ -107,7 +113,9 @@ class LinkCache:
         self._entries[code] = (expires, snapshot)
 
     def invalidate(self, code: str) -> None:
+        self._generation += 1
         self._entries.pop(code, None)
 
     def clear(self) -> None:
+        self._generation += 1
         self._entries.clear()

@@ -7,6 +7,7 @@ from strawberry.file_uploads import Upload
 
 from graphql_api.core.context import Info
 from graphql_api.core.db import write_transaction
+from graphql_api.core.errors import ErrorCode, InvalidInput
 from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.core.relay import to_global_id
 from graphql_api.core.types import (
@@ -83,7 +84,7 @@ class DeleteShortUrlInput:
 class ImportShortUrlsInput:
     file: Upload = strawberry.field(
         description="CSV, UTF-8, first line naming the columns: url (required), code, title, "
-        "tags (separated by |) and expiresAt (ISO 8601). At most 10,000 rows and 5 MB. Send "
+        "tags (separated by |) and expiresAt (ISO 8601). At most 1,000 rows and 5 MB. Send "
         "it as a GraphQL multipart request with a `GraphQL-Require-Preflight: 1` header."
     )
 
@@ -165,6 +166,10 @@ class LinkMutations:
         self, info: Info, input: ImportShortUrlsInput
     ) -> ImportShortUrlsPayload:
         owner = await viewer_user(info)
+        if not hasattr(input.file, "read"):
+            raise InvalidInput.single(
+                "file", ErrorCode.INVALID, "Send the file as a GraphQL multipart upload."
+            )
         data = await input.file.read(MAX_BYTES + 1)
         async with write_transaction(info.context.sessionmaker) as session:
             created, errors = await import_csv(

@@ -126,8 +126,12 @@ class VisitRecorder:
             connection = await session.connection()
             for start in range(0, len(batch), CHUNK):
                 rows = []
-                for visit in batch[start : start + CHUNK]:
-                    agent = classify(visit.user_agent)
+                chunk = batch[start : start + CHUNK]
+                # Off the event loop: an unseen User-Agent costs milliseconds to classify.
+                agents = await asyncio.to_thread(
+                    lambda c=chunk: [classify(v.user_agent) for v in c]
+                )
+                for visit, agent in zip(chunk, agents, strict=True):
                     rows.append(
                         {
                             "short_url_id": visit.link_id,

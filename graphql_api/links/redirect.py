@@ -8,12 +8,14 @@ or the health endpoints. Measured with `scripts/bench-redirect` (see the README)
 """
 
 import html
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
 import segno
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphql_api.core.broker import Broker
@@ -27,6 +29,8 @@ MAX_REFERRER = 1024
 MAX_USER_AGENT = 512
 _PATH = re.compile(r"/([A-Za-z0-9_-]{1,64})(/qr\.svg)?")
 _NOT_FOUND = "No link has this address."
+_UNAVAILABLE = "Links cannot be looked up right now: try again in a moment."
+logger = logging.getLogger("graphql_api.links")
 
 
 LINKS_CHANGED = "links:changed"
@@ -122,12 +126,36 @@ class RedirectShim:
         accept = headers.get(b"accept", b"")
         wants_json = b"json" in accept and b"html" not in accept
         content_type = b"application/json" if wants_json else b"text/html; charset=utf-8"
+        try:
+            await self._serve(scope, send, runtime, match, headers, wants_json, content_type)
+        except SQLAlchemyError:
+            logger.exception("redirect of %s: database unavailable", match[1])
+            await _answer(
+                send,
+                scope,
+                503,
+                _body(wants_json, 503, _UNAVAILABLE, None),
+                content_type,
+                (b"retry-after", b"1"),
+            )
+
+    async def _serve(
+        self,
+        scope: Scope,
+        send: Send,
+        runtime: LinkRuntime,
+        match: re.Match[str],
+        headers: dict[bytes, bytes],
+        wants_json: bool,
+        content_type: bytes,
+    ) -> None:
         link = await runtime.cache.get(match[1])
         if link is None:
             await _answer(send, scope, 404, _body(wants_json, 404, _NOT_FOUND, None), content_type)
         elif match[2]:
-            svg = qr_svg(runtime.short_url(link.code)).encode()
-            await _answer(send, scope, 200, svg, b"image/svg+xml")
+            if link.qr_svg is None:  # ~4 ms to draw: once per link
+                link.qr_svg = qr_svg(runtime.short_url(link.code)).encode()
+            await _answer(send, scope, 200, link.qr_svg, b"image/svg+xml")
         else:
             await self._redirect(scope, send, runtime, link, headers, wants_json, content_type)
 

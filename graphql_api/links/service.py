@@ -1,7 +1,6 @@
 """Short URLs: shortening, changes by their owner or an admin, listing."""
 
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, exists, or_, select
@@ -18,6 +17,7 @@ from graphql_api.core.validation import (
     normalise_tags,
     owned_or_admin,
     text_length,
+    utc_moment,
 )
 from graphql_api.links.models import REDIRECT_STATUSES, ShortUrl, ShortUrlTag
 from graphql_api.links.validation import (
@@ -88,20 +88,20 @@ def _check(
             )
     for name, field in (("valid_since", "validSince"), ("expires_at", "expiresAt")):
         if name in fields:
-            values[name] = moment = fields[name]
-            if moment is not None and moment.tzinfo is None:
+            moment = fields[name]
+            values[name] = None if moment is None else utc_moment(moment)
+            if moment is not None and values[name] is None:
                 errors.append(
                     FieldError(
                         (field,),
                         ErrorCode.INVALID,
-                        f"{field} needs a time zone, e.g. 2030-01-01T00:00:00Z.",
+                        f"{field} needs a time zone and a year from 1970 to 8999, "
+                        "e.g. 2030-01-01T00:00:00Z.",
                     )
                 )
-            elif moment is not None:
-                values[name] = moment.astimezone(UTC)
     since = values.get("valid_since", current.valid_since if current else None)
     until = values.get("expires_at", current.expires_at if current else None)
-    if since and until and since.tzinfo and until.tzinfo and until <= since:
+    if since and until and until <= since:
         errors.append(
             FieldError(
                 ("expiresAt",), ErrorCode.INVALID, "expiresAt must be later than validSince."

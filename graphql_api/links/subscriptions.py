@@ -5,8 +5,9 @@ from datetime import datetime
 
 import strawberry
 
+from graphql_api.core.broker import SlowConsumer
 from graphql_api.core.context import Info
-from graphql_api.core.errors import BadUserInput, Forbidden
+from graphql_api.core.errors import BadUserInput, FellBehind, Forbidden
 from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.links.loaders import ShortUrlByCodeLoader
 from graphql_api.links.models import ShortUrl, Visit
@@ -27,7 +28,13 @@ class LinkSubscriptions:
             raise BadUserInput("No short URL has this code.")
         if not await may_see_analytics(info, link):
             raise Forbidden("Only the link's owner or an admin may watch its visits.")
-        async with info.context.state.broker.subscribe(visits_channel(link.id)) as events:
-            async for event in events:
-                info.context.forget()  # a connection lives long: nothing cached goes stale
-                yield Visit(**{**event, "visited_at": datetime.fromisoformat(event["visited_at"])})  # type: ignore[misc]
+        channel = visits_channel(link.id)
+        async with info.context.state.broker.subscribe(channel, queue_size=4096) as events:
+            try:
+                async for event in events:
+                    info.context.forget()  # a connection lives long: nothing cached goes stale
+                    yield Visit(
+                        **{**event, "visited_at": datetime.fromisoformat(event["visited_at"])}
+                    )
+            except SlowConsumer:
+                raise FellBehind() from None

@@ -13,6 +13,7 @@ from graphql_api.core.errors import BadUserInput
 from graphql_api.core.pagination import Connection, SortKey, paginate, parse_datetime, parse_int
 from graphql_api.core.relay import Node, to_global_id
 from graphql_api.core.types import UserError
+from graphql_api.core.validation import utc_moment
 from graphql_api.links.loaders import TagsByShortUrlIdLoader
 from graphql_api.links.models import ShortUrl, Visit
 from graphql_api.links.redirect import qr_svg
@@ -202,10 +203,10 @@ class ShortUrlType(Node):
 def _stats_range(
     since: datetime | None, until: datetime | None, interval: Interval
 ) -> tuple[datetime, datetime]:
-    until = until or utcnow()
-    since = since or until - DEFAULT_STATS_SPAN
-    if since.tzinfo is None or until.tzinfo is None:
-        raise BadUserInput("from and to need a time zone, e.g. 2030-01-01T00:00:00Z.")
+    until = utcnow() if until is None else utc_moment(until)
+    since = (until and until - DEFAULT_STATS_SPAN) if since is None else utc_moment(since)
+    if since is None or until is None:
+        raise BadUserInput("from and to need a time zone and a year from 1970 to 8999.")
     if since >= until:
         raise BadUserInput("from must be earlier than to.")
     if (until - since) / interval.value > MAX_BUCKETS[interval]:

@@ -1,7 +1,9 @@
 """Checks on short-link targets and codes; failures are FieldErrors."""
 
+import ipaddress
 import re
 import secrets
+import socket
 import unicodedata
 from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
@@ -23,9 +25,26 @@ def random_code(length: int = RANDOM_CODE_LENGTH) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
 
-def host_key(host: str, port: int | None, scheme: str = "http") -> str:
-    """A comparable `host:port` (IDN hosts in punycode, default port filled in)."""
-    return f"{host.lower().rstrip('.')}:{port or DEFAULT_PORTS.get(scheme, 80)}"
+def host_key(host: str) -> str:
+    """A host in a comparable form: punycode, lower case, IP addresses in their one
+    spelling (`127.1`, `2130706433` and `::ffff:127.0.0.1` are all 127.0.0.1)."""
+    host = host.strip("[]").lower().rstrip(".")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # the loose IPv4 forms browsers accept
+            address = ipaddress.ip_address(socket.inet_aton(host))
+        except OSError:
+            return idna.encode(host, uts46=True).decode("ascii") if not host.isascii() else host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return "loopback" if address.is_loopback else str(address)
+
+
+def is_own_host(host: str, own_hosts: frozenset[str]) -> bool:
+    """Whether `host` is this server, on any port or scheme ("localhost" is loopback)."""
+    key = "loopback" if host.lower().rstrip(".") == "localhost" else host_key(host)
+    return key in own_hosts
 
 
 def _has_hidden_characters(value: str) -> bool:
@@ -33,11 +52,17 @@ def _has_hidden_characters(value: str) -> bool:
     return any(ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value)
 
 
+_BRACKETED = re.compile(r"(?:[^@]*@)?\[([^\]]*)\](?::\d*)?")
+
+
 def _ascii_host(parts: SplitResult) -> str:
-    host = parts.hostname or ""
-    if host.startswith("[") or ":" in host:  # an IPv6 literal
-        return f"[{host.strip('[]')}]"
-    return idna.encode(host, uts46=True).decode("ascii")
+    if parts.netloc.lstrip().startswith("[") or "[" in parts.netloc:
+        # An IPv6 literal, exactly: no zone ID, no IPvFuture, nothing after the bracket.
+        match = _BRACKETED.fullmatch(parts.netloc)
+        if match is None or "%" in match[1]:
+            raise ValueError(parts.netloc)
+        return f"[{ipaddress.IPv6Address(match[1]).compressed}]"
+    return idna.encode(parts.hostname or "", uts46=True).decode("ascii")
 
 
 def check_target_url(
@@ -69,13 +94,15 @@ def check_target_url(
         host = _ascii_host(parts)
     except (ValueError, idna.IDNAError, UnicodeError):
         return refuse(ErrorCode.INVALID, "url has an invalid host or port.")
-    if host_key(host, port, scheme) in own_hosts:
+    if is_own_host(host, own_hosts):
         return refuse(ErrorCode.NOT_ALLOWED, "url must not point at this server's short links.")
     netloc = host if port is None else f"{host}:{port}"
     path, query, fragment = (
         quote(p, safe=URL_SAFE) for p in (parts.path or "/", parts.query, parts.fragment)
     )
     canonical = urlunsplit((scheme, netloc, path, query, fragment))
+    if not canonical.isascii():
+        return refuse(ErrorCode.INVALID, "url has characters that cannot be sent in a redirect.")
     if len(canonical.encode()) > MAX_URL_BYTES:
         return refuse(ErrorCode.TOO_LONG, f"url is at most {MAX_URL_BYTES} bytes.")
     return canonical

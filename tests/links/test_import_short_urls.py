@@ -115,3 +115,28 @@ async def test_anonymous_import_is_unauthenticated(anon_client, alice: SignedIn)
         headers={"GraphQL-Require-Preflight": "1"},
     )
     assert error_codes(response.json()) == ["UNAUTHENTICATED"]
+
+
+async def test_file_sent_as_json_is_a_user_error(alice: SignedIn) -> None:
+    data = await alice.client.data(IMPORT, {"input": {"file": "url\nhttps://example.com\n"}})
+    assert data["importShortUrls"]["userErrors"][0]["field"] == ["file"]
+
+
+@pytest.mark.parametrize(
+    "file_map",
+    [[1], {"0": ["variables.input.file.x.y"]}, {"0": ["variables.input.99"]}, {"0": "nope"}],
+)
+async def test_malformed_multipart_map_is_400(alice: SignedIn, file_map: object) -> None:
+    operations = {"query": IMPORT, "variables": {"input": {"file": None}}}
+    response = await alice.client.http.post(
+        "/graphql",
+        data={
+            "operations": orjson.dumps(operations).decode(),
+            "map": orjson.dumps(file_map).decode(),
+        },
+        files={"0": ("links.csv", b"url\nhttps://example.com\n", "text/csv")},
+        headers={"Authorization": f"Bearer {alice.client.token}", "GraphQL-Require-Preflight": "1"},
+    )
+    assert 400 <= response.status_code < 500 or "errors" in response.json(), response.text
+    assert response.status_code < 500
+    assert "Internal server error" not in response.text

@@ -214,3 +214,25 @@ async def test_a_change_announced_by_another_process_is_seen(
     await services.broker.publish(LINKS_CHANGED, {"code": link["code"]})
     await asyncio.sleep(0)  # the follower drops the entry
     assert (await follow(http, link["code"])).status_code == 410
+
+
+async def test_a_load_that_began_before_a_change_is_not_kept(services, alice: SignedIn) -> None:  # type: ignore[no-untyped-def]
+    from graphql_api.links.cache import LinkCache
+
+    link = await shorten(alice)
+    cache = LinkCache(services.sessionmaker)
+    release = asyncio.Event()
+    load = cache._load
+
+    async def slow_load(codes: list[str]):  # type: ignore[no-untyped-def]
+        found = await load(codes)  # read before the change commits...
+        await release.wait()
+        return found
+
+    cache._load = slow_load  # type: ignore[method-assign]
+    pending = asyncio.create_task(cache.get(link["code"]))
+    await asyncio.sleep(0.05)
+    cache.invalidate(link["code"])  # ...a change lands meanwhile
+    release.set()
+    assert (await pending) is not None
+    assert link["code"] not in cache._entries  # the stale copy was not stored

@@ -62,6 +62,17 @@ async def test_idn_host_is_stored_as_punycode(alice: SignedIn) -> None:
         ("https:///no-host", "INVALID"),
         ("http://127.0.0.1:8000/abc1234", "NOT_ALLOWED"),
         ("http://LOCALHOST:8000/abc1234", "NOT_ALLOWED"),
+        ("https://127.0.0.1:8443/abc1234", "NOT_ALLOWED"),  # any port or scheme
+        ("http://127.1/abc1234", "NOT_ALLOWED"),
+        ("http://2130706433/abc1234", "NOT_ALLOWED"),
+        ("http://[::1]/abc1234", "NOT_ALLOWED"),
+        ("http://[::ffff:127.0.0.1]/abc1234", "NOT_ALLOWED"),
+        ("http://[fe80::1%25eth0]/", "INVALID"),  # zone IDs
+        ("http://[v1.x]/", "INVALID"),  # IPvFuture
+        ("http://[::1]x/", "INVALID"),  # text after the bracket
+        ("http://[::1/", "INVALID"),
+        ("https://xn--/", "INVALID"),
+        ("http://a..b/", "INVALID"),
         ("", "REQUIRED"),
     ],
 )
@@ -77,24 +88,12 @@ async def test_2048_bytes_is_the_limit(alice: SignedIn) -> None:
 
 
 @pytest.mark.parametrize(
-    "code",
-    [
-        "graphql",
-        "GraphQL",
-        "livez",
-        "READYZ",
-        "metrics",
-        "docs",
-        "static",
-        "favicon.ico",
-        "robots.txt",
-        "blocked-word",
-    ],
+    "code", ["graphql", "GraphQL", "livez", "READYZ", "metrics", "docs", "static", "Blocked-Word"]
 )
 async def test_reserved_codes_are_refused(alice: SignedIn, code: str) -> None:
-    errors = await shorten_errors(alice, url="https://example.com", code=code)
-    assert errors[0][0] == ["code"]
-    assert errors[0][1] in ("NOT_ALLOWED", "INVALID")  # favicon.ico is not even well-formed
+    assert await shorten_errors(alice, url="https://example.com", code=code) == [
+        (["code"], "NOT_ALLOWED")
+    ]
 
 
 @pytest.mark.parametrize("code", ["ab", "x" * 65, "with space", "slash/es", "ünï"])
@@ -124,6 +123,8 @@ async def test_duplicate_custom_code_is_taken(alice: SignedIn, bob: SignedIn, se
         ({"tags": ["ok", "no way!"]}, [(["tags", "1"], "INVALID")]),
         ({"title": "t" * 201}, [(["title"], "TOO_LONG")]),
         ({"expiresAt": "2030-01-01T00:00:00"}, [(["expiresAt"], "INVALID")]),
+        ({"expiresAt": "9999-12-31T23:00:00-05:00"}, [(["expiresAt"], "INVALID")]),
+        ({"validSince": "0001-01-01T00:00:00+05:00"}, [(["validSince"], "INVALID")]),
     ],
 )
 async def test_bad_settings_are_refused(alice: SignedIn, services, fields, expected) -> None:  # type: ignore[no-untyped-def]

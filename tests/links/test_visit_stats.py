@@ -117,3 +117,17 @@ async def test_bad_ranges_are_refused(
 ) -> None:
     body = await alice.client.execute(STATS, {"code": link_with_visits, **variables})
     assert error_codes(body) == ["BAD_USER_INPUT"]
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"to": "0001-01-02T00:00:00+05:00", "interval": "DAY"},
+        {"from": "9999-12-30T00:00:00Z", "to": "9999-12-31T23:00:00-05:00", "interval": "HOUR"},
+    ],
+)
+async def test_moments_at_the_ends_of_the_calendar_are_refused(
+    alice: SignedIn, link_with_visits: str, variables: dict[str, str]
+) -> None:
+    body = await alice.client.execute(STATS, {"code": link_with_visits, **variables})
+    assert error_codes(body) == ["BAD_USER_INPUT"]
