@@ -150,13 +150,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Any:
+        state = _state(request.app)
+        checks = {"database": "up", "broker": "up"}
         try:
-            async with _state(request.app).engine.connect() as conn:
+            async with state.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception:
             logger.exception("readiness check failed: database")
-            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        return {"status": "ok", "database": "up"}
+            checks["database"] = "down"
+        try:
+            await state.broker.ping()
+        except Exception:
+            logger.exception("readiness check failed: broker")
+            checks["broker"] = "down"
+        if "down" in checks.values():
+            return JSONResponse({"status": "unavailable", **checks}, status_code=503)
+        return {"status": "ok", **checks}
 
     # Computed once every route exists: the shim leaves their paths alone.
     reserved = reserved_codes(app, settings)

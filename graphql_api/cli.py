@@ -50,7 +50,7 @@ def serve(
     settings = settings_or_exit()  # refuse to start on a bad configuration, with a message
     if workers > 1 and settings.broker_url.startswith("memory://"):
         raise fail(
-            "several workers need a broker they share: set BROKER_URL=redis://... "
+            "several workers need a broker they share: set BROKER_URL=redis://host:6379/0 "
             "(with memory:// one process cannot tell the others about changes)"
         )
     uvicorn.run(

@@ -6,10 +6,15 @@ slowing the others.
 """
 
 import asyncio
+import contextlib
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol
+
+import orjson
+import redis
+import redis.asyncio
 
 Message = dict[str, Any]
 DEFAULT_QUEUE_SIZE = 256
@@ -25,6 +30,8 @@ class Broker(Protocol):
     def subscribe(
         self, channel: str, *, queue_size: int = DEFAULT_QUEUE_SIZE
     ) -> AbstractAsyncContextManager[AsyncIterator[Message]]: ...
+
+    async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
 
@@ -75,13 +82,80 @@ class MemoryBroker:
                 if not subscribers:
                     del self._channels[channel]
 
+    async def ping(self) -> bool:
+        return True
+
     async def close(self) -> None:
         for subscribers in self._channels.values():
             for subscription in subscribers:
                 subscription.offer(None)
 
 
-def create_broker(url: str) -> MemoryBroker:
+class RedisBroker:
+    """Several processes: Redis pub/sub, one connection per process, fanned out locally.
+
+    Messages travel as JSON. Each process subscribes to a channel in Redis while at
+    least one of its own subscribers listens, and hands every message to their queues.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._redis = redis.asyncio.from_url(url)
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._channels: dict[str, set[_Subscription]] = defaultdict(set)
+        self._reader: asyncio.Task[None] | None = None
+
+    async def publish(self, channel: str, message: Message) -> None:
+        await self._redis.publish(channel, orjson.dumps(message))
+
+    @asynccontextmanager
+    async def subscribe(
+        self, channel: str, *, queue_size: int = DEFAULT_QUEUE_SIZE
+    ) -> AsyncIterator[AsyncIterator[Message]]:
+        subscription = _Subscription(queue_size)
+        if not self._channels[channel]:
+            await self._pubsub.subscribe(channel)
+        self._channels[channel].add(subscription)
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read(), name="redis-broker")
+        try:
+            yield subscription.messages()
+        finally:
+            subscribers = self._channels.get(channel)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._channels[channel]
+                    with contextlib.suppress(redis.RedisError):
+                        await self._pubsub.unsubscribe(channel)
+
+    async def _read(self) -> None:
+        while self._channels:
+            message = await self._pubsub.get_message(timeout=1.0)
+            if message is None or message["type"] != "message":
+                continue
+            channel = message["channel"].decode()
+            payload = orjson.loads(message["data"])
+            for subscription in self._channels.get(channel, ()):
+                subscription.offer(payload)
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
+
+    async def close(self) -> None:
+        for subscribers in self._channels.values():
+            for subscription in subscribers:
+                subscription.offer(None)
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, redis.RedisError):
+                await self._reader
+        await self._pubsub.aclose()
+        await self._redis.aclose()
+
+
+def create_broker(url: str) -> MemoryBroker | RedisBroker:
     if url.startswith("memory://"):
         return MemoryBroker()
-    raise ValueError(f"unsupported BROKER_URL {url!r}: use memory://")
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisBroker(url)
+    raise ValueError(f"unsupported BROKER_URL {url!r}: use memory:// or redis://host:port/db")

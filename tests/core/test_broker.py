@@ -1,0 +1,94 @@
+"""Both brokers: delivery, fan-out, unsubscribe, slow consumers; Redis across processes."""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio
+
+from graphql_api.core.broker import MemoryBroker, RedisBroker, SlowConsumer, create_broker
+from tests.conftest import IN_CI
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def redis_reachable() -> None:
+    client = redis.asyncio.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as exc:
+        if IN_CI:
+            pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc} (CI=true)")
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable: {exc}")
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def broker(request: pytest.FixtureRequest) -> AsyncIterator[MemoryBroker | RedisBroker]:
+    if request.param == "redis":
+        await redis_reachable()
+    instance = create_broker("memory://" if request.param == "memory" else REDIS_URL)
+    yield instance
+    await instance.close()
+
+
+async def next_message(messages: AsyncIterator[dict]) -> dict:  # type: ignore[type-arg]
+    return await asyncio.wait_for(anext(messages), timeout=2)
+
+
+async def settle(broker: MemoryBroker | RedisBroker) -> None:
+    if isinstance(broker, RedisBroker):
+        await asyncio.sleep(0.1)  # the SUBSCRIBE reaches Redis
+
+
+async def test_every_subscriber_gets_each_message_in_order(broker) -> None:  # type: ignore[no-untyped-def]
+    async with broker.subscribe("room") as first, broker.subscribe("room") as second:
+        await settle(broker)
+        for n in range(3):
+            await broker.publish("room", {"n": n, "text": "héllo"})
+        assert [await next_message(first) for _ in range(3)] == [
+            {"n": n, "text": "héllo"} for n in range(3)
+        ]
+        assert [(await next_message(second))["n"] for _ in range(3)] == [0, 1, 2]
+    assert await broker.ping()
+
+
+async def test_other_channels_and_past_subscribers_get_nothing(broker) -> None:  # type: ignore[no-untyped-def]
+    async with broker.subscribe("a") as a:
+        await settle(broker)
+        async with broker.subscribe("b") as b:
+            await settle(broker)
+        await broker.publish("b", {"x": 1})
+        await broker.publish("a", {"x": 2})
+        assert await next_message(a) == {"x": 2}
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(anext(b), timeout=0.3)
+
+
+async def test_a_slow_consumer_is_cut_off(broker) -> None:  # type: ignore[no-untyped-def]
+    async with broker.subscribe("fast", queue_size=2) as messages:
+        await settle(broker)
+        for n in range(5):
+            await broker.publish("fast", {"n": n})
+        await settle(broker)
+        received = []
+        with pytest.raises(SlowConsumer):
+            async for message in messages:
+                received.append(message["n"])
+        assert received == [0, 1]
+
+
+async def test_redis_carries_messages_between_processes() -> None:
+    await redis_reachable()
+    # Two brokers with their own connections stand for two worker processes.
+    one, other = RedisBroker(REDIS_URL), RedisBroker(REDIS_URL)
+    try:
+        async with other.subscribe("links:changed") as changes:
+            await asyncio.sleep(0.1)
+            await one.publish("links:changed", {"code": "abc"})
+            assert await next_message(changes) == {"code": "abc"}
+    finally:
+        await one.close()
+        await other.close()

@@ -1,0 +1,40 @@
+"""Several worker processes sharing PostgreSQL or SQLite and Redis."""
+
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from tests.cli_helpers import cli_env, run_cli, running_server
+from tests.core.test_broker import REDIS_URL, redis_reachable
+from tests.e2e.test_redirect_load import owner_client, shorten
+from tests.links.helpers import BROWSER, SET_ACTIVE
+
+
+def statuses(url: str, code: str, times: int) -> Counter[int]:
+    """Each request on a new connection, so that the workers share them."""
+    return Counter(
+        httpx.get(
+            f"{url}/{code}", headers={"User-Agent": BROWSER, "Connection": "close"}
+        ).status_code
+        for _ in range(times)
+    )
+
+
+async def test_a_disabled_link_stops_in_every_worker(
+    tmp_path: Path, server_database_url: str
+) -> None:
+    await redis_reachable()
+    env = cli_env(tmp_path, DATABASE_URL=server_database_url, BROKER_URL=REDIS_URL)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    with running_server(env, tmp_path, "--workers", "2") as url:
+        client = await owner_client(url)
+        async with client:
+            code = await shorten(client)
+            assert statuses(url, code, 40) == {302: 40}  # cached in both workers now
+            response = await client.post(
+                "/graphql",
+                json={"query": SET_ACTIVE, "variables": {"input": {"code": code, "active": False}}},
+            )
+            assert response.json()["data"]["setShortUrlActive"]["userErrors"] == []
+            assert statuses(url, code, 40) == {410: 40}
