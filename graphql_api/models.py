@@ -2,6 +2,7 @@
 
 
 def load_all_models() -> None:
+    import graphql_api.chat.models
     import graphql_api.items.models
     import graphql_api.links.models
     import graphql_api.users.models  # noqa: F401

@@ -8,6 +8,9 @@ from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, SchemaExtension
 from strawberry.types import ExecutionContext
 
+from graphql_api.chat.mutations import ChatMutations
+from graphql_api.chat.queries import ChatQueries, chat_room_by_pk
+from graphql_api.chat.types import ChatMessageType, ChatRoomType
 from graphql_api.core.context import Info
 from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
 from graphql_api.core.relay import Node, from_global_id
@@ -29,6 +32,7 @@ NODE_RESOLVERS: dict[str, Callable[[Info, int], Awaitable[Any]]] = {
     "User": user_by_pk,
     "Item": item_by_pk,
     "ShortUrl": short_url_by_pk,
+    "ChatRoom": chat_room_by_pk,
 }
 
 
@@ -42,12 +46,12 @@ class NodeQueries:
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(NodeQueries, UserQueries, ItemQueries, LinkQueries):
+class Query(NodeQueries, UserQueries, ItemQueries, LinkQueries, ChatQueries):
     pass
 
 
 @strawberry.type(description="Everything that can be changed. Each takes one `input`.")
-class Mutation(UserMutations, ItemMutations, LinkMutations):
+class Mutation(UserMutations, ItemMutations, LinkMutations, ChatMutations):
     pass
 
 
@@ -71,6 +75,6 @@ def build_schema(settings: Settings) -> Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[UserType, ItemType, ShortUrlType, VisitType],
+        types=[UserType, ItemType, ShortUrlType, VisitType, ChatRoomType, ChatMessageType],
         extensions=extensions,
     )

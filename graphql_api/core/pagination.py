@@ -194,3 +194,20 @@ async def paginate(
             return (await session.execute(counted)).scalar_one()  # type: ignore[no-any-return]
 
     return build_connection(connection_class, rows, page, key, count)
+
+
+def oldest_first(connection: C) -> C:
+    """A page read newest first (`last`/`before` over a descending key), put in time order.
+
+    Its `startCursor` is then what to pass as `before` for the page of older nodes, and
+    `hasPreviousPage` says whether there is one.
+    """
+    connection.edges.reverse()
+    read = connection.page_info
+    connection.page_info = PageInfo(
+        has_next_page=read.has_previous_page,
+        has_previous_page=read.has_next_page,
+        start_cursor=read.end_cursor,
+        end_cursor=read.start_cursor,
+    )
+    return connection

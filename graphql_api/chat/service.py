@@ -1,0 +1,89 @@
+"""Chat rooms and messages: creation, sending, history."""
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from graphql_api.chat.models import ChatMessage, ChatRoom
+from graphql_api.core.db import violates
+from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
+from graphql_api.core.validation import clean_text, text_length
+from graphql_api.users.models import User
+
+ROOM_NAME = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
+MAX_TITLE_LENGTH = 200
+MAX_MESSAGE_LENGTH = 2000
+
+
+async def create_room(
+    session: AsyncSession, *, creator: User, name: str, title: str | None
+) -> ChatRoom:
+    """Create a room; its name is unique, decided by the database."""
+    errors: list[FieldError] = []
+    name = name.strip().lower()
+    if not ROOM_NAME.fullmatch(name):
+        errors.append(
+            FieldError(
+                ("name",),
+                ErrorCode.INVALID,
+                "name has 2 to 64 of a-z, 0-9 and '-', starting with a letter or digit.",
+            )
+        )
+    title = clean_text(title or "") or name
+    if error := text_length("title", title, min_length=1, max_length=MAX_TITLE_LENGTH):
+        errors.append(error)
+    if errors:
+        raise InvalidInput(errors)
+    room = ChatRoom(name=name, title=title, created_by=creator.id)
+    session.add(room)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if violates(exc, "uq_chat_rooms_name", "chat_rooms.name"):
+            raise InvalidInput.single(
+                "name", ErrorCode.TAKEN, "A room with this name exists."
+            ) from None
+        raise
+    return room
+
+
+async def get_room(session: AsyncSession, *, name: str) -> ChatRoom | None:
+    """The room with this name, or None."""
+    return await session.scalar(select(ChatRoom).where(ChatRoom.name == name.strip().lower()))
+
+
+async def send_message(
+    session: AsyncSession, *, author: User, room_name: str, text: str
+) -> ChatMessage:
+    """Add a message to a room (publish it after the commit)."""
+    room = await get_room(session, name=room_name)
+    if room is None:
+        raise InvalidInput.single("room", ErrorCode.NOT_FOUND, "No room has this name.")
+    text = clean_text(text)
+    if error := text_length(
+        "text", text, min_length=1, max_length=MAX_MESSAGE_LENGTH, multiline=True
+    ):
+        raise InvalidInput([error])
+    message = ChatMessage(room_id=room.id, author_id=author.id, text=text)
+    session.add(message)
+    await session.flush()
+    return message
+
+
+def message_event(message: ChatMessage) -> dict[str, Any]:
+    """A message as it travels on the broker (JSON)."""
+    return {
+        "type": "MessageSent",
+        "id": message.id,
+        "room_id": message.room_id,
+        "author_id": message.author_id,
+        "text": message.text,
+        "sent_at": message.sent_at.isoformat(),
+    }
+
+
+def room_channel(room_id: int) -> str:
+    return f"chat:{room_id}"

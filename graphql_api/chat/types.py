@@ -1,0 +1,109 @@
+"""GraphQL types of the chat feature."""
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from sqlalchemy import select
+
+from graphql_api.chat.loaders import ChatRoomByIdLoader
+from graphql_api.chat.models import ChatMessage, ChatRoom
+from graphql_api.core.context import Info
+from graphql_api.core.pagination import Connection, SortKey, oldest_first, paginate, parse_int
+from graphql_api.core.relay import Node, to_global_id
+from graphql_api.core.types import UserError
+from graphql_api.users.loaders import UserByIdLoader
+
+if TYPE_CHECKING:
+    from graphql_api.users.types import UserType
+
+UserRef = Annotated["UserType", strawberry.lazy("graphql_api.users.types")]
+NEWEST_FIRST = SortKey("m-", ("id",), (parse_int,), True)
+
+
+@strawberry.type(name="ChatMessage", description="A message in a chat room.")
+class ChatMessageType(Node):
+    text: str = strawberry.field(description="1 to 2000 characters.")
+    sent_at: datetime = strawberry.field(description="When the message was sent.")
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, ChatMessage)
+
+    @strawberry.field(description="The message's global ID.")
+    def id(root: strawberry.Parent[ChatMessage]) -> strawberry.ID:
+        return to_global_id("ChatMessage", root.id)
+
+    @strawberry.field(description="The room the message was sent to.")
+    async def room(root: strawberry.Parent[ChatMessage], info: Info) -> "ChatRoomType":
+        return await info.context.loader(ChatRoomByIdLoader).load(root.room_id)  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Who sent it.")
+    async def author(root: strawberry.Parent[ChatMessage], info: Info) -> UserRef:
+        return await info.context.loader(UserByIdLoader).load(root.author_id)  # type: ignore[no-any-return]
+
+
+@strawberry.type(description="A page of messages, oldest first.")
+class ChatMessageConnection(Connection[ChatMessageType]):
+    pass
+
+
+@strawberry.type(name="ChatRoom", description="A room where signed-in users chat.")
+class ChatRoomType(Node):
+    name: str = strawberry.field(description="Unique name: a-z, 0-9 and '-'.")
+    title: str = strawberry.field(description="A title for people.")
+    created_at: datetime = strawberry.field(description="When the room was created.")
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:
+        return isinstance(obj, ChatRoom)
+
+    @strawberry.field(description="The room's global ID.")
+    def id(root: strawberry.Parent[ChatRoom]) -> strawberry.ID:
+        return to_global_id("ChatRoom", root.id)
+
+    @strawberry.field(
+        description="History, oldest first: the `last` messages (default 20, at most 100) "
+        "before the cursor `before` (default: the newest). Pass `pageInfo.startCursor` as "
+        "`before` for older ones."
+    )
+    async def messages(
+        root: strawberry.Parent[ChatRoom],
+        info: Info,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> ChatMessageConnection:
+        connection = await paginate(
+            info.context.sessionmaker,
+            ChatMessageConnection,
+            select(ChatMessage).where(ChatMessage.room_id == root.id),
+            ChatMessage,
+            NEWEST_FIRST,
+            NEWEST_FIRST.page_args(last, before),
+        )
+        return oldest_first(connection)
+
+
+@strawberry.type(description="A page of chat rooms.")
+class ChatRoomConnection(Connection[ChatRoomType]):
+    pass
+
+
+@strawberry.type(description="The result of createChatRoom.")
+class ChatRoomPayload:
+    chat_room: ChatRoomType | None = strawberry.field(
+        default=None, description="The room as created."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nothing was created, if so."
+    )
+
+
+@strawberry.type(description="The result of sendMessage.")
+class SendMessagePayload:
+    message: ChatMessageType | None = strawberry.field(
+        default=None, description="The message as stored."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nothing was sent, if so."
+    )
