@@ -27,6 +27,8 @@ class SlowConsumer(Exception):
 class Broker(Protocol):
     async def publish(self, channel: str, message: Message) -> None: ...
 
+    async def publish_many(self, messages: list[tuple[str, Message]]) -> None: ...
+
     def subscribe(
         self, channel: str, *, queue_size: int = DEFAULT_QUEUE_SIZE
     ) -> AbstractAsyncContextManager[AsyncIterator[Message]]: ...
@@ -67,6 +69,10 @@ class MemoryBroker:
         for subscription in self._channels.get(channel, ()):
             subscription.offer(message)
 
+    async def publish_many(self, messages: list[tuple[str, Message]]) -> None:
+        for channel, message in messages:
+            await self.publish(channel, message)
+
     @asynccontextmanager
     async def subscribe(
         self, channel: str, *, queue_size: int = DEFAULT_QUEUE_SIZE
@@ -106,6 +112,13 @@ class RedisBroker:
 
     async def publish(self, channel: str, message: Message) -> None:
         await self._redis.publish(channel, orjson.dumps(message))
+
+    async def publish_many(self, messages: list[tuple[str, Message]]) -> None:
+        """One round trip for the lot (a pipeline), not one per message."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel, message in messages:
+                pipe.publish(channel, orjson.dumps(message))
+            await pipe.execute()
 
     @asynccontextmanager
     async def subscribe(

@@ -102,9 +102,15 @@ class VisitRecorder:
             except Exception:
                 self._pending[:0] = batch
                 raise
-        for row in rows:
-            event = {**row, "visited_at": row["visited_at"].isoformat()}
-            await self._broker.publish(visits_channel(row["short_url_id"]), event)
+        await self._broker.publish_many(
+            [
+                (
+                    visits_channel(row["short_url_id"]),
+                    {**row, "visited_at": row["visited_at"].isoformat()},
+                )
+                for row in rows
+            ]
+        )
 
     async def _of_existing_links(self, batch: list[PendingVisit]) -> list[PendingVisit]:
         ids = {visit.link_id for visit in batch}

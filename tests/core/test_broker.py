@@ -55,6 +55,14 @@ async def test_every_subscriber_gets_each_message_in_order(broker) -> None:  # t
     assert await broker.ping()
 
 
+async def test_publish_many_delivers_each_in_order(broker) -> None:  # type: ignore[no-untyped-def]
+    async with broker.subscribe("a") as a, broker.subscribe("b") as b:
+        await settle(broker)
+        await broker.publish_many([("a", {"n": 1}), ("b", {"n": 2}), ("a", {"n": 3})])
+        assert [await next_message(a), await next_message(a)] == [{"n": 1}, {"n": 3}]
+        assert await next_message(b) == {"n": 2}
+
+
 async def test_other_channels_and_past_subscribers_get_nothing(broker) -> None:  # type: ignore[no-untyped-def]
     async with broker.subscribe("a") as a:
         await settle(broker)

@@ -1,4 +1,3 @@
-import statistics
 import time
 
 from sqlalchemy import text
@@ -62,8 +61,10 @@ async def test_wrong_password_and_unknown_user_take_similar_time(
 
     try:
         await sign_up(anon_client.http, "carol")
-        known = statistics.median([await timed("carol") for _ in range(9)])
-        unknown = statistics.median([await timed("nobody") for _ in range(9)])
+        # The fastest of several tries: the cost of the path itself, without the noise of
+        # whatever else the machine is doing.
+        known = min([await timed("carol") for _ in range(9)])
+        unknown = min([await timed("nobody") for _ in range(9)])
     finally:
         services.hasher = PasswordHasher(services.settings)
     assert 0.5 < unknown / known < 2, (known, unknown)
