@@ -10,6 +10,7 @@ from strawberry.types import ExecutionContext
 
 from graphql_api.chat.mutations import ChatMutations
 from graphql_api.chat.queries import ChatQueries, chat_room_by_pk
+from graphql_api.chat.subscriptions import ChatSubscriptions
 from graphql_api.chat.types import ChatMessageType, ChatRoomType
 from graphql_api.core.context import Info
 from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
@@ -56,7 +57,7 @@ class Mutation(UserMutations, ItemMutations, LinkMutations, ChatMutations):
 
 
 @strawberry.type(description="Live events, over a WebSocket (graphql-transport-ws or graphql-ws).")
-class Subscription(LinkSubscriptions):
+class Subscription(LinkSubscriptions, ChatSubscriptions):
     pass
 
 

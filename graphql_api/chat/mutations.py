@@ -6,8 +6,9 @@ from graphql_api.chat import service
 from graphql_api.chat.types import ChatRoomPayload, SendMessagePayload
 from graphql_api.core.context import Info
 from graphql_api.core.db import write_transaction
+from graphql_api.core.errors import ErrorCode, InvalidInput
 from graphql_api.core.permissions import IsAuthenticated
-from graphql_api.core.types import reports_user_errors
+from graphql_api.core.types import UserError, reports_user_errors
 from graphql_api.users.auth import viewer_user
 
 
@@ -21,6 +22,20 @@ class CreateChatRoomInput:
 class SendMessageInput:
     room: str = strawberry.field(description="The room's name.")
     text: str = strawberry.field(description="1 to 2000 characters.")
+
+
+@strawberry.input(description="Tell a room you are typing, or stopped.")
+class SetTypingInput:
+    room: str = strawberry.field(description="The room's name.")
+    typing: bool = strawberry.field(description="True when you start, false when you stop.")
+
+
+@strawberry.type(description="The result of setTyping.")
+class SetTypingPayload:
+    ok: bool = strawberry.field(default=False, description="True when the room was told.")
+    user_errors: list[UserError] = strawberry.field(
+        default_factory=list, description="Why nobody was told, if so."
+    )
 
 
 @strawberry.type
@@ -51,3 +66,20 @@ class ChatMutations:
             service.room_channel(message.room_id), service.message_event(message)
         )
         return SendMessagePayload(message=message)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description="Tell the room's subscribers you are typing (nothing is stored).",
+        permission_classes=[IsAuthenticated],
+    )
+    @reports_user_errors
+    async def set_typing(self, info: Info, input: SetTypingInput) -> SetTypingPayload:
+        user = await viewer_user(info)
+        async with info.context.sessionmaker() as session:
+            room = await service.get_room(session, name=input.room)
+        if room is None:
+            raise InvalidInput.single("room", ErrorCode.NOT_FOUND, "No room has this name.")
+        await info.context.state.broker.publish(
+            service.room_channel(room.id),
+            {"type": "UserTyping", "user_id": user.id, "typing": input.typing},
+        )
+        return SetTypingPayload(ok=True)

@@ -117,3 +117,22 @@ async def test_chat_needs_sign_in(anon_client: GraphQLClient, alice: SignedIn) -
     node = await anon_client.data("query($id: ID!) { node(id: $id) { id } }", {"id": room["id"]})
     assert node["node"] is None
     assert (await alice.client.data(HISTORY, {"name": "nowhere"}))["chatRoom"] is None
+
+
+SET_TYPING = """mutation($input: SetTypingInput!) {
+  setTyping(input: $input) { ok userErrors { field code } } }"""
+
+
+async def test_set_typing_needs_a_room_and_a_user(
+    anon_client: GraphQLClient, alice: SignedIn
+) -> None:
+    await create_room(alice, "general")
+    ok = await alice.client.data(SET_TYPING, {"input": {"room": "general", "typing": True}})
+    assert ok["setTyping"] == {"ok": True, "userErrors": []}
+    missing = await alice.client.data(SET_TYPING, {"input": {"room": "nowhere", "typing": True}})
+    assert missing["setTyping"] == {
+        "ok": False,
+        "userErrors": [{"field": ["room"], "code": "NOT_FOUND"}],
+    }
+    body = await anon_client.execute(SET_TYPING, {"input": {"room": "general", "typing": True}})
+    assert error_codes(body) == ["UNAUTHENTICATED"]
