@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # Where short links point: their host is also refused as a link target (no loops).
     public_url: str = "http://127.0.0.1:8000"
     reserved_codes: Annotated[list[str], NoDecode] = []
+    ws_init_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    ws_max_subscriptions: int = Field(default=20, ge=1, le=1000)
     visit_flush_seconds: float = Field(default=0.2, gt=0, le=60)
     link_cache_seconds: float = Field(default=60.0, ge=0)
     # argon2id cost; tests lower it, production keeps the library's strong defaults.

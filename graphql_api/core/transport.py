@@ -12,10 +12,13 @@ import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError, StringValueNode, ValidationRule
 from starlette.requests import HTTPConnection, Request
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import AddValidationRules
 from strawberry.fastapi import GraphQLRouter
+from strawberry.types.unset import UNSET, UnsetType
 
 from graphql_api.core.context import Context
+from graphql_api.core.errors import Unauthenticated
 
 NUL_MESSAGE = "Strings must not contain NUL characters."
 # Apollo's names are accepted too, so its upload clients work unchanged.
@@ -59,6 +62,14 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
             return await super().parse_multipart(request)
         except (TypeError, ValueError, IndexError, AttributeError) as exc:  # a malformed map
             raise HTTPException(400, "The multipart `map` does not fit `operations`.") from exc
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """Refuse a WebSocket whose connection_init carries a bad token (close code 4403)."""
+        try:
+            await context.viewer()
+        except Unauthenticated as exc:
+            raise ConnectionRejectionError({"message": exc.message}) from None
+        return UNSET
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
