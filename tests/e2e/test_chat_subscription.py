@@ -94,3 +94,35 @@ async def test_messages_and_typing_live_and_missed_ones_replayed(tmp_path: Path)
             assert [e["message"]["id"] for e in replayed] == [second["id"], third["id"]]
             fourth = await send(url, alice, "welcome back")
             assert (await receive(socket))["message"]["id"] == fourth["id"]
+
+
+async def test_the_legacy_graphql_ws_protocol_works_too(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    with running_server(env, tmp_path) as url:
+        alice, bob = await sign_up_over_http(url, "alice"), await sign_up_over_http(url, "bob")
+        await gql(url, alice, CREATE_ROOM, {})
+        async with websockets.connect(
+            url.replace("http", "ws") + "/graphql", subprotocols=["graphql-ws"]
+        ) as socket:
+            await socket.send(
+                json.dumps(
+                    {"type": "connection_init", "payload": {"Authorization": f"Bearer {bob}"}}
+                )
+            )
+            assert json.loads(await socket.recv())["type"] == "connection_ack"
+            await socket.send(
+                json.dumps(
+                    {
+                        "id": "1",
+                        "type": "start",
+                        "payload": {"query": EVENTS, "variables": {"room": "general"}},
+                    }
+                )
+            )
+            await asyncio.sleep(0.2)
+            sent = await send(url, alice, "old protocol, same room")
+            while (message := json.loads(await asyncio.wait_for(socket.recv(), 2)))["type"] == "ka":
+                pass
+        assert message["type"] == "data", message
+        assert message["payload"]["data"]["chatEvents"]["message"]["id"] == sent["id"]

@@ -4,12 +4,14 @@ import asyncio
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 import websockets
 
 from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
 
 PROTOCOL = ["graphql-transport-ws"]
+CREATE_ROOM = 'mutation { createChatRoom(input: {name: "general"}) { chatRoom { id } } }'
 
 
 @pytest.fixture
@@ -76,3 +78,37 @@ async def test_cross_origin_handshakes_are_refused_unless_allowed(server: str) -
     ) as socket:
         await socket.send(json.dumps({"type": "connection_init"}))
         assert json.loads(await socket.recv())["type"] == "connection_ack"
+
+
+async def test_a_malformed_message_closes_with_4400(server: str) -> None:
+    async with websockets.connect(ws_url(server), subprotocols=PROTOCOL) as socket:
+        await socket.send(json.dumps({"type": "no-such-type"}))
+        assert await closed_with(socket) == 4400
+
+
+async def test_subscribing_before_the_ack_closes_with_4401(server: str) -> None:
+    async with websockets.connect(ws_url(server), subprotocols=PROTOCOL) as socket:
+        await socket.send(
+            json.dumps({"id": "1", "type": "subscribe", "payload": {"query": "{ __typename }"}})
+        )
+        assert await closed_with(socket) == 4401
+
+
+async def test_a_reused_subscription_id_closes_with_4409(server: str) -> None:
+    token = await sign_up_over_http(server, "alice")
+    subscribe = {
+        "id": "same",
+        "type": "subscribe",
+        "payload": {"query": 'subscription { chatEvents(room: "general") { __typename } }'},
+    }
+    async with websockets.connect(ws_url(server), subprotocols=PROTOCOL) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": {"authToken": token}}))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        async with httpx.AsyncClient(
+            base_url=server, headers={"Authorization": f"Bearer {token}"}
+        ) as client:
+            await client.post("/graphql", json={"query": CREATE_ROOM})
+        await socket.send(json.dumps(subscribe))
+        await asyncio.sleep(0.2)
+        await socket.send(json.dumps(subscribe))
+        assert await closed_with(socket) == 4409
