@@ -77,15 +77,18 @@ class ChatSubscriptions:
             newest = after_pk or 0
             if after_pk is not None:
                 async with info.context.sessionmaker() as session:
-                    missed = await session.scalars(
-                        select(ChatMessage)
-                        .where(ChatMessage.room_id == found.id, ChatMessage.id > after_pk)
-                        .order_by(ChatMessage.id)
-                        .limit(MAX_REPLAY)
+                    missed = list(
+                        await session.scalars(
+                            select(ChatMessage)
+                            .where(ChatMessage.room_id == found.id, ChatMessage.id > after_pk)
+                            .order_by(ChatMessage.id)
+                            .limit(MAX_REPLAY)
+                        )
                     )
-                    for message in list(missed):
-                        newest = message.id
-                        yield MessageSent(message=message)  # type: ignore[arg-type]
+                # Closed before the first yield: a slow client holds no connection.
+                for message in missed:
+                    newest = message.id
+                    yield MessageSent(message=message)  # type: ignore[arg-type]
             try:
                 async for event in events:
                     info.context.forget()  # a connection lives long: nothing cached goes stale
