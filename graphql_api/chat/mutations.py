@@ -6,7 +6,6 @@ from graphql_api.chat import service
 from graphql_api.chat.types import ChatRoomPayload, SendMessagePayload
 from graphql_api.core.context import Info
 from graphql_api.core.db import write_transaction
-from graphql_api.core.errors import ErrorCode, InvalidInput
 from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.core.types import UserError, reports_user_errors
 from graphql_api.users.auth import viewer_user
@@ -75,9 +74,7 @@ class ChatMutations:
     async def set_typing(self, info: Info, input: SetTypingInput) -> SetTypingPayload:
         user = await viewer_user(info)
         async with info.context.sessionmaker() as session:
-            room = await service.get_room(session, name=input.room)
-        if room is None:
-            raise InvalidInput.single("room", ErrorCode.NOT_FOUND, "No room has this name.")
+            room = await service.room_named(session, name=input.room)
         await info.context.state.broker.publish(
             service.room_channel(room.id),
             {"type": "UserTyping", "user_id": user.id, "typing": input.typing},

@@ -55,13 +55,19 @@ async def get_room(session: AsyncSession, *, name: str) -> ChatRoom | None:
     return await session.scalar(select(ChatRoom).where(ChatRoom.name == name.strip().lower()))
 
 
+async def room_named(session: AsyncSession, *, name: str) -> ChatRoom:
+    """The room with this name; a userError on the `room` field when there is none."""
+    room = await get_room(session, name=name)
+    if room is None:
+        raise InvalidInput.single("room", ErrorCode.NOT_FOUND, "No room has this name.")
+    return room
+
+
 async def send_message(
     session: AsyncSession, *, author: User, room_name: str, text: str
 ) -> ChatMessage:
     """Add a message to a room (publish it after the commit)."""
-    room = await get_room(session, name=room_name)
-    if room is None:
-        raise InvalidInput.single("room", ErrorCode.NOT_FOUND, "No room has this name.")
+    room = await room_named(session, name=room_name)
     text = clean_text(text)
     if error := text_length(
         "text", text, min_length=1, max_length=MAX_MESSAGE_LENGTH, multiline=True
