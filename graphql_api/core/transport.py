@@ -5,16 +5,19 @@ surrogates (orjson and the GraphQL parser refuse them) and without NUL character
 which PostgreSQL cannot store and which no legitimate client sends.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError, StringValueNode, ValidationRule
 from starlette.requests import HTTPConnection, Request
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import AddValidationRules
 from strawberry.fastapi import GraphQLRouter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.types.unset import UNSET, UnsetType
 
 from graphql_api.core.context import Context
@@ -39,7 +42,19 @@ def _has_nul(value: Any) -> bool:
     return False
 
 
+class TextWebSocketAdapter(ASGIWebSocketAdapter):
+    """Sends every WebSocket message as a text frame, as both subprotocols require."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        try:
+            await self.ws.send_text(orjson.dumps(message).decode())
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class GraphQLApiRouter(GraphQLRouter[Context, None]):
+    websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
+
     def parse_json(self, data: str | bytes) -> Any:
         try:
             value = orjson.loads(data)

@@ -12,6 +12,7 @@ from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_htt
 
 PROTOCOL = ["graphql-transport-ws"]
 CREATE_ROOM = 'mutation { createChatRoom(input: {name: "general"}) { chatRoom { id } } }'
+SEND_HI = 'mutation { sendMessage(input: {room: "general", text: "hi"}) { message { id } } }'
 
 
 @pytest.fixture
@@ -20,6 +21,7 @@ def server(tmp_path: Path):  # type: ignore[no-untyped-def]
         tmp_path,
         GRAPHQL_API_WS_INIT_TIMEOUT_SECONDS="1",
         GRAPHQL_API_WS_MAX_SUBSCRIPTIONS="2",
+        GRAPHQL_API_WS_MAX_MESSAGE_BYTES="4096",
         GRAPHQL_API_CORS_ORIGINS="https://app.example",
     )
     assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
@@ -32,8 +34,11 @@ def ws_url(url: str) -> str:
 
 
 async def closed_with(socket: websockets.ClientConnection) -> int | None:
+    """The close code the server ends the connection with (messages before it skipped)."""
     with pytest.raises(websockets.ConnectionClosed):
-        await asyncio.wait_for(socket.recv(), timeout=5)
+        async with asyncio.timeout(5):
+            while True:
+                await socket.recv()
     return socket.close_code
 
 
@@ -45,13 +50,15 @@ async def test_a_bad_token_is_refused_with_4403(server: str) -> None:
         assert await closed_with(socket) == 4403
 
 
-async def test_a_good_token_is_acknowledged(server: str) -> None:
+async def test_a_good_token_is_acknowledged_in_a_text_frame(server: str) -> None:
     token = await sign_up_over_http(server, "alice")
     async with websockets.connect(ws_url(server), subprotocols=PROTOCOL) as socket:
         await socket.send(
             json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
         )
-        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        ack = await socket.recv()
+        assert isinstance(ack, str)  # the protocol allows no binary frames
+        assert json.loads(ack)["type"] == "connection_ack"
 
 
 async def test_no_connection_init_in_time_closes_with_4408(server: str) -> None:
@@ -112,3 +119,47 @@ async def test_a_reused_subscription_id_closes_with_4409(server: str) -> None:
         await asyncio.sleep(0.2)
         await socket.send(json.dumps(subscribe))
         assert await closed_with(socket) == 4409
+
+
+async def test_an_oversized_message_closes_with_1009(server: str) -> None:
+    async with websockets.connect(ws_url(server), subprotocols=PROTOCOL) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": {"x": "y" * 5000}}))
+        assert await closed_with(socket) == 1009  # "message too big", before it is parsed
+
+
+async def test_subscriptions_beyond_the_cap_are_refused_and_the_connection_goes_on(
+    server: str,
+) -> None:
+    token = await sign_up_over_http(server, "alice")
+    async with httpx.AsyncClient(
+        base_url=server, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        await client.post("/graphql", json={"query": CREATE_ROOM})
+
+        def subscribe(id: str) -> str:
+            query = 'subscription { chatEvents(room: "general") { __typename } }'
+            return json.dumps({"id": id, "type": "subscribe", "payload": {"query": query}})
+
+        async with websockets.connect(ws_url(server), subprotocols=PROTOCOL) as socket:
+            await socket.send(
+                json.dumps({"type": "connection_init", "payload": {"authToken": token}})
+            )
+            assert json.loads(await socket.recv())["type"] == "connection_ack"
+            await socket.send(subscribe("1"))
+            await socket.send(subscribe("2"))
+            await socket.send(subscribe("3"))  # the cap is 2
+            while (refusal := json.loads(await socket.recv()))["id"] != "3":
+                assert refusal["type"] == "next"  # the others' UserJoined
+            assert refusal["type"] == "error"
+            assert refusal["payload"][0]["message"] == "Subscription limit reached"
+
+            await socket.send(json.dumps({"id": "1", "type": "complete"}))
+            await socket.send(subscribe("4"))  # a freed place can be taken again
+            await asyncio.sleep(0.3)
+            await client.post("/graphql", json={"query": SEND_HI})
+            delivered: list[str] = []
+            while len(delivered) < 2:
+                message = json.loads(await asyncio.wait_for(socket.recv(), 5))
+                if message["payload"]["data"]["chatEvents"]["__typename"] == "MessageSent":
+                    delivered.append(message["id"])
+            assert sorted(delivered) == ["2", "4"]
