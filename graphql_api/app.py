@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from graphql_api.chat.presence import create_presence
 from graphql_api.core.broker import create_broker
 from graphql_api.core.context import AppState, Context, bearer_token
 from graphql_api.core.db import create_engine, create_sessionmaker
@@ -92,7 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         sessionmaker = create_sessionmaker(engine)
-        broker = create_broker(settings.broker_url)
+        broker = create_broker(settings.broker_url, redis_prefix=settings.redis_prefix)
+        presence = create_presence(broker, ttl=settings.presence_ttl_seconds)
         links = LinkRuntime(
             cache=LinkCache(sessionmaker, ttl=settings.link_cache_seconds),
             recorder=VisitRecorder(sessionmaker, broker, interval=settings.visit_flush_seconds),
@@ -110,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             authenticate=authenticate,  # type: ignore[arg-type]
             broker=broker,
             links=links,
+            presence=presence,
         )
         links.recorder.start()
         follower = asyncio.create_task(links.follow_changes(), name="link-changes")
@@ -123,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Every accepted visit reaches the database before the engine goes.
                 await links.recorder.stop()
             finally:
+                await presence.close()
                 await broker.close()  # ends every subscription, the follower's too
                 await follower
                 await engine.dispose()

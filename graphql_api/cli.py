@@ -63,6 +63,7 @@ def serve(
         proxy_headers=True,
         server_header=False,
         access_log=access_log,
+        ws_max_size=settings.ws_max_message_bytes,
     )
 
 

@@ -26,20 +26,38 @@ class MessageSent:
     message: ChatMessageType = strawberry.field(description="The message.")
 
 
-@strawberry.type(description="Someone started or stopped typing in the room.")
-class UserTyping:
-    typing: bool = strawberry.field(description="True while they type.")
+@strawberry.type
+class UserEvent:
     user_id: strawberry.Private[int]
 
-    @strawberry.field(description="Who is typing.")
+    @strawberry.field(description="Who it was.")
     async def user(self, info: Info) -> UserRef:
         return await info.context.loader(UserByIdLoader).load(self.user_id)  # type: ignore[no-any-return]
 
 
+@strawberry.type(description="Someone started or stopped typing in the room.")
+class UserTyping(UserEvent):
+    typing: bool = strawberry.field(description="True while they type.")
+
+
+@strawberry.type(description="Someone came into the room: their first subscription to it began.")
+class UserJoined(UserEvent):
+    pass
+
+
+@strawberry.type(
+    description="Someone left the room: their last subscription to it ended "
+    "(unsubscribed, or the connection dropped)."
+)
+class UserLeft(UserEvent):
+    pass
+
+
 ChatEvent = Annotated[
-    MessageSent | UserTyping,
+    MessageSent | UserJoined | UserLeft | UserTyping,
     strawberry.union("ChatEvent", description="Something that happened in a chat room."),
 ]
+PRESENCE_EVENTS = {"UserJoined": UserJoined, "UserLeft": UserLeft}
 
 
 def _message(event: dict[str, Any]) -> ChatMessage:
@@ -57,7 +75,9 @@ class ChatSubscriptions:
     @strawberry.subscription(
         description="A room's events as they happen. To miss nothing, read the history "
         "first, then subscribe with `after` set to the ID of the newest message you have: "
-        "messages sent since then come first (up to 1,000), then the live ones.",
+        "messages sent since then come first (up to 1,000), then the live ones. "
+        "UserJoined and UserLeft tell who comes and goes; `ChatRoom.onlineUsers` says who "
+        "is there now.",
         permission_classes=[IsAuthenticated],
     )
     async def chat_events(
@@ -70,33 +90,41 @@ class ChatSubscriptions:
         after_pk = None if after is None else pk_of(after, "ChatMessage")
         if after is not None and after_pk is None:
             raise BadUserInput("after must be the ID of a ChatMessage.")
-        channel = service.room_channel(found.id)
+        viewer = await info.context.require_viewer()
+        presence = info.context.state.presence
         # Subscribed before the history is read: a message sent in between is in one or
         # the other, and the ID check below drops it from the second.
-        async with info.context.state.broker.subscribe(channel) as events:
-            newest = after_pk or 0
-            if after_pk is not None:
-                async with info.context.sessionmaker() as session:
-                    missed = list(
-                        await session.scalars(
-                            select(ChatMessage)
-                            .where(ChatMessage.room_id == found.id, ChatMessage.id > after_pk)
-                            .order_by(ChatMessage.id)
-                            .limit(MAX_REPLAY)
-                        )
-                    )
-                # Closed before the first yield: a slow client holds no connection.
-                for message in missed:
-                    newest = message.id
-                    yield MessageSent(message=message)  # type: ignore[arg-type]
+        async with info.context.state.broker.subscribe(service.room_channel(found.id)) as events:
+            key = await presence.join(found.id, viewer.id)
             try:
+                newest = after_pk or 0
+                if after_pk is not None:
+                    for message in await _missed(info, found.id, after_pk):
+                        newest = message.id
+                        yield MessageSent(message=message)  # type: ignore[arg-type]
                 async for event in events:
                     info.context.forget()  # a connection lives long: nothing cached goes stale
-                    if event["type"] == "MessageSent":
-                        if event["id"] <= newest:
-                            continue
+                    kind = event["type"]
+                    if kind == "MessageSent" and event["id"] > newest:
                         yield MessageSent(message=_message(event))  # type: ignore[arg-type]
-                    elif event["type"] == "UserTyping":
+                    elif kind == "UserTyping":
                         yield UserTyping(typing=event["typing"], user_id=event["user_id"])
+                    elif kind in PRESENCE_EVENTS:
+                        yield PRESENCE_EVENTS[kind](user_id=event["user_id"])
             except SlowConsumer:
                 raise FellBehind() from None
+            finally:
+                await presence.leave(found.id, viewer.id, key)
+
+
+async def _missed(info: Info, room_id: int, after_pk: int) -> list[ChatMessage]:
+    """The room's messages after `after_pk`, oldest first, in a session closed on return."""
+    async with info.context.sessionmaker() as session:
+        return list(
+            await session.scalars(
+                select(ChatMessage)
+                .where(ChatMessage.room_id == room_id, ChatMessage.id > after_pk)
+                .order_by(ChatMessage.id)
+                .limit(MAX_REPLAY)
+            )
+        )

@@ -83,6 +83,15 @@ class ChatRoomType(Node):
         )
         return oldest_first(connection)
 
+    @strawberry.field(
+        description="Who is in the room now (subscribed to its chatEvents), each user "
+        "once however many tabs or devices they use."
+    )
+    async def online_users(root: strawberry.Parent[ChatRoom], info: Info) -> list[UserRef]:
+        ids = await info.context.state.presence.online(root.id)
+        users = await info.context.loader(UserByIdLoader).load_many(ids)
+        return [user for user in users if user is not None]
+
 
 @strawberry.type(description="A page of chat rooms.")
 class ChatRoomConnection(Connection[ChatRoomType]):

@@ -102,22 +102,24 @@ class RedisBroker:
 
     Messages travel as JSON. Each process subscribes to a channel in Redis while at
     least one of its own subscribers listens, and hands every message to their queues.
+    Channel names in Redis start with `prefix`, so deployments can share a server.
     """
 
-    def __init__(self, url: str) -> None:
-        self._redis = redis.asyncio.from_url(url)
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+    def __init__(self, url: str, *, prefix: str = "") -> None:
+        self.redis = redis.asyncio.from_url(url)
+        self.prefix = prefix
+        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self._channels: dict[str, set[_Subscription]] = defaultdict(set)
         self._reader: asyncio.Task[None] | None = None
 
     async def publish(self, channel: str, message: Message) -> None:
-        await self._redis.publish(channel, orjson.dumps(message))
+        await self.redis.publish(self.prefix + channel, orjson.dumps(message))
 
     async def publish_many(self, messages: list[tuple[str, Message]]) -> None:
         """One round trip for the lot (a pipeline), not one per message."""
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:
             for channel, message in messages:
-                pipe.publish(channel, orjson.dumps(message))
+                pipe.publish(self.prefix + channel, orjson.dumps(message))
             await pipe.execute()
 
     @asynccontextmanager
@@ -126,7 +128,7 @@ class RedisBroker:
     ) -> AsyncIterator[AsyncIterator[Message]]:
         subscription = _Subscription(queue_size)
         if not self._channels[channel]:
-            await self._pubsub.subscribe(channel)
+            await self._pubsub.subscribe(self.prefix + channel)
         self._channels[channel].add(subscription)
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read(), name="redis-broker")
@@ -139,20 +141,20 @@ class RedisBroker:
                 if not subscribers:
                     del self._channels[channel]
                     with contextlib.suppress(redis.RedisError):
-                        await self._pubsub.unsubscribe(channel)
+                        await self._pubsub.unsubscribe(self.prefix + channel)
 
     async def _read(self) -> None:
         while self._channels:
             message = await self._pubsub.get_message(timeout=1.0)
             if message is None or message["type"] != "message":
                 continue
-            channel = message["channel"].decode()
+            channel = message["channel"].decode().removeprefix(self.prefix)
             payload = orjson.loads(message["data"])
             for subscription in self._channels.get(channel, ()):
                 subscription.offer(payload)
 
     async def ping(self) -> bool:
-        return bool(await self._redis.ping())
+        return bool(await self.redis.ping())
 
     async def close(self) -> None:
         for subscribers in self._channels.values():
@@ -163,12 +165,12 @@ class RedisBroker:
             with contextlib.suppress(asyncio.CancelledError, redis.RedisError):
                 await self._reader
         await self._pubsub.aclose()
-        await self._redis.aclose()
+        await self.redis.aclose()
 
 
-def create_broker(url: str) -> MemoryBroker | RedisBroker:
+def create_broker(url: str, *, redis_prefix: str = "") -> MemoryBroker | RedisBroker:
     if url.startswith("memory://"):
         return MemoryBroker()
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisBroker(url)
+        return RedisBroker(url, prefix=redis_prefix)
     raise ValueError(f"unsupported BROKER_URL {url!r}: use memory:// or redis://host:port/db")

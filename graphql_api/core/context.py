@@ -26,6 +26,7 @@ class Viewer(Protocol):
 
 
 if TYPE_CHECKING:
+    from graphql_api.chat.presence import Presence
     from graphql_api.links.redirect import LinkRuntime
 
 Authenticate = Callable[["Context", str], Awaitable[Viewer]]
@@ -45,6 +46,7 @@ class AppState:
     authenticate: Authenticate
     broker: Broker
     links: "LinkRuntime"
+    presence: "Presence"
 
 
 class Context(BaseContext):

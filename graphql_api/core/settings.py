@@ -57,6 +57,8 @@ class Settings(BaseSettings):
         default="sqlite+aiosqlite:///./graphql_api.db", validation_alias=_env("DATABASE_URL")
     )
     broker_url: str = Field(default="memory://", validation_alias=_env("BROKER_URL"))
+    # Starts every Redis key and channel name: deployments can share one Redis.
+    redis_prefix: str = Field(default="graphql_api:", max_length=100)
     secret_key: SecretStr | None = Field(default=None, validation_alias=_env("SECRET_KEY"))
     secret_file: Path = Path(DEV_SECRET_FILE)
     jwt_issuer: str = "graphql-api"
@@ -69,6 +71,10 @@ class Settings(BaseSettings):
     reserved_codes: Annotated[list[str], NoDecode] = []
     ws_init_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     ws_max_subscriptions: int = Field(default=20, ge=1, le=1000)
+    # A bigger WebSocket message closes the connection (1009) before it is read whole.
+    ws_max_message_bytes: int = Field(default=128 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # A chat subscriber whose process stops renewing its presence leaves after this long.
+    presence_ttl_seconds: float = Field(default=30.0, ge=1, le=3600)
     visit_flush_seconds: float = Field(default=0.2, gt=0, le=60)
     link_cache_seconds: float = Field(default=60.0, ge=0)
     # argon2id cost; tests lower it, production keeps the library's strong defaults.

@@ -100,3 +100,17 @@ async def test_redis_carries_messages_between_processes() -> None:
     finally:
         await one.close()
         await other.close()
+
+
+async def test_deployments_with_other_prefixes_do_not_hear_each_other() -> None:
+    await redis_reachable()
+    ours, theirs = RedisBroker(REDIS_URL, prefix="ours:"), RedisBroker(REDIS_URL, prefix="theirs:")
+    try:
+        async with ours.subscribe("chat:1") as messages:
+            await asyncio.sleep(0.1)
+            await theirs.publish("chat:1", {"from": "them"})
+            await ours.publish("chat:1", {"from": "us"})
+            assert await next_message(messages) == {"from": "us"}
+    finally:
+        await ours.close()
+        await theirs.close()

@@ -1,0 +1,57 @@
+"""chatEvents in process: a slow consumer is cut off and the others miss nothing."""
+
+import asyncio
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from graphql_api.core.broker import DEFAULT_QUEUE_SIZE
+from graphql_api.core.context import AppState, Context
+from graphql_api.schema import build_schema
+from tests.chat.test_chat import create_room
+from tests.conftest import SignedIn
+
+EVENTS = """subscription { chatEvents(room: "general") {
+  __typename ... on MessageSent { message { text } } } }"""
+SEND = """mutation($text: String!) {
+  sendMessage(input: {room: "general", text: $text}) { userErrors { code } } }"""
+SENT = DEFAULT_QUEUE_SIZE + 20
+
+
+async def subscribe(services: AppState, user: SignedIn) -> AsyncGenerator[Any, None]:
+    context = Context(services, token=user.client.token, request_id="test")
+    events = await build_schema(services.settings).subscribe(EVENTS, context_value=context)
+    assert isinstance(events, AsyncGenerator), events
+    return events
+
+
+async def test_a_slow_consumer_is_cut_off_without_stalling_the_others(
+    services: AppState, alice: SignedIn, bob: SignedIn
+) -> None:
+    await create_room(alice, "general")
+    slow = await subscribe(services, alice)
+    first = await anext(slow)  # subscribed; from now on it reads nothing
+    assert first.data == {"chatEvents": {"__typename": "UserJoined"}}
+    fast = await subscribe(services, bob)
+    assert (await anext(fast)).data == {"chatEvents": {"__typename": "UserJoined"}}
+
+    async def read_all() -> list[str]:
+        texts: list[str] = []
+        while len(texts) < SENT:
+            event = (await anext(fast)).data["chatEvents"]
+            if event["__typename"] == "MessageSent":
+                texts.append(event["message"]["text"])
+        return texts
+
+    reader = asyncio.create_task(read_all())
+    for n in range(SENT):
+        await alice.client.data(SEND, {"text": f"message {n}"})
+    assert await asyncio.wait_for(reader, 10) == [f"message {n}" for n in range(SENT)]
+
+    # The slow one gets what its queue held, then an error it can act on, then the end.
+    results = [result async for result in slow]
+    *delivered, cut_off = results
+    assert len(delivered) <= DEFAULT_QUEUE_SIZE
+    assert all(result.errors is None for result in delivered)
+    assert cut_off.data is None
+    assert cut_off.errors[0].extensions["code"] == "SLOW_CONSUMER"
+    await fast.aclose()
