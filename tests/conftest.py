@@ -109,6 +109,16 @@ async def server_database_url(request: pytest.FixtureRequest, tmp_path: Path) ->
         await _drop_postgres_database(name)
 
 
+@pytest.fixture
+async def postgres_server_url() -> AsyncIterator[str]:
+    """A PostgreSQL database of its own, for servers started in subprocesses."""
+    name, url = await _postgres_database()
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(name)
+
+
 @pytest.fixture(scope="session")
 async def app(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
