@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from graphql_api.chat import service
 from graphql_api.chat.models import ChatMessage
+from graphql_api.chat.presence import new_key
 from graphql_api.chat.types import ChatMessageType
 from graphql_api.core.broker import SlowConsumer
 from graphql_api.core.context import Info
@@ -95,8 +96,9 @@ class ChatSubscriptions:
         # Subscribed before the history is read: a message sent in between is in one or
         # the other, and the ID check below drops it from the second.
         async with info.context.state.broker.subscribe(service.room_channel(found.id)) as events:
-            key = await presence.join(found.id, viewer.id)
+            key = new_key()
             try:
+                await presence.join(found.id, viewer.id, key)
                 newest = after_pk or 0
                 if after_pk is not None:
                     for message in await _missed(info, found.id, after_pk):

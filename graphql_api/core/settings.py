@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     ws_init_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     ws_max_subscriptions: int = Field(default=20, ge=1, le=1000)
     # A bigger WebSocket message closes the connection (1009) before it is read whole.
+    # `graphql-api serve` passes it to uvicorn; another ASGI server needs its own limit.
     ws_max_message_bytes: int = Field(default=128 * 1024, ge=1024, le=16 * 1024 * 1024)
     # A chat subscriber whose process stops renewing its presence leaves after this long.
     presence_ttl_seconds: float = Field(default=30.0, ge=1, le=3600)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from graphql_api.chat.presence import RedisPresence, create_presence
+from graphql_api.chat.presence import RedisPresence, create_presence, new_key
 from graphql_api.chat.service import room_channel
 from graphql_api.core.broker import MemoryBroker, RedisBroker, create_broker
 from tests.core.test_broker import REDIS_URL, redis_reachable
@@ -53,15 +53,18 @@ async def test_a_user_joins_once_and_leaves_with_the_last_subscription(
     presence = create_presence(broker, ttl=30)
     async with broker.subscribe(room_channel(ROOM)) as messages:
         await asyncio.sleep(0.1)  # the SUBSCRIBE reaches Redis
-        first_tab = await presence.join(ROOM, ALICE)
-        second_tab = await presence.join(ROOM, ALICE)
-        bobs = await presence.join(ROOM, BOB)
+        first_tab, second_tab, bobs = new_key(), new_key(), new_key()
+        await presence.join(ROOM, ALICE, first_tab)
+        await presence.join(ROOM, ALICE, second_tab)
+        await presence.join(ROOM, BOB, bobs)
         assert await presence.online(ROOM) == [ALICE, BOB]
         assert await events_until_sentinel(broker, messages) == [
             event("UserJoined", ALICE),
             event("UserJoined", BOB),
         ]
         await presence.leave(ROOM, ALICE, first_tab)
+        await presence.leave(ROOM, ALICE, first_tab)  # twice, or never joined: no effect
+        await presence.leave(ROOM, ALICE, new_key())
         assert await presence.online(ROOM) == [ALICE, BOB]
         assert await events_until_sentinel(broker, messages) == []
         await presence.leave(ROOM, ALICE, second_tab)
@@ -81,8 +84,9 @@ async def test_processes_share_presence_through_redis() -> None:
     try:
         async with one.subscribe(room_channel(ROOM)) as messages:
             await asyncio.sleep(0.1)
-            tab_here = await here.join(ROOM, ALICE)
-            tab_there = await there.join(ROOM, ALICE)
+            tab_here, tab_there = new_key(), new_key()
+            await here.join(ROOM, ALICE, tab_here)
+            await there.join(ROOM, ALICE, tab_there)
             assert await here.online(ROOM) == await there.online(ROOM) == [ALICE]
             await here.leave(ROOM, ALICE, tab_here)
             assert await there.online(ROOM) == [ALICE]
@@ -106,16 +110,15 @@ async def test_the_subscribers_of_a_dead_process_leave_after_the_ttl() -> None:
     try:
         async with living.subscribe(room_channel(ROOM)) as messages:
             await asyncio.sleep(0.1)
-            await doomed.join(ROOM, ALICE)
-            await survivor.join(ROOM, BOB)
-            await doomed.close()  # stops renewing, as a killed process would, without leaving
-            await asyncio.sleep(2)  # past the ttl; the survivor renews Bob meanwhile
-            assert await survivor.online(ROOM) == [BOB]
-            assert await events_until_sentinel(living, messages) == [
-                event("UserJoined", ALICE),
-                event("UserJoined", BOB),
-                event("UserLeft", ALICE),
-            ]
+            await doomed.join(ROOM, ALICE, new_key())
+            await survivor.join(ROOM, BOB, new_key())
+            assert await survivor.online(ROOM) == [ALICE, BOB]
+            await doomed.close()  # its heartbeat stops, as a killed process's would
+            async with asyncio.timeout(5):  # the ttl, then the survivor's next sweep
+                while (message := await anext(messages))["type"] != "UserLeft":
+                    pass
+            assert message == event("UserLeft", ALICE)
+            assert await survivor.online(ROOM) == [BOB]  # Bob's process is alive
     finally:
         await survivor.close()
         await dying.close()

@@ -1,5 +1,7 @@
 """A chat between two users over real WebSockets, on both subprotocols."""
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -32,11 +34,13 @@ def server(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 async def until_typing(url: str, token: str, socket: ChatSocket) -> None:
     """Wait until `socket` is subscribed: it receives the typing notices sent meanwhile."""
-    for _ in range(50):
-        await gql(url, token, TYPING)
-        if (await socket.receive())["__typename"] == "UserTyping":
-            return
-    raise AssertionError("the subscription never started")
+    async with asyncio.timeout(10):
+        while True:
+            await gql(url, token, TYPING)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.3):
+                    if (await socket.receive())["__typename"] == "UserTyping":
+                        return
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
@@ -70,6 +74,7 @@ async def test_two_users_chat_and_see_each_other_come_and_go(server: str, protoc
         # Closing one tab is no leave: the next thing Bob sees is her next message.
         still = await send(url, alice, "still here")
         assert await bobs.receive() == sent(still, "still here", "alice")
+        assert await online(url, bob) == ["alice", "bob"]
         # Her last connection drops without a goodbye: she leaves.
         first_tab.drop()
         assert await bobs.receive() == left("alice")

@@ -1,8 +1,10 @@
 """graphql-transport-ws rules the server enforces, with a raw WebSocket client."""
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +14,7 @@ from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_htt
 
 PROTOCOL = ["graphql-transport-ws"]
 CREATE_ROOM = 'mutation { createChatRoom(input: {name: "general"}) { chatRoom { id } } }'
+TYPING = 'mutation { setTyping(input: {room: "general", typing: true}) { ok } }'
 SEND_HI = 'mutation { sendMessage(input: {room: "general", text: "hi"}) { message { id } } }'
 
 
@@ -155,11 +158,25 @@ async def test_subscriptions_beyond_the_cap_are_refused_and_the_connection_goes_
 
             await socket.send(json.dumps({"id": "1", "type": "complete"}))
             await socket.send(subscribe("4"))  # a freed place can be taken again
-            await asyncio.sleep(0.3)
+            typing: set[str] = set()
+            async with asyncio.timeout(10):
+                while typing != {"2", "4"}:  # both listen now
+                    await client.post("/graphql", json={"query": TYPING})
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(0.3):
+                            while True:
+                                message = json.loads(await socket.recv())
+                                if event_type(message) == "UserTyping":
+                                    typing.add(message["id"])
             await client.post("/graphql", json={"query": SEND_HI})
             delivered: list[str] = []
-            while len(delivered) < 2:
-                message = json.loads(await asyncio.wait_for(socket.recv(), 5))
-                if message["payload"]["data"]["chatEvents"]["__typename"] == "MessageSent":
-                    delivered.append(message["id"])
+            async with asyncio.timeout(5):
+                while len(delivered) < 2:
+                    message = json.loads(await socket.recv())
+                    if event_type(message) == "MessageSent":
+                        delivered.append(message["id"])
             assert sorted(delivered) == ["2", "4"]
+
+
+def event_type(message: dict[str, Any]) -> str:
+    return message["payload"]["data"]["chatEvents"]["__typename"]  # type: ignore[no-any-return]
