@@ -1,12 +1,14 @@
 """Several worker processes sharing PostgreSQL or SQLite and Redis."""
 
+import uuid
 from collections import Counter
 from pathlib import Path
 
 import httpx
 
-from tests.cli_helpers import cli_env, run_cli, running_server
+from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
 from tests.core.test_broker import REDIS_URL, redis_reachable
+from tests.e2e.chat_client import CREATE_ROOM, ChatSocket, gql, joined, send, sent
 from tests.e2e.test_redirect_load import owner_client, shorten
 from tests.links.helpers import BROWSER, SET_ACTIVE
 
@@ -38,3 +40,34 @@ async def test_a_disabled_link_stops_in_every_worker(
             )
             assert response.json()["data"]["setShortUrlActive"]["userErrors"] == []
             assert statuses(url, code, 40) == {410: 40}
+
+
+async def test_chat_reaches_listeners_on_every_worker(
+    tmp_path: Path, postgres_server_url: str
+) -> None:
+    await redis_reachable()
+    env = cli_env(
+        tmp_path,
+        DATABASE_URL=postgres_server_url,
+        BROKER_URL=REDIS_URL,
+        GRAPHQL_API_REDIS_PREFIX=f"test-{uuid.uuid4().hex}:",
+    )
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    with running_server(env, tmp_path, "--workers", "2") as url:
+        alice = await sign_up_over_http(url, "alice")
+        await gql(url, alice, CREATE_ROOM)
+        listeners = []
+        for n in range(6):  # the kernel spreads the connections over the workers
+            socket = await ChatSocket.connect(
+                url, await sign_up_over_http(url, f"listener{n}"), "graphql-transport-ws"
+            )
+            await socket.subscribe()
+            while await socket.receive() != joined(f"listener{n}"):
+                pass
+            listeners.append(socket)
+        hello = await send(url, alice, "hello, everyone")
+        for socket in listeners:
+            while (event := await socket.receive())["__typename"] != "MessageSent":
+                pass
+            assert event == sent(hello, "hello, everyone", "alice")
+            await socket.close()
