@@ -13,6 +13,7 @@ from graphql_api.chat.queries import ChatQueries, chat_room_by_pk
 from graphql_api.chat.subscriptions import ChatSubscriptions
 from graphql_api.chat.types import ChatMessageType, ChatRoomType
 from graphql_api.core.context import Info
+from graphql_api.core.execution import GraphQLApiExecutor
 from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
 from graphql_api.core.relay import Node, from_global_id
 from graphql_api.core.settings import Settings
@@ -78,4 +79,5 @@ def build_schema(settings: Settings) -> Schema:
         subscription=Subscription,
         types=[UserType, ItemType, ShortUrlType, VisitType, ChatRoomType, ChatMessageType],
         extensions=extensions,
+        execution_context_class=GraphQLApiExecutor,
     )

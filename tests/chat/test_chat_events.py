@@ -1,9 +1,11 @@
 """chatEvents in process: a slow consumer is cut off and the others miss nothing."""
 
 import asyncio
+import tracemalloc
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from graphql_api.chat.service import get_room, room_channel
 from graphql_api.core.broker import DEFAULT_QUEUE_SIZE
 from graphql_api.core.context import AppState, Context
 from graphql_api.schema import build_schema
@@ -15,6 +17,7 @@ EVENTS = """subscription { chatEvents(room: "general") {
 SEND = """mutation($text: String!) {
   sendMessage(input: {room: "general", text: $text}) { userErrors { code } } }"""
 SENT = DEFAULT_QUEUE_SIZE + 20
+GRAPHQL_FILES = tracemalloc.Filter(True, "*/graphql/*")
 
 
 async def subscribe(services: AppState, user: SignedIn) -> AsyncGenerator[Any, None]:
@@ -55,3 +58,37 @@ async def test_a_slow_consumer_is_cut_off_without_stalling_the_others(
     assert cut_off.data is None
     assert cut_off.errors[0].extensions["code"] == "SLOW_CONSUMER"
     await fast.aclose()
+
+
+async def test_a_long_subscription_does_not_grow_with_each_event(
+    services: AppState, alice: SignedIn
+) -> None:
+    await create_room(alice, "general")
+    events = await subscribe(services, alice)
+    await anext(events)  # UserJoined: subscribed
+    async with services.sessionmaker() as session:
+        room = await get_room(session, name="general")
+    assert room is not None
+    typing = {"type": "UserTyping", "typing": True, "user_id": 1}
+
+    async def deliver(count: int) -> None:
+        for _ in range(count):
+            await services.broker.publish(room_channel(room.id), typing)
+            assert (await anext(events)).data == {"chatEvents": {"__typename": "UserTyping"}}
+
+    def held_by_graphql(snapshot: tracemalloc.Snapshot) -> int:
+        return sum(
+            stat.size for stat in snapshot.filter_traces([GRAPHQL_FILES]).statistics("filename")
+        )
+
+    tracemalloc.start()
+    try:
+        await deliver(200)
+        before = held_by_graphql(tracemalloc.take_snapshot())
+        await deliver(1000)
+        after = held_by_graphql(tracemalloc.take_snapshot())
+    finally:
+        tracemalloc.stop()
+        await events.aclose()
+    # graphql-core 3.3 alone keeps ~600 bytes per event here (600 kB over these 1,000).
+    assert after - before < 100_000
