@@ -10,18 +10,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
+from harness import free_port, serve
 from sqlalchemy import insert
 
 from graphql_api.core.db import create_engine, create_sessionmaker
@@ -37,33 +33,6 @@ USER_AGENT = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Safari/537.36"
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serve(command: list[str], env: dict[str, str], port: int, log: Path) -> Iterator[str]:
-    with log.open("w") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/livez", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"server did not start:\n{log.read_text()}") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 async def seed(database_url: str) -> None:
@@ -144,14 +113,14 @@ def main() -> None:
         serve(api_cmd, env, api_port, work / "api.log") as api,
     ):
         lua = str(HERE / "spread.lua")
-        for warm_up in (f"{api}/hot", f"{bare}/x"):
+        for warm_up in (f"{api.url}/hot", f"{bare.url}/x"):
             wrk(warm_up, 2, args.connections)
-        wrk(api, 3, args.connections, [lua, str(SPREAD_LINKS)])  # fills the link cache
+        wrk(api.url, 3, args.connections, [lua, str(SPREAD_LINKS)])  # fills the link cache
         for round_ in range(1, args.rounds + 1):
-            results["bare"].append(wrk(f"{bare}/any", args.seconds, args.connections))
-            results["hot"].append(wrk(f"{api}/hot", args.seconds, args.connections))
+            results["bare"].append(wrk(f"{bare.url}/any", args.seconds, args.connections))
+            results["hot"].append(wrk(f"{api.url}/hot", args.seconds, args.connections))
             results["spread"].append(
-                wrk(api, args.seconds, args.connections, [lua, str(SPREAD_LINKS)])
+                wrk(api.url, args.seconds, args.connections, [lua, str(SPREAD_LINKS)])
             )
             print(
                 f"round {round_}: "
