@@ -2,14 +2,12 @@
 
 Subscribers open a plain WebSocket at /graphql (no protocol, no authentication). A POST to
 /graphql with a sendMessage-shaped body (`variables.input.text`) sends every socket the very
-bytes graphql_api sends for such a message: its graphql-transport-ws `next` frame, encoded
-once. Any other POST (setTyping) broadcasts a UserTyping frame. BENCH_CHAT_FRAMES=text sends
-text frames instead of binary ones, to follow whatever graphql_api does.
+text frame graphql_api sends for such a message: its graphql-transport-ws `next` message,
+encoded once. Any other POST (setTyping) broadcasts a UserTyping frame.
 """
 
 import base64
 import itertools
-import os
 from typing import Any
 
 import orjson
@@ -19,18 +17,17 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-BINARY_FRAMES = os.environ.get("BENCH_CHAT_FRAMES", "binary") == "binary"
 OPERATION_ID = "1"  # the subscribe message's id, which graphql_api echoes in every frame
 
 
-def next_frame(event: dict[str, Any]) -> bytes:
+def next_frame(event: dict[str, Any]) -> str:
     """A chatEvents result as graphql_api sends it (orjson, the same key order)."""
     return orjson.dumps(
         {"id": OPERATION_ID, "type": "next", "payload": {"data": {"chatEvents": event}}}
-    )
+    ).decode()
 
 
-def message_frame(message_id: str, text: str) -> bytes:
+def message_frame(message_id: str, text: str) -> str:
     """The frame for `__typename ... on MessageSent { message { id text } }`."""
     return next_frame({"__typename": "MessageSent", "message": {"id": message_id, "text": text}})
 
@@ -55,13 +52,6 @@ async def subscriber(websocket: WebSocket) -> None:
         sockets.discard(websocket)
 
 
-async def send(websocket: WebSocket, frame: bytes) -> None:
-    if BINARY_FRAMES:
-        await websocket.send_bytes(frame)
-    else:
-        await websocket.send_text(frame.decode())
-
-
 async def post(request: Request) -> Response:
     fields = orjson.loads(await request.body())["variables"]["input"]
     answer: dict[str, Any]
@@ -74,7 +64,7 @@ async def post(request: Request) -> Response:
         answer = {"setTyping": {"ok": True, "userErrors": []}}
     for websocket in list(sockets):
         try:
-            await send(websocket, frame)
+            await websocket.send_text(frame)
         except (OSError, RuntimeError, WebSocketDisconnect):
             sockets.discard(websocket)  # gone; its receive loop cleans up too
     return Response(orjson.dumps({"data": answer}), media_type="application/json")

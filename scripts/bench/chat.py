@@ -27,8 +27,9 @@ load generator takes as little of the machine's CPU as it can). Latency is the r
 in a worker minus the moment just before the send request; both are time.monotonic_ns
 (CLOCK_MONOTONIC: one clock for all processes on Linux). Throughput is N*M over the time
 from the first send to the last receipt. A message missing at a subscriber is lost, one
-received twice duplicated; either (or a frame that differs from the baseline's bytes) makes
-the exit status 1. Rounds are interleaved (bare, graphql_api, bare, ...); figures are medians.
+received twice duplicated; either, or a frame that is not the baseline's text frame (other
+bytes, or a binary frame), makes the exit status 1. Rounds are interleaved (bare,
+graphql_api, bare, ...); figures are medians.
 """
 
 import argparse
@@ -54,7 +55,7 @@ from typing import Any
 
 import orjson
 import uvloop
-from bare_chat import TYPING_FRAME, message_frame
+from bare_chat import message_frame
 from harness import cpu_seconds, free_port, machine_cpu_seconds, raise_fd_limit, serve
 from wire import HttpClient, WebSocket, connect
 
@@ -102,13 +103,12 @@ class Worker:
         self.pipe = pipe
         self.subscribers: list[Subscriber] = []
         self.closing = False
-        self.binary = True
         self.tag = ""
         self.messages = 0
         self.count = 0  # distinct (subscriber, message) receipts of this batch
         self.duplicates = 0
         self.strays = 0  # messages of no batch being measured
-        self.mismatched = 0  # frames that are not the bytes the baseline sends
+        self.mismatched = 0  # frames that are not the text frame the baseline sends
         self.heard = 0
         self.progress = asyncio.Event()
         self.cpu_start = 0.0
@@ -125,10 +125,7 @@ class Worker:
             else:
                 self.pipe.send(("ok", result))
 
-    async def connect(
-        self, kind: str, url: str, tokens: list[str], room: str, binary: bool
-    ) -> None:
-        self.binary = binary
+    async def connect(self, kind: str, url: str, tokens: list[str], room: str) -> None:
         limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
         async def open_one(token: str) -> Subscriber:
@@ -156,7 +153,6 @@ class Worker:
                 return subscriber
 
         self.subscribers = list(await asyncio.gather(*(open_one(t) for t in tokens)))
-        self.heard = 0
 
     def on_closed(self, subscriber: Subscriber, closed: "asyncio.Future[int | None]") -> None:
         if not self.closing:
@@ -179,8 +175,7 @@ class Worker:
         if typename != "MessageSent":
             return  # UserJoined, UserLeft, ...: not measured
         sent = event["message"]
-        expected = message_frame(sent["id"], sent["text"])
-        if frame != (expected if self.binary else expected.decode()):
+        if frame != message_frame(sent["id"], sent["text"]):  # a binary frame never matches
             self.mismatched += 1
         tag, _, seq = sent["text"].rpartition(":")
         index = int(seq) if tag == self.tag else -1
@@ -263,20 +258,13 @@ class Harness:
     """The sender, and the worker processes that hold the subscribers."""
 
     def __init__(
-        self,
-        pipes: list[Connection],
-        tokens: list[str],
-        sender: str,
-        room: str,
-        binary: bool,
-        logs: Path,
+        self, pipes: list[Connection], tokens: list[str], sender: str, room: str, logs: Path
     ) -> None:
         self.pipes = pipes
         self.logs = logs
         self.tokens = tokens  # the subscribers' accounts, taken in turn
         self.sender = sender
         self.room = room
-        self.binary = binary
 
     async def call(self, commands: Sequence[tuple[Any, ...]]) -> list[Any]:
         """Send each worker its command; their answers, once all have answered."""
@@ -317,9 +305,7 @@ class Harness:
         workers = len(self.pipes)
         tokens = [self.tokens[i % len(self.tokens)] for i in range(n)]
         shares = [tokens[i::workers] for i in range(workers)]
-        await self.call(
-            [("connect", target.kind, ws_url, s, self.room, self.binary) for s in shares]
-        )
+        await self.call([("connect", target.kind, ws_url, s, self.room) for s in shares])
         sender = HttpClient(target.url, {"Authorization": f"Bearer {self.sender}"})
         try:
             await self.until_all_hear_typing(sender, n)
@@ -417,37 +403,6 @@ async def set_up(url: str, users: int, run_id: str) -> tuple[list[str], str]:
     return tokens, room
 
 
-async def frame_kind(url: str, token: str, room: str) -> bool:
-    """Whether graphql_api sends its frames as binary WebSocket messages (else text)."""
-    client = HttpClient(url, {"Authorization": f"Bearer {token}"})
-    websocket = await connect(url.replace("http://", "ws://") + "/graphql", "graphql-transport-ws")
-    try:
-        websocket.send(
-            orjson.dumps({"type": "connection_init", "payload": {"authToken": token}}).decode()
-        )
-        await websocket.recv()
-        subscribe = {"query": SUBSCRIPTION, "variables": {"room": room}}
-        websocket.send(
-            orjson.dumps({"id": "1", "type": "subscribe", "payload": subscribe}).decode()
-        )
-        for _ in range(50):
-            await post(client, TYPING, {"room": room, "typing": False})
-            try:
-                frame = await asyncio.wait_for(websocket.recv(), 0.2)
-            except TimeoutError:
-                continue
-            while b"UserTyping" not in (frame if isinstance(frame, bytes) else frame.encode()):
-                frame = await websocket.recv()
-            binary = isinstance(frame, bytes)
-            if frame != (TYPING_FRAME if binary else TYPING_FRAME.decode()):
-                raise SystemExit(f"graphql_api's frame is not the baseline's: {frame!r}")
-            return binary
-    finally:
-        await websocket.close()
-        await client.close()
-    raise SystemExit("graphql_api sent no UserTyping frame")
-
-
 def settle(pids: list[int]) -> None:
     """Wait until the servers are idle (e.g. done with the last round's disconnects)."""
     for _ in range(100):
@@ -477,14 +432,10 @@ async def bench(args: argparse.Namespace, env: dict[str, str], work: Path) -> di
     api_cmd = [str(BIN / "graphql-api"), "serve", "--port", str(api_port), "--no-access-log"]
     run_id = secrets.token_hex(3)
     with serve(api_cmd, env, api_port, work / "api.log") as api:
-        print(
-            f"registering {min(args.users, max(sizes))} subscriber accounts and a sender ...",
-            flush=True,
-        )
-        tokens, room = await set_up(api.url, min(args.users, max(sizes)), run_id)
+        users = min(args.users, max(sizes))
+        print(f"registering {users} subscriber accounts and a sender ...", flush=True)
+        tokens, room = await set_up(api.url, users, run_id)
         sender = tokens.pop()
-        binary = await frame_kind(api.url, sender, room)
-        bare_env = {**env, "BENCH_CHAT_FRAMES": "binary" if binary else "text"}
         bare_cmd = [
             str(BIN / "uvicorn"),
             "bare_chat:app",
@@ -504,11 +455,11 @@ async def bench(args: argparse.Namespace, env: dict[str, str], work: Path) -> di
             processes.append(context.Process(target=worker_main, args=(theirs,), daemon=True))
             processes[-1].start()
             pipes.append(ours)
-        harness = Harness(pipes, tokens, sender, room, binary, work)
+        harness = Harness(pipes, tokens, sender, room, work)
         results: dict[str, dict[int, list[dict[str, Any]]]] = {
             s: {n: [] for n in sizes} for s in SERVERS
         }
-        with serve(bare_cmd, bare_env, bare_port, work / "bare.log") as bare:
+        with serve(bare_cmd, env, bare_port, work / "bare.log") as bare:
             targets = {
                 "bare": Target("bare", bare.url, bare.pid),
                 "graphql_api": Target("graphql_api", api.url, api.pid),
@@ -538,7 +489,6 @@ async def bench(args: argparse.Namespace, env: dict[str, str], work: Path) -> di
         for process in processes:
             process.join(timeout=30)
     return {
-        "frames": "binary" if binary else "text",
         "summary": {
             name: {n: summarise(runs) for n, runs in by_n.items()} for name, by_n in results.items()
         },
@@ -618,7 +568,7 @@ def main() -> None:
     print(
         "CPU: share of one core from the first send to the last receipt; other: the rest of "
         "the machine meanwhile (PostgreSQL, Redis, noise). Latency includes queueing: the "
-        f"sender does not wait for delivery. WebSocket frames: {outcome['frames']}."
+        "sender does not wait for delivery."
     )
     trouble = {
         k: sum(f[k] for by_n in summary.values() for f in by_n.values())

@@ -173,7 +173,7 @@ class WebSocket(asyncio.Protocol):
         getter = asyncio.ensure_future(self.inbox.get())
         try:
             await asyncio.wait([getter, self.closed], return_when=asyncio.FIRST_COMPLETED)
-        except BaseException:  # cancelled (a timeout): the message stays in the inbox
+        except BaseException:  # cancelled: a message that came stays in the inbox
             getter.cancel()
             raise
         if not getter.done():
