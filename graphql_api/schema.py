@@ -1,11 +1,12 @@
 """The one place that assembles Query and Mutation from the features."""
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, SchemaExtension
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
 
 from graphql_api.chat.mutations import ChatMutations
@@ -13,7 +14,8 @@ from graphql_api.chat.queries import ChatQueries, chat_room_by_pk
 from graphql_api.chat.subscriptions import ChatSubscriptions
 from graphql_api.chat.types import ChatMessageType, ChatRoomType
 from graphql_api.core.context import Info
-from graphql_api.core.execution import GraphQLApiExecutor
+from graphql_api.core.execution import GraphQLApiExecutor, QuietExecutor
+from graphql_api.core.limits import query_limits_extension
 from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
 from graphql_api.core.relay import Node, from_global_id
 from graphql_api.core.settings import Settings
@@ -70,7 +72,12 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> Schema:
-    extensions: list[type[SchemaExtension]] = [MaskInternalErrors, StorableStringsExtension]
+    extensions: list[Callable[[], SchemaExtension]] = [
+        MaskInternalErrors,
+        StorableStringsExtension,
+        partial(MaxTokensLimiter, settings.max_query_tokens),
+        query_limits_extension(settings),
+    ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
     return Schema(
@@ -79,5 +86,5 @@ def build_schema(settings: Settings) -> Schema:
         subscription=Subscription,
         types=[UserType, ItemType, ShortUrlType, VisitType, ChatRoomType, ChatMessageType],
         extensions=extensions,
-        execution_context_class=GraphQLApiExecutor,
+        execution_context_class=QuietExecutor if settings.is_production else GraphQLApiExecutor,
     )

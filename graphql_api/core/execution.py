@@ -17,3 +17,12 @@ class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
         executor = super().build_per_event_executor(payload)
         executor._relevant_sub_fields = {}
         return executor
+
+
+class QuietExecutor(GraphQLApiExecutor):
+    """For production: errors in variables suggest no names ("did you mean ...")."""
+
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        kwargs["hide_suggestions"] = True
+        return super().build(*args, **kwargs)

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     db_echo: bool = False
     graphiql: bool | None = None
     introspection: bool | None = None
+    # Query limits: a document over any of them is refused before anything executes.
+    max_query_depth: int = Field(default=12, ge=1, le=100)
+    max_query_aliases: int = Field(default=30, ge=0, le=1000)
+    max_query_directives: int = Field(default=30, ge=0, le=1000)
+    max_query_tokens: int = Field(default=2000, ge=100, le=100_000)
+    max_query_cost: int = Field(default=5000, ge=10, le=10_000_000)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,283 @@
+"""Limits on what one GraphQL document may ask for, checked before anything executes.
+
+Cheap checks come first, on the document alone (aliases, directives, depth), so that a
+hostile document never reaches the costlier standard validation (whose overlapping-fields
+rule is quadratic in the number of fields). A valid document is then priced: every field
+costs the number of times it would resolve, where a list multiplies its selection by the
+page size asked for (`first`/`last`, else the default page size). Introspection fields
+(`__schema`, `__type`) are not counted: introspection has a switch of its own.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from graphql import (
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+    get_named_type,
+    get_nullable_type,
+    is_list_type,
+    validate,
+)
+from graphql.language import Visitor, visit
+from graphql.utilities import get_operation_ast
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from graphql_api.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from graphql_api.core.settings import Settings
+
+CODE = "QUERY_LIMIT_EXCEEDED"
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    max_depth: int
+    max_aliases: int
+    max_directives: int
+    max_cost: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "QueryLimits":
+        return cls(
+            max_depth=settings.max_query_depth,
+            max_aliases=settings.max_query_aliases,
+            max_directives=settings.max_query_directives,
+            max_cost=settings.max_query_cost,
+        )
+
+
+def _refusal(limit: str, message: str, maximum: int) -> GraphQLError:
+    return GraphQLError(message, extensions={"code": CODE, "limit": limit, "maximum": maximum})
+
+
+class _Counter(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.aliases = 0
+        self.directives = 0
+
+    def enter_field(self, node: FieldNode, *_: Any) -> None:
+        if node.alias is not None:
+            self.aliases += 1
+
+    def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+        self.directives += 1
+
+
+def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def _depth(document: DocumentNode) -> int:
+    """The deepest field nesting of any operation, fragments included (cycles cut short)."""
+    fragments = _fragments(document)
+    known: dict[str, int] = {}
+    entered: set[str] = set()
+
+    def depth(selection_set: SelectionSetNode | None) -> int:
+        deepest = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                if not selection.name.value.startswith("__"):
+                    deepest = max(deepest, 1 + depth(selection.selection_set))
+            elif isinstance(selection, InlineFragmentNode):
+                deepest = max(deepest, depth(selection.selection_set))
+            elif isinstance(selection, FragmentSpreadNode):
+                deepest = max(deepest, fragment_depth(selection.name.value))
+        return deepest
+
+    def fragment_depth(name: str) -> int:
+        if name not in known:
+            if name in entered or name not in fragments:
+                return 0  # a cycle or an unknown fragment: validation reports it
+            entered.add(name)
+            known[name] = depth(fragments[name].selection_set)
+        return known[name]
+
+    operations = (d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+    return max((depth(op.selection_set) for op in operations), default=0)
+
+
+def document_errors(document: DocumentNode, limits: QueryLimits) -> list[GraphQLError]:
+    """Limits that need only the document: aliases, directives, depth."""
+    counter = _Counter()
+    visit(document, counter)
+    if counter.aliases > limits.max_aliases:
+        return [
+            _refusal(
+                "aliases",
+                f"The document has {counter.aliases} aliases; at most "
+                f"{limits.max_aliases} are allowed.",
+                limits.max_aliases,
+            )
+        ]
+    if counter.directives > limits.max_directives:
+        return [
+            _refusal(
+                "directives",
+                f"The document has {counter.directives} directives; at most "
+                f"{limits.max_directives} are allowed.",
+                limits.max_directives,
+            )
+        ]
+    depth = _depth(document)
+    if depth > limits.max_depth:
+        return [
+            _refusal(
+                "depth",
+                f"The query is {depth} levels deep; at most {limits.max_depth} are allowed.",
+                limits.max_depth,
+            )
+        ]
+    return []
+
+
+class _TooCostly(Exception):
+    pass
+
+
+def _page_size(field: FieldNode, variables: dict[str, Any]) -> int | None:
+    """The `first` or `last` a field asks for (clamped to what a page can hold), if any."""
+    for argument in field.arguments or ():
+        if argument.name.value not in ("first", "last"):
+            continue
+        value = argument.value
+        size: Any = None
+        if isinstance(value, IntValueNode):
+            size = int(value.value)
+        elif isinstance(value, VariableNode):
+            size = variables.get(value.name.value)
+        if isinstance(size, int) and not isinstance(size, bool):
+            return max(0, min(size, MAX_PAGE_SIZE))
+        return DEFAULT_PAGE_SIZE
+    return None
+
+
+def query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: dict[str, Any],
+    ceiling: int,
+) -> int:
+    """How many field resolutions the operation may take; stops counting past `ceiling`.
+
+    Stopping early bounds the work, also for fragments that expand exponentially.
+    """
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return 0
+    root = schema.get_root_type(operation.operation)
+    fragments = _fragments(document)
+    total = 0
+
+    def selections(selection_set: SelectionSetNode, parent: Any) -> Iterator[tuple[Any, Any]]:
+        """(field node, its parent type) for each field, fragments flattened."""
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                yield selection, parent
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = schema.get_type(condition.name.value) if condition else parent
+                yield from selections(selection.selection_set, inner)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = fragments[selection.name.value]
+                inner = schema.get_type(fragment.type_condition.name.value)
+                yield from selections(fragment.selection_set, inner)
+
+    def walk(selection_set: SelectionSetNode, parent: Any, times: int, page: int | None) -> None:
+        nonlocal total
+        for field, parent_type in selections(selection_set, parent):
+            name = field.name.value
+            if name.startswith("__"):
+                continue
+            total += max(times, 1)  # an empty page still costs its walk
+            if total > ceiling:
+                raise _TooCostly
+            if field.selection_set is None:
+                continue
+            definition = parent_type.fields[name]
+            inner_times = times
+            if is_list_type(get_nullable_type(definition.type)):
+                inner_times *= DEFAULT_PAGE_SIZE if page is None else page
+            walk(
+                field.selection_set,
+                get_named_type(definition.type),
+                inner_times,
+                _page_size(field, variables),
+            )
+
+    if root is not None:
+        try:
+            walk(operation.selection_set, root, 1, None)
+        except _TooCostly:
+            return total
+    return total
+
+
+class QueryLimitsExtension(SchemaExtension):
+    """Runs the checks above around the standard validation, in the cheap-first order."""
+
+    def __init__(self, limits: QueryLimits, *, hide_suggestions: bool) -> None:
+        super().__init__()
+        self.limits = limits
+        self.hide_suggestions = hide_suggestions
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if document is not None and context.pre_execution_errors is None:
+            errors = document_errors(document, self.limits)
+            if not errors:
+                errors = self._validate(document)
+            if not errors:
+                cost = query_cost(
+                    context.schema._schema,
+                    document,
+                    context.operation_name,
+                    context.variables or {},
+                    self.limits.max_cost,
+                )
+                if cost > self.limits.max_cost:
+                    errors = [
+                        _refusal(
+                            "cost",
+                            f"The query may resolve more than {self.limits.max_cost} fields "
+                            "(lists count once per item they may hold: ask for smaller "
+                            "pages with first/last, or fewer fields).",
+                            self.limits.max_cost,
+                        )
+                    ]
+            # Set even when empty: Strawberry then skips its own run of validation.
+            context.pre_execution_errors = errors
+        yield
+
+    def _validate(self, document: DocumentNode) -> list[GraphQLError]:
+        """Strawberry's validation, with "did you mean" suggestions hidden if configured."""
+        context = self.execution_context
+        return validate(
+            context.schema._schema,
+            document,
+            (*context.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule),
+            hide_suggestions=self.hide_suggestions,
+        )
+
+
+def query_limits_extension(settings: Settings) -> Callable[[], QueryLimitsExtension]:
+    """A factory of the configured extension (Strawberry makes one per operation)."""
+    limits = QueryLimits.from_settings(settings)
+    return partial(QueryLimitsExtension, limits, hide_suggestions=settings.is_production)

@@ -1,0 +1,133 @@
+"""Query limits: a document over a limit is refused, names the limit, and runs nothing."""
+
+import time
+from typing import Any
+
+import pytest
+from graphql import get_introspection_query
+
+from tests.conftest import GraphQLClient, SignedIn
+from tests.items.test_create_item import CREATE_ITEM
+
+ITEM_COUNT = "query { items { totalCount } }"
+LIMITED = "QUERY_LIMIT_EXCEEDED"
+
+
+def nested_owner_items(levels: int) -> str:
+    """users -> items -> owner -> items ... : 3 levels per round, then a leaf."""
+    inner = "username"
+    for _ in range(levels):
+        inner = f"items(first: 2) {{ nodes {{ title owner {{ {inner} }} }} }}"
+    return f"query {{ users(first: 2) {{ nodes {{ {inner} }} }} }}"
+
+
+def refusal(body: dict[str, Any]) -> dict[str, Any]:
+    assert body["data"] is None, body
+    (error,) = body["errors"]
+    assert error["extensions"]["code"] == LIMITED, error
+    return error  # type: ignore[no-any-return]
+
+
+async def test_depth_is_limited(alice: SignedIn) -> None:
+    # users(1) nodes(2) + 3 per round + username: 3 rounds = 12 levels, 4 = 15.
+    assert "errors" not in await alice.client.execute(nested_owner_items(3))
+    error = refusal(await alice.client.execute(nested_owner_items(4)))
+    assert error["extensions"]["limit"] == "depth"
+    assert error["message"] == "The query is 15 levels deep; at most 12 are allowed."
+
+
+async def test_a_refused_mutation_changes_nothing(alice: SignedIn) -> None:
+    too_deep = CREATE_ITEM.replace("item {", "item { " + "owner { items { nodes { " * 4, 1)
+    too_deep = too_deep.replace("userErrors", "} } } " * 4 + " userErrors", 1)
+    body = await alice.client.execute(
+        too_deep, {"input": {"title": "never", "price": "1.00", "tax": "0.00"}}
+    )
+    assert refusal(body)["extensions"]["limit"] == "depth"
+    assert (await alice.client.data(ITEM_COUNT))["items"]["totalCount"] == 0
+
+
+def aliased(count: int) -> str:
+    return "query { " + " ".join(f"a{n}: me {{ id }}" for n in range(count)) + " }"
+
+
+async def test_aliases_are_limited(alice: SignedIn) -> None:
+    assert "errors" not in await alice.client.execute(aliased(30))
+    for count in (31, 300):  # 300 stays under the token limit
+        error = refusal(await alice.client.execute(aliased(count)))
+        assert error["extensions"] == {"code": LIMITED, "limit": "aliases", "maximum": 30}
+
+
+async def test_directives_are_limited(alice: SignedIn) -> None:
+    many = "query { me { id " + "@include(if: true) " * 31 + "} }"
+    assert refusal(await alice.client.execute(many))["extensions"]["limit"] == "directives"
+
+
+async def test_tokens_are_limited(alice: SignedIn) -> None:
+    body = await alice.client.execute("query { me { " + "id " * 3000 + "} }")
+    assert body["data"] is None
+    assert "more than 2000 tokens" in body["errors"][0]["message"]
+
+
+USERS_ITEMS = """query($users: Int, $items: Int) {
+  users(first: $users) { nodes { items(first: $items) { nodes { title price } } } } }"""
+
+
+@pytest.mark.parametrize(
+    ("users", "items", "allowed"),
+    [(20, 5, True), (100, 20, True), (100, 100, False), (None, 100, True), (100, None, True)],
+)
+async def test_cost_is_priced_from_the_page_sizes_asked_for(
+    alice: SignedIn, users: int | None, items: int | None, allowed: bool
+) -> None:
+    body = await alice.client.execute(USERS_ITEMS, {"users": users, "items": items})
+    if allowed:
+        assert "errors" not in body, body
+    else:
+        error = refusal(body)
+        assert error["extensions"] == {"code": LIMITED, "limit": "cost", "maximum": 5000}
+
+
+async def test_literal_page_sizes_count_too(alice: SignedIn) -> None:
+    query = "query { users(first: 100) { nodes { items(first: 100) { nodes { title } } } } }"
+    assert refusal(await alice.client.execute(query))["extensions"]["limit"] == "cost"
+
+
+async def test_an_exponential_fragment_bomb_is_refused_quickly(alice: SignedIn) -> None:
+    fragments = ["fragment F0 on User { id username }"]
+    for n in range(1, 40):
+        fragments.append(
+            f"fragment F{n} on User {{ ...F{n - 1} items {{ nodes {{ title }} }} ...F{n - 1} }}"
+        )
+    document = "query { me { ...F39 } } " + " ".join(fragments)
+    started = time.perf_counter()
+    error = refusal(await alice.client.execute(document))
+    assert time.perf_counter() - started < 2
+    assert error["extensions"]["limit"] in ("cost", "depth")
+
+
+async def test_circular_fragments_are_a_validation_error(alice: SignedIn) -> None:
+    body = await alice.client.execute(
+        "query { me { ...A } } fragment A on User { ...B } fragment B on User { ...A }"
+    )
+    assert body["data"] is None
+    assert "Cannot spread fragment" in body["errors"][0]["message"]
+
+
+async def test_graphiqls_introspection_query_still_works_in_development(
+    anon_client: GraphQLClient,
+) -> None:
+    body = await anon_client.execute(get_introspection_query(descriptions=True))
+    assert "errors" not in body
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+async def test_suggestions_are_given_in_development(anon_client: GraphQLClient) -> None:
+    # The production profile hides them: tests/e2e/test_production_profile.py.
+    for query, variables in (
+        ("query { itemz { totalCount } }", None),
+        ("query { items(orderBy: TITLE_ASCC) { totalCount } }", None),
+        ("query($o: ItemOrder) { items(orderBy: $o) { totalCount } }", {"o": "TITLE_ASCC"}),
+    ):
+        body = await anon_client.execute(query, variables)
+        assert body["data"] is None
+        assert "Did you mean" in body["errors"][0]["message"], body
