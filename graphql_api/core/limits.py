@@ -17,6 +17,7 @@ from graphql import (
     DirectiveNode,
     DocumentNode,
     FieldNode,
+    FloatValueNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
@@ -41,6 +42,7 @@ from graphql_api.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graphql_api.core.settings import Settings
 
 CODE = "QUERY_LIMIT_EXCEEDED"
+MAX_NUMBER_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class _Counter(Visitor):
         super().__init__()
         self.aliases = 0
         self.directives = 0
+        self.longest_number = 0
 
     def enter_field(self, node: FieldNode, *_: Any) -> None:
         if node.alias is not None:
@@ -76,6 +79,12 @@ class _Counter(Visitor):
 
     def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
         self.directives += 1
+
+    def enter_int_value(self, node: IntValueNode, *_: Any) -> None:
+        self.longest_number = max(self.longest_number, len(node.value))
+
+    def enter_float_value(self, node: FloatValueNode, *_: Any) -> None:
+        self.longest_number = max(self.longest_number, len(node.value))
 
 
 def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
@@ -132,6 +141,15 @@ def document_errors(document: DocumentNode, limits: QueryLimits) -> list[GraphQL
                 f"The document has {counter.directives} directives; at most "
                 f"{limits.max_directives} are allowed.",
                 limits.max_directives,
+            )
+        ]
+    if counter.longest_number > MAX_NUMBER_LENGTH:
+        # Python refuses to convert integers of over 4,300 digits; no client needs 100.
+        return [
+            _refusal(
+                "numberLength",
+                f"Number literals have at most {MAX_NUMBER_LENGTH} characters.",
+                MAX_NUMBER_LENGTH,
             )
         ]
     depth = _depth(document)

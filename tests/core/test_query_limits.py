@@ -131,3 +131,9 @@ async def test_suggestions_are_given_in_development(anon_client: GraphQLClient) 
         body = await anon_client.execute(query, variables)
         assert body["data"] is None
         assert "Did you mean" in body["errors"][0]["message"], body
+
+
+@pytest.mark.parametrize("literal", ["9" * 5000, "1." + "5" * 200, "1e" + "9" * 200])
+async def test_absurdly_long_number_literals_are_refused(alice: SignedIn, literal: str) -> None:
+    body = await alice.client.execute(f"query {{ items(first: {literal}) {{ totalCount }} }}")
+    assert refusal(body)["extensions"]["limit"] == "numberLength"
