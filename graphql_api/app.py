@@ -15,14 +15,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from graphql_api.chat.presence import create_presence
+from graphql_api.core.body_limit import BodySizeLimitMiddleware
 from graphql_api.core.broker import create_broker
 from graphql_api.core.context import AppState, Context, bearer_token
 from graphql_api.core.db import create_engine, create_sessionmaker
 from graphql_api.core.middleware import RequestIdMiddleware
 from graphql_api.core.passwords import PasswordHasher
+from graphql_api.core.ratelimit import RateLimiter
+from graphql_api.core.security_headers import SecurityHeadersMiddleware, security_headers
 from graphql_api.core.settings import Settings, load_settings
 from graphql_api.core.tokens import TokenCodec
-from graphql_api.core.transport import GraphQLApiRouter, close_uploads
+from graphql_api.core.transport import PREFLIGHT_HEADERS, GraphQLApiRouter, close_uploads
 from graphql_api.links.cache import LinkCache
 from graphql_api.links.recorder import VisitRecorder
 from graphql_api.links.redirect import LinkRuntime, RedirectShim
@@ -95,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessionmaker = create_sessionmaker(engine)
         broker = create_broker(settings.broker_url, redis_prefix=settings.redis_prefix)
         presence = create_presence(broker, ttl=settings.presence_ttl_seconds)
+        rate_limits = RateLimiter.from_settings(settings)
         links = LinkRuntime(
             cache=LinkCache(sessionmaker, ttl=settings.link_cache_seconds),
             recorder=VisitRecorder(sessionmaker, broker, interval=settings.visit_flush_seconds),
@@ -113,6 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             broker=broker,
             links=links,
             presence=presence,
+            rate_limits=rate_limits,
         )
         links.recorder.start()
         follower = asyncio.create_task(links.follow_changes(), name="link-changes")
@@ -127,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await links.recorder.stop()
             finally:
                 await presence.close()
+                await rate_limits.close()
                 await broker.close()  # ends every subscription, the follower's too
                 await follower
                 await engine.dispose()
@@ -179,14 +185,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Computed once every route exists: the shim leaves their paths alone.
     reserved = reserved_codes(app, settings)
     app.add_middleware(RedirectShim, reserved=reserved)
+    # Inside CORS, so that a too-large request from an allowed origin can read its 413.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID"],
+            # The upload headers too: a preflight must allow what CSRF protection asks for.
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", *PREFLIGHT_HEADERS],
+            # Retry-After is not readable cross-origin unless exposed (rate-limit answers).
+            expose_headers=["X-Request-ID", "Retry-After"],
             max_age=600,
         )
+    app.add_middleware(SecurityHeadersMiddleware, headers=security_headers(settings.public_url))
     app.add_middleware(RequestIdMiddleware)
     return app

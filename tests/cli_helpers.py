@@ -7,9 +7,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.conftest import GENEROUS_RATE_LIMITS
 
 CLI = str(Path(sys.executable).parent / "graphql-api")
 
@@ -27,6 +30,7 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         GRAPHQL_API_ARGON2_TIME_COST="1",
         GRAPHQL_API_ARGON2_PARALLELISM="1",
     )
+    env.update({f"GRAPHQL_API_{k.upper()}": v for k, v in GENEROUS_RATE_LIMITS.items()})
     env.update(extra)
     return env
 
@@ -55,11 +59,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@contextmanager
-def running_server(env: dict[str, str], cwd: Path, *args: str) -> Iterator[str]:
-    """`graphql-api serve` on a free port; yields its base URL, stops it gracefully."""
+@dataclass
+class ServerProcess:
+    """A `graphql-api serve` subprocess that answers on `url`; its output goes to `log_path`."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+    startup_seconds: float  # from spawning the process to its first healthy /livez
+
+    def stop(self) -> None:
+        """SIGTERM: a graceful shutdown, lifespan hooks included."""
+        self.process.terminate()
+        self.process.wait(timeout=15)
+
+    def kill(self) -> None:
+        """SIGKILL: nothing of the server runs any more, as after a crash or an OOM kill."""
+        self.process.kill()
+        self.process.wait(timeout=15)
+
+
+def start_server(env: dict[str, str], cwd: Path, *args: str) -> ServerProcess:
+    """Start `graphql-api serve` on a free port and wait until /livez answers."""
     port = free_port()
     log_path = cwd / f"server-{port}.log"
+    started = time.monotonic()
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [CLI, "serve", "--port", str(port), *args],
@@ -70,20 +94,30 @@ def running_server(env: dict[str, str], cwd: Path, *args: str) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
         while True:
             try:
                 if httpx.get(f"{url}/livez", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
-            if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is not None or time.monotonic() > started + 30:
                 raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
+            time.sleep(0.05)
+    except BaseException:
+        process.kill()
         process.wait(timeout=15)
+        raise
+    return ServerProcess(process, url, log_path, time.monotonic() - started)
+
+
+@contextmanager
+def running_server(env: dict[str, str], cwd: Path, *args: str) -> Iterator[str]:
+    """`graphql-api serve` on a free port; yields its base URL, stops it gracefully."""
+    server = start_server(env, cwd, *args)
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 REGISTER = "mutation($input: RegisterInput!) { register(input: $input) { accessToken } }"

@@ -29,18 +29,29 @@ TEST_PASSWORD = "correct horse battery"
 load_all_models()
 
 
+# Tests sign in, shorten and miss links far faster than people: limits they never reach,
+# except in the tests of the limits, which set their own.
+GENEROUS_RATE_LIMITS = {
+    "rate_limit_login_per_account": "100000/minute",
+    "rate_limit_login_per_address": "100000/minute",
+    "rate_limit_shorten_per_user": "100000/minute",
+    "rate_limit_not_found_per_address": "100000/minute",
+}
+
+
 def test_settings(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings for tests: cheap password hashing, a throwaway secret."""
-    return Settings(
-        database_url=database_url,
-        reserved_codes=["blocked-word"],
-        secret_key="test-secret-" + "x" * 40,
-        secret_file=tmp_path / "secret",
-        argon2_memory_kib=1024,
-        argon2_time_cost=1,
-        argon2_parallelism=1,
-        **overrides,
-    )
+    """Settings for tests: cheap password hashing, a throwaway secret, generous rate limits."""
+    options: dict[str, Any] = {
+        "database_url": database_url,
+        "reserved_codes": ["blocked-word"],
+        "secret_key": "test-secret-" + "x" * 40,
+        "secret_file": tmp_path / "secret",
+        "argon2_memory_kib": 1024,
+        "argon2_time_cost": 1,
+        "argon2_parallelism": 1,
+        **GENEROUS_RATE_LIMITS,
+    }
+    return Settings(**{**options, **overrides})
 
 
 async def _postgres_database() -> tuple[str, str]:

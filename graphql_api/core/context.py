@@ -5,12 +5,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.responses import Response
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
 from graphql_api.core.broker import Broker
 from graphql_api.core.errors import Unauthenticated
 from graphql_api.core.passwords import PasswordHasher
+from graphql_api.core.ratelimit import RateLimiter
 from graphql_api.core.settings import Settings
 from graphql_api.core.tokens import TokenCodec
 
@@ -47,6 +49,7 @@ class AppState:
     broker: Broker
     links: "LinkRuntime"
     presence: "Presence"
+    rate_limits: RateLimiter
 
 
 class Context(BaseContext):
@@ -84,6 +87,17 @@ class Context(BaseContext):
             if isinstance(auth := params.get("authToken"), str) and auth:
                 return auth
         return None
+
+    @property
+    def client_address(self) -> str | None:
+        """The client's IP address as uvicorn gives it (after trusted proxies' headers)."""
+        client = self.request.client if self.request is not None else None
+        return client.host if client is not None else None
+
+    def set_response_header(self, name: str, value: str) -> None:
+        """A header for this request's HTTP response (a WebSocket message has none)."""
+        if isinstance(self.response, Response):
+            self.response.headers[name] = value
 
     async def viewer(self) -> Viewer | None:
         """The signed-in user, None when no token was sent; a bad token is UNAUTHENTICATED."""

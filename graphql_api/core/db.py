@@ -92,6 +92,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         kwargs.update(
             pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True
         )
+        if settings.db_statement_timeout_seconds:
+            # No request can hold a connection and the server's CPU for ever.
+            timeout_ms = int(settings.db_statement_timeout_seconds * 1000)
+            kwargs["connect_args"] = {"server_settings": {"statement_timeout": str(timeout_ms)}}
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

@@ -81,3 +81,15 @@ class Forbidden(PublicError):
 class FellBehind(PublicError):
     code = "SLOW_CONSUMER"
     default_message = "Events came faster than this connection took them: subscribe again."
+
+
+class RateLimited(PublicError):
+    """Too many requests of one kind: `extensions.retryAfter` says how many seconds to wait."""
+
+    code = "RATE_LIMITED"
+    default_message = "Too many requests."
+
+    def __init__(self, retry_after: int, reason: str | None = None) -> None:
+        super().__init__(f"{reason or self.default_message} Try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+        self.extensions = {**(self.extensions or {}), "retryAfter": retry_after}

@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Self
 
+from limits import parse_many
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -78,12 +79,64 @@ class Settings(BaseSettings):
     presence_ttl_seconds: float = Field(default=30.0, ge=1, le=3600)
     visit_flush_seconds: float = Field(default=0.2, gt=0, le=60)
     link_cache_seconds: float = Field(default=60.0, ge=0)
+    # Rate limits
+    # Each is one window or several for `limits.parse_many` ("10/minute",
+    # "30/minute;300/hour"); a request must fit every window. Counts are kept in this
+    # process's memory, or in Redis (shared by every worker) when GRAPHQL_API_RATE_LIMIT_URL,
+    # else BROKER_URL, is a redis:// URL. Client addresses are uvicorn's (proxy headers from
+    # trusted proxies applied), IPv6 ones counted per /64.
+    rate_limit_url: str | None = None
+    # A short window only: failures against one account are forgiven a minute later, so an
+    # attacker cannot keep the real user out for longer than the attack itself.
+    rate_limit_login_per_account: str = "10/minute"
+    # Every attempt from one address counts, successful ones too (they are counted before
+    # the password is checked, so that concurrent attempts cannot overshoot).
+    rate_limit_login_per_address: str = "30/minute;300/hour"
+    # Counted in links: shortenUrl is one, importShortUrls one per row of its file (at most
+    # 1,000, so every window must allow at least that for a full file to go through).
+    rate_limit_shorten_per_user: str = "1000/hour;10000/day"
+    # Unknown codes asked for on the redirect shim; a known code is never limited.
+    rate_limit_not_found_per_address: str = "60/minute;600/hour"
+
+    @model_validator(mode="after")
+    def _check_rate_limits(self) -> Self:
+        url = self.rate_limit_url
+        if url and not url.startswith(("memory://", "redis://", "rediss://", "unix://")):
+            raise SettingsError(
+                f"GRAPHQL_API_RATE_LIMIT_URL {url!r} is not supported: "
+                "use memory:// or redis://host:port/db"
+            )
+        for name in (
+            "rate_limit_login_per_account",
+            "rate_limit_login_per_address",
+            "rate_limit_shorten_per_user",
+            "rate_limit_not_found_per_address",
+        ):
+            value = getattr(self, name)
+            try:
+                windows = parse_many(value)
+            except ValueError:
+                windows = []
+            if not windows or any(w.amount < 1 for w in windows):
+                raise SettingsError(
+                    f"GRAPHQL_API_{name.upper()} {value!r} is not a rate limit: write "
+                    '"count/period", several separated by ";", e.g. "30/minute;300/hour"'
+                )
+        return self
+
     # argon2id cost; tests lower it, production keeps the library's strong defaults.
     argon2_memory_kib: int = Field(default=65536, ge=1024)
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_parallelism: int = Field(default=4, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
+    # PostgreSQL cancels a statement that runs longer (0: never); migrations run without.
+    db_statement_timeout_seconds: float = Field(default=15.0, ge=0, le=3600)
+    # HTTP hardening
+    # A bigger request body is answered with 413 before it is read whole.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    # Multipart uploads: the CSV import's 5 MiB file, with room for the form's other parts.
+    max_upload_bytes: int = Field(default=6 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     graphiql: bool | None = None
     introspection: bool | None = None
     # Query limits: a document over any of them is refused before anything executes.

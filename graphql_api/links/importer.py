@@ -81,13 +81,20 @@ def _fields(row: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
     return fields
 
 
-async def import_csv(
-    session: AsyncSession, *, owner: User, data: bytes, rules: LinkRules
+async def import_rows(
+    session: AsyncSession,
+    *,
+    owner: User,
+    rows: list[tuple[int, dict[str, str]]],
+    rules: LinkRules,
 ) -> tuple[list[ShortUrl], list[FieldError]]:
-    """Create a short URL per good row, and an error per bad one, path ["file", line, field]."""
+    """Create a short URL per good row (from `parse_csv`) and an error per bad one.
+
+    An error's path is ["file", line number, field].
+    """
     created: list[ShortUrl] = []
     errors: list[FieldError] = []
-    for line, row in parse_csv(data):
+    for line, row in rows:
         row_errors: list[FieldError] = []
         fields = _fields(row, row_errors)
         try:

@@ -9,6 +9,7 @@ from graphql_api.core.context import Info
 from graphql_api.core.db import write_transaction
 from graphql_api.core.errors import ErrorCode, InvalidInput
 from graphql_api.core.permissions import IsAuthenticated
+from graphql_api.core.ratelimit import Limit, enforce
 from graphql_api.core.relay import to_global_id
 from graphql_api.core.types import (
     DeletePayload,
@@ -17,12 +18,13 @@ from graphql_api.core.types import (
     user_error,
 )
 from graphql_api.links import service
-from graphql_api.links.importer import MAX_BYTES, import_csv
+from graphql_api.links.importer import MAX_BYTES, import_rows, parse_csv
 from graphql_api.links.models import ShortUrl
 from graphql_api.links.types import ImportShortUrlsPayload, ShortUrlPayload
 from graphql_api.users.auth import viewer_user
 
 SETTINGS = ("url", "title", "tags", "valid_since", "expires_at", "max_visits", "redirect_status")
+TOO_FAST = "You are creating short links too fast."
 
 
 @strawberry.input(description="A URL to shorten, with optional settings.")
@@ -97,10 +99,16 @@ async def _changed(info: Info, link: ShortUrl) -> ShortUrlPayload:
 
 @strawberry.type
 class LinkMutations:
-    @strawberry.mutation(description="Create a short URL.", permission_classes=[IsAuthenticated])
+    @strawberry.mutation(
+        description="Create a short URL. Each user may create a limited number of links per "
+        "period: over it, a RATE_LIMITED error says in `extensions.retryAfter` how many "
+        "seconds to wait.",
+        permission_classes=[IsAuthenticated],
+    )
     @reports_user_errors
     async def shorten_url(self, info: Info, input: ShortenUrlInput) -> ShortUrlPayload:
         owner = await viewer_user(info)
+        await enforce(info.context, Limit.SHORTEN_PER_USER, str(owner.id), reason=TOO_FAST)
         fields = given_fields(input, "code", *SETTINGS)
         async with write_transaction(info.context.sessionmaker) as session:
             link = await service.shorten(
@@ -158,7 +166,9 @@ class LinkMutations:
     @strawberry.mutation(
         description="Create short URLs from a CSV file. Every row is checked: good rows are "
         "created together, each bad row gives a userError whose field is "
-        '["file", line number, column].',
+        '["file", line number, column]. Each row counts against the same limit as '
+        "shortenUrl: a file that does not fit gets a RATE_LIMITED error and nothing is "
+        "created.",
         permission_classes=[IsAuthenticated],
     )
     @reports_user_errors
@@ -170,10 +180,22 @@ class LinkMutations:
             raise InvalidInput.single(
                 "file", ErrorCode.INVALID, "Send the file as a GraphQL multipart upload."
             )
-        data = await input.file.read(MAX_BYTES + 1)
+        rows = parse_csv(await input.file.read(MAX_BYTES + 1))
+        limits = info.context.state.rate_limits
+        if len(rows) > (capacity := limits.capacity(Limit.SHORTEN_PER_USER)):
+            raise InvalidInput.single(
+                "file",
+                ErrorCode.TOO_MANY,
+                f"The file has {len(rows)} rows; at most {capacity} links can be created "
+                "at a time: split it.",
+            )
+        if rows:
+            await enforce(
+                info.context, Limit.SHORTEN_PER_USER, str(owner.id), reason=TOO_FAST, cost=len(rows)
+            )
         async with write_transaction(info.context.sessionmaker) as session:
-            created, errors = await import_csv(
-                session, owner=owner, data=data, rules=info.context.state.links.rules
+            created, errors = await import_rows(
+                session, owner=owner, rows=rows, rules=info.context.state.links.rules
             )
         for link in created:
             await info.context.state.links.changed(link.code)

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphql_api.core.broker import Broker
 from graphql_api.core.db import utcnow
+from graphql_api.core.ratelimit import Limit, RateLimiter, address_key
 from graphql_api.links.agents import is_bot
 from graphql_api.links.cache import LinkCache, LinkSnapshot
 from graphql_api.links.recorder import PendingVisit, VisitRecorder
@@ -151,13 +152,37 @@ class RedirectShim:
     ) -> None:
         link = await runtime.cache.get(match[1])
         if link is None:
-            await _answer(send, scope, 404, _body(wants_json, 404, _NOT_FOUND, None), content_type)
+            await self._not_found(scope, send, wants_json, content_type)
         elif match[2]:
             if link.qr_svg is None:  # ~4 ms to draw: once per link
                 link.qr_svg = qr_svg(runtime.short_url(link.code)).encode()
             await _answer(send, scope, 200, link.qr_svg, b"image/svg+xml")
         else:
             await self._redirect(scope, send, runtime, link, headers, wants_json, content_type)
+
+    @staticmethod
+    async def _not_found(scope: Scope, send: Send, wants_json: bool, content_type: bytes) -> None:
+        """404, or 429 for an address that asked for too many unknown codes (a scan).
+
+        Only unknown codes are counted and refused: a known link always answers, so a
+        popular one is never throttled, however many people share an address.
+        """
+        limits: RateLimiter = scope["app"].state.services.rate_limits
+        client = scope.get("client")
+        address = address_key(client[0] if client else None)
+        retry_after = await limits.hit(Limit.NOT_FOUND_PER_ADDRESS, address)
+        if retry_after is None:
+            await _answer(send, scope, 404, _body(wants_json, 404, _NOT_FOUND, None), content_type)
+            return
+        body = f"Too many requests for unknown links: try again in {retry_after} seconds.\n"
+        await _answer(
+            send,
+            scope,
+            429,
+            body.encode(),
+            b"text/plain; charset=utf-8",
+            (b"retry-after", str(retry_after).encode()),
+        )
 
     @staticmethod
     async def _redirect(

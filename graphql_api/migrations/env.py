@@ -26,7 +26,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online() -> None:
-    engine = create_engine(settings)
+    # A migration may rewrite a large table: no statement timeout for it.
+    engine = create_engine(settings.model_copy(update={"db_statement_timeout_seconds": 0}))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

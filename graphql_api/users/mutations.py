@@ -5,6 +5,7 @@ import strawberry
 from graphql_api.core.context import Info
 from graphql_api.core.db import write_transaction
 from graphql_api.core.permissions import IsAdmin, IsAuthenticated
+from graphql_api.core.ratelimit import Limit, address_key, enforce, opaque_key
 from graphql_api.core.relay import input_pk, to_global_id
 from graphql_api.core.types import DeletePayload, given_fields, reports_user_errors
 from graphql_api.users import auth, service
@@ -90,10 +91,30 @@ class UserMutations:
             )
         return _auth_payload(signed_in)
 
-    @strawberry.mutation(description="Sign in with a username or email and a password.")
+    @strawberry.mutation(
+        description="Sign in with a username or email and a password. Attempts are limited "
+        "per account and per client address: over a limit, a RATE_LIMITED error says in "
+        "`extensions.retryAfter` how many seconds to wait."
+    )
     @reports_user_errors
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
-        state = info.context.state
+        context = info.context
+        state = context.state
+        # Counted before the password is checked, so that concurrent attempts cannot
+        # overshoot; the account's count is forgiven once its password is given.
+        await enforce(
+            context,
+            Limit.LOGIN_PER_ADDRESS,
+            address_key(context.client_address),
+            reason="Too many sign-in attempts from your address.",
+        )
+        account = opaque_key(service.normalize_login(input.login))
+        await enforce(
+            context,
+            Limit.LOGIN_PER_ACCOUNT,
+            account,
+            reason="Too many sign-in attempts for this account.",
+        )
         async with state.sessionmaker() as session:
             user, new_hash = await auth.check_credentials(
                 session, hasher=state.hasher, login=input.login, password=input.password
@@ -106,6 +127,7 @@ class UserMutations:
                 user=user,
                 new_hash=new_hash,
             )
+        await state.rate_limits.reset(Limit.LOGIN_PER_ACCOUNT, account)
         return _auth_payload(signed_in)
 
     @strawberry.mutation(

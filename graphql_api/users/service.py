@@ -96,9 +96,14 @@ async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
+def normalize_login(login: str) -> str:
+    """A login as it is looked up: the same account always gives the same string."""
+    return login.strip().lower()
+
+
 async def find_by_login(session: AsyncSession, *, login: str) -> User | None:
     """The user whose username or email is `login`, compared case-insensitively."""
-    login = login.strip().lower()
+    login = normalize_login(login)
     # lower() on the column matches the unique indexes, so they serve the lookup.
     column = User.email if "@" in login else User.username
     return (await session.execute(select(User).where(func.lower(column) == login))).scalar()

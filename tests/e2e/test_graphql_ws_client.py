@@ -2,8 +2,6 @@
 
 import asyncio
 import json
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,8 +13,8 @@ from gql.client import AsyncClientSession
 from gql.transport.httpx import HTTPXAsyncTransport
 
 from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
+from tests.e2e.node_client import node_script
 
-NODE_DIR = Path(__file__).parent / "node"
 SUBSCRIBED_WITHIN = 15.0
 
 CREATE_ROOM = GraphQLRequest(
@@ -29,24 +27,8 @@ SEND = """mutation($input: SendMessageInput!) {
 
 @pytest.fixture(scope="session")
 def node_client() -> list[str]:
-    """The command that runs subscribe.mjs, its npm packages installed by `npm ci` if stale."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node is None or npm is None:
-        pytest.skip("Node.js with npm is needed to run the graphql-ws client (tests/e2e/node)")
-    installed = NODE_DIR / "node_modules" / ".package-lock.json"
-    lock = NODE_DIR / "package-lock.json"
-    if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
-        result = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"npm ci failed in {NODE_DIR}:\n{result.stdout}\n{result.stderr}")
-    return [node, str(NODE_DIR / "subscribe.mjs")]
+    """The command that runs subscribe.mjs (the graphql-ws client)."""
+    return node_script("subscribe.mjs")
 
 
 @asynccontextmanager

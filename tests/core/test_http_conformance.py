@@ -1,0 +1,237 @@
+"""GraphQL over HTTP: media types and status codes, and no mutation from a request a
+browser sends cross-site without a CORS preflight (a GET, a form, text/plain)."""
+
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from graphql import GraphQLError
+from sqlalchemy import text
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+
+from graphql_api.core.context import AppState
+from graphql_api.core.media_types import request_error_status, response_media_type
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+REGISTER = """mutation Register($input: RegisterInput!) {
+  register(input: $input) { user { id } userErrors { code } } }"""
+MALLORY = {"email": "mallory@example.com", "username": "mallory", "password": "long enough pw"}
+REGISTER_BODY = orjson.dumps({"query": REGISTER, "variables": {"input": MALLORY}})
+REGISTER_INLINE = (
+    'mutation { register(input: {email: "mallory@example.com", username: "mallory", '
+    'password: "long enough pw"}) { user { id } } }'
+)
+
+
+async def user_count(services: AppState) -> int:
+    async with services.engine.connect() as conn:
+        return int((await conn.execute(text("SELECT count(*) FROM users"))).scalar_one())
+
+
+async def post(http: httpx.AsyncClient, body: dict[str, Any], accept: str | None) -> httpx.Response:
+    headers = {"Accept": accept} if accept else {}
+    return await http.post("/graphql", json=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        (None, "application/json"),
+        ("", "application/json"),
+        ("*/*", "application/json"),
+        ("application/json", "application/json"),
+        ("text/html", "application/json"),
+        (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE),
+        (f"{GRAPHQL_RESPONSE}, application/json;q=0.9", GRAPHQL_RESPONSE),
+        (f"application/json, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE),
+        (f"application/json, {GRAPHQL_RESPONSE};q=0.5", "application/json"),
+        (f"{GRAPHQL_RESPONSE};q=0", "application/json"),
+        (f"{GRAPHQL_RESPONSE};q=x", "application/json"),
+        (f"{GRAPHQL_RESPONSE};q=2", "application/json"),
+        ("APPLICATION/GRAPHQL-RESPONSE+JSON ; q=0.8, */*;q=0.1", GRAPHQL_RESPONSE),
+    ],
+)
+def test_media_type_follows_the_accept_header(accept: str | None, expected: str) -> None:
+    assert response_media_type(accept) == expected
+
+
+def test_a_server_fault_before_execution_is_500_not_a_client_error() -> None:
+    masked = GraphQLError("Internal server error", extensions={"code": "INTERNAL_SERVER_ERROR"})
+    assert request_error_status(PreExecutionError(data=None, errors=[masked])) == 500
+    invalid = GraphQLError("Cannot query field 'x' on type 'Query'.")
+    assert request_error_status(PreExecutionError(data=None, errors=[invalid])) == 400
+    field_error = GraphQLError("Boom", path=["users"])
+    assert request_error_status(ExecutionResult(data=None, errors=[field_error])) is None
+    assert request_error_status(ExecutionResult(data={"a": 1}, errors=None)) is None
+
+
+async def test_a_result_comes_as_the_media_type_asked_for(http: httpx.AsyncClient) -> None:
+    for accept, media_type in [(GRAPHQL_RESPONSE, GRAPHQL_RESPONSE), (None, "application/json")]:
+        response = await post(http, {"query": "{ __typename }"}, accept)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == media_type
+        assert response.json() == {"data": {"__typename": "Query"}}
+
+
+REQUEST_ERRORS = [
+    pytest.param({"query": "{"}, id="parse"),
+    pytest.param({"query": "{ noSuchField }"}, id="validation"),
+    pytest.param(
+        {"query": "query($id: ID!) { node(id: $id) { id } }", "variables": {"id": None}},
+        id="variable-coercion",
+    ),
+]
+
+
+@pytest.mark.parametrize("body", REQUEST_ERRORS)
+async def test_request_errors_are_400_without_data_for_graphql_response_json(
+    http: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    response = await post(http, body, GRAPHQL_RESPONSE)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == GRAPHQL_RESPONSE
+    result = response.json()
+    assert "data" not in result
+    assert result["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("body", REQUEST_ERRORS)
+async def test_request_errors_stay_200_with_null_data_for_application_json(
+    http: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    for accept in (None, "application/json", "*/*"):
+        response = await post(http, body, accept)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"] == "application/json"
+        result = response.json()
+        assert result["data"] is None
+        assert result["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("accept", [GRAPHQL_RESPONSE, "application/json"])
+async def test_an_unknown_operation_name_is_400_for_any_media_type(
+    http: httpx.AsyncClient, accept: str
+) -> None:
+    body = {"query": "query A { __typename } query B { __typename }", "operationName": "C"}
+    response = await post(http, body, accept)
+    assert response.status_code == 400
+    assert 'Unknown operation named "C"' in response.text
+
+
+async def test_an_executed_operation_is_200_even_with_null_data(http: httpx.AsyncClient) -> None:
+    # `users` is non-null and refuses the anonymous: its error nulls the whole data, but the
+    # operation ran, so this is a GraphQL result, not a request error.
+    response = await post(http, {"query": "{ users { totalCount } }"}, GRAPHQL_RESPONSE)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == GRAPHQL_RESPONSE
+    result = response.json()
+    assert result["data"] is None
+    assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert result["errors"][0]["path"] == ["users"]
+
+
+@pytest.mark.parametrize("accept", [GRAPHQL_RESPONSE, "application/json", "*/*"])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"query": REGISTER_INLINE},
+        # A document with a query too, the mutation picked by name.
+        {
+            "query": "query Q { __typename } " + REGISTER_INLINE.replace("mutation", "mutation M"),
+            "operationName": "M",
+        },
+    ],
+)
+async def test_get_never_runs_a_mutation(
+    http: httpx.AsyncClient, services: AppState, accept: str, params: dict[str, str]
+) -> None:
+    response = await http.get("/graphql", params=params, headers={"Accept": accept})
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == "POST"
+    assert "POST" in response.text
+    assert await user_count(services) == 0
+
+
+async def test_get_runs_queries(http: httpx.AsyncClient) -> None:
+    response = await http.get("/graphql", params={"query": "{ __typename }"})
+    assert response.status_code == 200
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+async def test_other_methods_are_405_naming_the_allowed_ones(
+    http: httpx.AsyncClient, services: AppState, method: str
+) -> None:
+    response = await http.request(
+        method, "/graphql", content=REGISTER_BODY, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert await user_count(services) == 0
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "application/graphql",
+        None,
+    ],
+)
+async def test_bodies_a_browser_sends_without_preflight_are_refused_unread(
+    http: httpx.AsyncClient, services: AppState, content_type: str | None
+) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = await http.post("/graphql", content=REGISTER_BODY, headers=headers)
+    assert response.status_code == 415, response.text
+    assert "application/json" in response.text
+    assert await user_count(services) == 0
+
+
+async def test_a_form_post_is_refused(http: httpx.AsyncClient, services: AppState) -> None:
+    response = await http.post(
+        "/graphql", data={"query": REGISTER_INLINE, "operations": REGISTER_BODY.decode()}
+    )
+    assert response.status_code == 415, response.text
+    assert await user_count(services) == 0
+
+
+async def test_multipart_without_the_preflight_header_is_refused(
+    http: httpx.AsyncClient, services: AppState
+) -> None:
+    response = await http.post(
+        "/graphql",
+        data={"operations": REGISTER_BODY.decode(), "map": "{}"},
+        files={"unused": ("a.txt", b"x", "text/plain")},
+    )
+    assert response.status_code == 400, response.text
+    assert "GraphQL-Require-Preflight" in response.text
+    assert await user_count(services) == 0
+
+
+async def test_json_posts_still_run_mutations(http: httpx.AsyncClient, services: AppState) -> None:
+    response = await http.post(
+        "/graphql", content=REGISTER_BODY, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200
+    assert response.json()["data"]["register"]["userErrors"] == []
+    assert await user_count(services) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[]", b'[{"query": "{ __typename }"}]', REGISTER_BODY.join([b"[", b"]"]), b"[1, 2]"],
+)
+async def test_batches_are_a_clear_400(
+    http: httpx.AsyncClient, services: AppState, body: bytes
+) -> None:
+    response = await http.post(
+        "/graphql", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert "Batched requests" in response.text
+    assert await user_count(services) == 0
