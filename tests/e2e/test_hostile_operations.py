@@ -1,0 +1,218 @@
+"""Thousands of operations generated from the schema, and a corpus of hostile requests,
+against a live server: never a 5xx, never a masked internal error, never a traceback,
+SQL or a secret in an answer; and the server still answers afterwards.
+
+HOSTILE_EXAMPLES sets how many operations hypothesis-graphql generates per root type
+(queries, mutations); `scripts/fuzz` runs a larger count.
+"""
+
+import os
+from collections.abc import Iterator
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+import graphql
+import httpx
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_graphql import mutations, nodes, queries
+
+from tests.cli_helpers import REGISTER, cli_env, run_cli, running_server
+
+SCHEMA = (Path(__file__).parents[2] / "schema.graphql").read_text()
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "5000"))
+SECRET = "hostile-input-secret-" + "s" * 40
+PASSWORD = "hostile input password"
+# Text that only a leaked internal error could put into an answer.
+LEAKS = (
+    "Traceback",
+    'File "/',
+    "sqlalchemy",
+    "asyncpg",
+    "aiosqlite",
+    "sqlite3.",
+    "SELECT ",
+    "INSERT INTO",
+    "DELETE FROM",
+    SECRET,
+    "$argon2",
+)
+SCALARS: dict[str, st.SearchStrategy[graphql.ValueNode]] = {
+    "DateTime": st.one_of(
+        st.datetimes(timezones=st.just(UTC)).map(lambda moment: moment.isoformat()), st.text()
+    ).map(nodes.String),
+    "Decimal": st.one_of(st.decimals(allow_nan=True, allow_infinity=True).map(str), st.text()).map(
+        nodes.String
+    ),
+    "Upload": st.just(graphql.NullValueNode()),
+}
+
+
+class Server:
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=30)
+        self.token = token
+
+    def post(self, body: bytes, headers: dict[str, Any] | None = None) -> httpx.Response:
+        return self.http.post(
+            "/graphql",
+            content=body,
+            headers={"Content-Type": "application/json", **(headers or {})},
+        )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp_path = tmp_path_factory.mktemp("hostile")
+    env = cli_env(tmp_path, GRAPHQL_API_SECRET_KEY=SECRET)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    with running_server(env, tmp_path) as url:
+        variables = {"input": {"email": "eve@example.com", "username": "eve", "password": PASSWORD}}
+        answer = httpx.post(f"{url}/graphql", json={"query": REGISTER, "variables": variables})
+        server = Server(url, answer.json()["data"]["register"]["accessToken"])
+        yield server
+        server.http.close()
+        log = next(tmp_path.glob("server-*.log")).read_text()
+        assert "Traceback" not in log, log[-5000:]
+
+
+def assert_safe(response: httpx.Response) -> None:
+    assert response.status_code < 500, response.text
+    text = response.text
+    for leak in LEAKS:
+        assert leak not in text, (leak, text)
+    if response.headers.get("content-type", "").startswith("application/json"):
+        body = orjson.loads(response.content)
+        if isinstance(body, dict):
+            codes = [e.get("extensions", {}).get("code") for e in body.get("errors") or []]
+            assert "INTERNAL_SERVER_ERROR" not in codes, text
+
+
+def check(server: Server, query: str, signed_in: bool) -> None:
+    headers = {"Authorization": f"Bearer {server.token}"} if signed_in else {}
+    assert_safe(server.post(orjson.dumps({"query": query}), headers))
+
+
+HYPOTHESIS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    derandomize=True,  # the same operations on every run: a failure is reproducible
+    suppress_health_check=list(HealthCheck),
+)
+
+
+@HYPOTHESIS
+@given(query=queries(SCHEMA, custom_scalars=SCALARS), signed_in=st.booleans())
+def test_generated_queries(server: Server, query: str, signed_in: bool) -> None:
+    check(server, query, signed_in)
+
+
+@HYPOTHESIS
+@given(mutation=mutations(SCHEMA, custom_scalars=SCALARS), signed_in=st.booleans())
+def test_generated_mutations(server: Server, mutation: str, signed_in: bool) -> None:
+    check(server, mutation, signed_in)
+
+
+def json_body(**fields: Any) -> bytes:
+    return orjson.dumps(fields)
+
+
+ME = "query { me { id } }"
+CORPUS: dict[str, tuple[bytes, dict[str, Any]]] = {
+    "deep nesting": (json_body(query="{ me " + "{ items { nodes " * 500 + "}" * 1001), {}),
+    "deep JSON": (
+        b'{"query": "{ me { id } }", "variables": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+        {},
+    ),
+    "1,000 aliases": (
+        json_body(query="{ " + " ".join(f"a{n}: me {{ id }}" for n in range(1000)) + " }"),
+        {},
+    ),
+    "a huge token": (
+        json_body(query='{ items(search: "' + "x" * 2_000_000 + '") { totalCount } }'),
+        {},
+    ),
+    "a huge number": (json_body(query="{ items(first: " + "9" * 5000 + ") { totalCount } }"), {}),
+    "circular fragments": (
+        json_body(query="{ me { ...A } } fragment A on User { ...B } fragment B on User { ...A }"),
+        {},
+    ),
+    "a fragment bomb": (
+        json_body(
+            query="{ me { ...F19 } } "
+            + " ".join(
+                ["fragment F0 on User { id }"]
+                + [
+                    f"fragment F{n} on User {{ ...F{n - 1} items {{ nodes {{ owner "
+                    f"{{ ...F{n - 1} }} }} }} }}"
+                    for n in range(1, 20)
+                ]
+            )
+        ),
+        {},
+    ),
+    "a batch": (orjson.dumps([{"query": ME}] * 1000), {}),
+    "malformed JSON": (b'{"query": "{ me { id } }"', {}),
+    "not JSON at all": (b"\x00\x01\x02", {}),
+    "invalid UTF-8": (b'{"query": "{ items(search: \\"\xff\xfe\\") { totalCount } }"}', {}),
+    "a lone surrogate": (b'{"query": "{ items(search: \\"\\ud800\\") { totalCount } }"}', {}),
+    "a NUL": (b'{"query": "{ items(search: \\"a\\u0000b\\") { totalCount } }"}', {}),
+    "10 MB": (json_body(query=ME, variables={"x": "y" * 10_000_000}), {}),
+    "text/plain": (json_body(query=ME), {"Content-Type": "text/plain"}),
+    "a form": (
+        b"query=%7B+me+%7B+id+%7D+%7D",
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    ),
+    "XML": (b"<query>{ me { id } }</query>", {"Content-Type": "application/xml"}),
+    "no content type": (json_body(query=ME), {"Content-Type": ""}),
+    "variables of the wrong type": (
+        json_body(
+            query="query($n: Int) { items(first: $n) { totalCount } }", variables={"n": "many"}
+        ),
+        {},
+    ),
+    "variables not an object": (json_body(query=ME, variables=["a"]), {}),
+    "input of the wrong shape": (
+        json_body(
+            query="mutation($input: CreateItemInput!) "
+            "{ createItem(input: $input) { item { id } } }",
+            variables={"input": [1, 2]},
+        ),
+        {},
+    ),
+    "an unknown operation name": (json_body(query=ME, operationName="Nope"), {}),
+    "a forged token": (
+        json_body(query=ME),
+        {"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."},
+    ),
+    "a malformed authorization": (json_body(query=ME), {"Authorization": b"Basic \xff\xfe"}),
+}
+
+
+@pytest.mark.parametrize("name", CORPUS)
+def test_hostile_requests(server: Server, name: str) -> None:
+    body, headers = CORPUS[name]
+    assert_safe(server.post(body, headers))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"query": 'mutation { logout(input: {refreshToken: "x"}) { userErrors { code } } }'},
+        {"query": ME, "variables": "{not json"},
+        {"query": "{" * 10_000},
+    ],
+)
+def test_hostile_gets(server: Server, params: dict[str, str]) -> None:
+    assert_safe(server.http.get("/graphql", params=params, headers={"Accept": "application/json"}))
+
+
+def test_the_server_still_answers_afterwards(server: Server) -> None:
+    response = server.post(json_body(query=ME), {"Authorization": f"Bearer {server.token}"})
+    assert response.status_code == 200
+    assert response.json()["data"]["me"]["id"]
