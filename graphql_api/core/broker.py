@@ -111,6 +111,8 @@ class RedisBroker:
         self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self._channels: dict[str, set[_Subscription]] = defaultdict(set)
         self._reader: asyncio.Task[None] | None = None
+        self._closed = False
+        self._subscribing = asyncio.Lock()
 
     async def publish(self, channel: str, message: Message) -> None:
         await self.redis.publish(self.prefix + channel, orjson.dumps(message))
@@ -127,10 +129,13 @@ class RedisBroker:
         self, channel: str, *, queue_size: int = DEFAULT_QUEUE_SIZE
     ) -> AsyncIterator[AsyncIterator[Message]]:
         subscription = _Subscription(queue_size)
-        if not self._channels[channel]:
-            await self._pubsub.subscribe(self.prefix + channel)
-        self._channels[channel].add(subscription)
-        if self._reader is None or self._reader.done():
+        async with self._subscribing:  # close() waits for a SUBSCRIBE on its way
+            if self._closed:
+                subscription.offer(None)  # ends at once
+            elif not self._channels[channel]:
+                await self._pubsub.subscribe(self.prefix + channel)
+            self._channels[channel].add(subscription)
+        if not self._closed and (self._reader is None or self._reader.done()):
             self._reader = asyncio.create_task(self._read(), name="redis-broker")
         try:
             yield subscription.messages()
@@ -140,8 +145,9 @@ class RedisBroker:
                 subscribers.discard(subscription)
                 if not subscribers:
                     del self._channels[channel]
-                    with contextlib.suppress(redis.RedisError):
-                        await self._pubsub.unsubscribe(self.prefix + channel)
+                    if not self._closed:  # a closed pubsub would only reconnect
+                        with contextlib.suppress(redis.RedisError):
+                            await self._pubsub.unsubscribe(self.prefix + channel)
 
     async def _read(self) -> None:
         while self._channels:
@@ -157,6 +163,9 @@ class RedisBroker:
         return bool(await self.redis.ping())
 
     async def close(self) -> None:
+        self._closed = True
+        async with self._subscribing:
+            pass  # no SUBSCRIBE is on its way any more
         for subscribers in self._channels.values():
             for subscription in subscribers:
                 subscription.offer(None)

@@ -114,3 +114,18 @@ async def test_deployments_with_other_prefixes_do_not_hear_each_other() -> None:
     finally:
         await ours.close()
         await theirs.close()
+
+
+async def test_closing_while_a_subscribe_is_on_its_way_ends_that_subscription() -> None:
+    await redis_reachable()
+    broker = RedisBroker(REDIS_URL)
+
+    async def listen() -> list[dict]:  # type: ignore[type-arg]
+        async with broker.subscribe("links:changed") as messages:
+            return [message async for message in messages]
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0)  # the SUBSCRIBE is on its way, not yet answered
+    await broker.close()
+    # A shutdown waits for such listeners: they must end, not wait for ever.
+    assert await asyncio.wait_for(listener, timeout=5) == []
