@@ -6,6 +6,8 @@ from typing import Any
 import pytest
 from graphql import get_introspection_query
 
+from graphql_api.core.context import AppState
+from graphql_api.schema import build_schema
 from tests.conftest import GraphQLClient, SignedIn
 from tests.items.test_create_item import CREATE_ITEM
 
@@ -137,3 +139,18 @@ async def test_suggestions_are_given_in_development(anon_client: GraphQLClient) 
 async def test_absurdly_long_number_literals_are_refused(alice: SignedIn, literal: str) -> None:
     body = await alice.client.execute(f"query {{ items(first: {literal}) {{ totalCount }} }}")
     assert refusal(body)["extensions"]["limit"] == "numberLength"
+
+
+async def test_subscriptions_are_limited_too(services: AppState) -> None:
+    # chatEvents, message, author: 3 levels; then 3 per round (items, nodes, owner); id.
+    inner = "id"
+    for _ in range(3):
+        inner = f"items(first: 2) {{ nodes {{ owner {{ {inner} }} }} }}"
+    document = (
+        'subscription { chatEvents(room: "general") '
+        f"{{ ... on MessageSent {{ message {{ author {{ {inner} }} }} }} }} }}"
+    )
+    events = await build_schema(services.settings).subscribe(document)
+    first = await anext(events)
+    assert first.errors is not None
+    assert first.errors[0].message == "The query is 13 levels deep; at most 12 are allowed."
