@@ -19,7 +19,7 @@ from graphql_api.core.limits import query_limits_extension
 from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
 from graphql_api.core.relay import Node, from_global_id
 from graphql_api.core.settings import Settings
-from graphql_api.core.transport import StorableStringsExtension
+from graphql_api.core.transport import PlainHttpRunsNoSubscriptions, StorableStringsExtension
 from graphql_api.items.mutations import ItemMutations
 from graphql_api.items.queries import ItemQueries, item_by_pk
 from graphql_api.items.types import ItemType
@@ -75,6 +75,7 @@ def build_schema(settings: Settings) -> Schema:
     extensions: list[Callable[[], SchemaExtension]] = [
         MaskInternalErrors,
         StorableStringsExtension,
+        PlainHttpRunsNoSubscriptions,
         partial(MaxTokensLimiter, settings.max_query_tokens),
         query_limits_extension(settings),
     ]

@@ -201,6 +201,13 @@ def query_cost(
         return 0
     root = schema.get_root_type(operation.operation)
     fragments = _fragments(document)
+    # A variable left out takes its default: execution will, so the price must too.
+    defaults = {
+        d.variable.name.value: int(d.default_value.value)
+        for d in operation.variable_definitions or ()
+        if isinstance(d.default_value, IntValueNode)
+    }
+    variables = {**defaults, **variables}
     total = 0
 
     def selections(selection_set: SelectionSetNode, parent: Any) -> Iterator[tuple[Any, Any]]:
@@ -220,14 +227,14 @@ def query_cost(
     def walk(selection_set: SelectionSetNode, parent: Any, times: int, page: int | None) -> None:
         nonlocal total
         for field, parent_type in selections(selection_set, parent):
-            name = field.name.value
-            if name.startswith("__"):
-                continue
-            total += max(times, 1)  # an empty page still costs its walk
+            # Every field counts, an empty page's and __typename too, so that the walk
+            # always ends at the ceiling, however often fragments repeat.
+            total += max(times, 1)
             if total > ceiling:
                 raise _TooCostly
-            if field.selection_set is None:
-                continue
+            if field.selection_set is None or field.name.value.startswith("__"):
+                continue  # introspection is left to its switch (and graphql-core's depth cap)
+            name = field.name.value
             definition = parent_type.fields[name]
             inner_times = times
             if is_list_type(get_nullable_type(definition.type)):

@@ -86,8 +86,7 @@ class Settings(BaseSettings):
     # else BROKER_URL, is a redis:// URL. Client addresses are uvicorn's (proxy headers from
     # trusted proxies applied), IPv6 ones counted per /64.
     rate_limit_url: str | None = None
-    # A short window only: failures against one account are forgiven a minute later, so an
-    # attacker cannot keep the real user out for longer than the attack itself.
+    # Per account and client address: attempts elsewhere never lock the owner out.
     rate_limit_login_per_account: str = "10/minute"
     # Every attempt from one address counts, successful ones too (they are counted before
     # the password is checked, so that concurrent attempts cannot overshoot).

@@ -11,7 +11,7 @@ send cross-site without a CORS preflight (a GET, or a POST of a form or of text/
 ever runs a mutation.
 """
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.extensions import AddValidationRules
+from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -252,3 +252,20 @@ class StorableStrings(ValidationRule):
 class StorableStringsExtension(AddValidationRules):
     def __init__(self) -> None:
         super().__init__([StorableStrings])
+
+
+class PlainHttpRunsNoSubscriptions(SchemaExtension):
+    """A subscription sent as a plain GET or POST has no stream to answer on.
+
+    Strawberry allows them there (for its multipart streaming, where only subscriptions
+    are allowed) and then fails on the event stream: refuse it up front instead, with
+    the same 400 that a mutation over GET gets.
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context
+        allowed = set(context.allowed_operations)
+        request = getattr(context.context, "request", None)
+        if isinstance(request, Request) and len(allowed) > 1:
+            context.allowed_operations = allowed - {OperationType.SUBSCRIPTION}
+        yield

@@ -108,7 +108,11 @@ class UserMutations:
             address_key(context.client_address),
             reason="Too many sign-in attempts from your address.",
         )
-        account = opaque_key(service.normalize_login(input.login))
+        # Per account *and* address: guessing at an account is slowed down wherever it
+        # comes from, and nobody elsewhere can lock its owner out.
+        account = opaque_key(
+            f"{service.normalize_login(input.login)}|{address_key(context.client_address)}"
+        )
         await enforce(
             context,
             Limit.LOGIN_PER_ACCOUNT,

@@ -235,3 +235,19 @@ async def test_batches_are_a_clear_400(
     assert response.status_code == 400
     assert "Batched requests" in response.text
     assert await user_count(services) == 0
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_subscription_over_plain_http_is_a_400(
+    http: httpx.AsyncClient, method: str
+) -> None:
+    # It has no stream to answer on (WebSockets and multipart streaming have).
+    query = 'subscription { chatEvents(room: "general") { __typename } }'
+    if method == "GET":
+        response = await http.get(
+            "/graphql", params={"query": query}, headers={"Accept": "application/json"}
+        )
+    else:
+        response = await http.post("/graphql", json={"query": query})
+    assert response.status_code == 400
+    assert response.text == f"subscriptions are not allowed when using {method}"

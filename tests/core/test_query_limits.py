@@ -154,3 +154,20 @@ async def test_subscriptions_are_limited_too(services: AppState) -> None:
     first = await anext(events)
     assert first.errors is not None
     assert first.errors[0].message == "The query is 13 levels deep; at most 12 are allowed."
+
+
+async def test_a_doubling_fragment_chain_is_refused_quickly(alice: SignedIn) -> None:
+    # Each fragment spreads the one before twice: 2^40 __typename fields once expanded.
+    fragments = ["fragment F0 on Query { __typename }"]
+    fragments += [f"fragment F{n} on Query {{ ...F{n - 1} ...F{n - 1} }}" for n in range(1, 41)]
+    started = time.perf_counter()
+    body = await alice.client.execute("query { ...F40 } " + " ".join(fragments))
+    assert time.perf_counter() - started < 2
+    assert refusal(body)["extensions"]["limit"] == "cost"
+
+
+async def test_a_variables_default_page_size_is_priced(alice: SignedIn) -> None:
+    query = """query($n: Int = 100) {
+      users(first: $n) { nodes { items(first: $n) { nodes { title } } } } }"""
+    assert refusal(await alice.client.execute(query, {}))["extensions"]["limit"] == "cost"
+    assert "errors" not in await alice.client.execute(query, {"n": 10})

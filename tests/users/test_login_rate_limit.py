@@ -96,3 +96,18 @@ async def test_ipv6_addresses_count_per_64_prefix(
         assert_rate_limited(await login(first, "carol", TEST_PASSWORD))
         assert_rate_limited(await login(same_prefix, "carol", TEST_PASSWORD))
         assert login_outcome(await login(other_prefix, "carol", TEST_PASSWORD)) == "SIGNED_IN"
+
+
+async def test_failures_elsewhere_do_not_lock_the_owner_out(
+    database_url: str, services: AppState, tmp_path: Path
+) -> None:
+    async with (
+        limited_app(database_url, tmp_path, rate_limit_login_per_account="3/minute") as app,
+        client_at(app, "198.51.100.1") as owner,
+        client_at(app, "203.0.113.66") as attacker,
+    ):
+        await sign_up(owner, "carol")
+        for n in range(3):
+            await login(attacker, "carol", f"guess {n}")
+        assert_rate_limited(await login(attacker, "carol", "guess 4"))
+        assert login_outcome(await login(owner, "carol", TEST_PASSWORD)) == "SIGNED_IN"
