@@ -6,6 +6,7 @@ runs at all; a chunked body (no length given) is counted as it streams in, and t
 is ever buffered. Multipart uploads get a cap of their own: they carry files.
 """
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Methods whose body nothing in this server reads: they pass untouched (the redirect
@@ -77,6 +78,8 @@ class BodySizeLimitMiddleware:
 
         try:
             await self.app(scope, counting_receive, watching_send)
+        except ClientDisconnect:
+            return  # the client left before sending its whole body: nobody to answer
         except _BodyTooLarge:
             # Nothing here answers before reading the whole request, so no response has
             # begun; if one ever had, it could only be cut off, never replaced.

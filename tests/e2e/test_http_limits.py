@@ -77,3 +77,22 @@ async def test_a_chunked_body_is_answered_413_before_it_is_all_sent(
     async with httpx.AsyncClient(base_url=url) as client:
         assert (await client.get("/livez")).status_code == 200
     assert "Traceback" not in server_log(tmp)
+
+
+async def test_a_client_that_leaves_mid_body_is_no_server_error(
+    server: tuple[str, Path],
+) -> None:
+    url, tmp = server
+    parts = urlsplit(url)
+    _, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(
+        b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 5000\r\n\r\n" + b'{"query": "' + b"x" * 100
+    )
+    await writer.drain()
+    writer.close()  # gone, 4,900 bytes short
+    await writer.wait_closed()
+    async with httpx.AsyncClient(base_url=url) as client:
+        assert (await client.get("/livez")).status_code == 200
+    await asyncio.sleep(0.2)
+    assert "Exception in ASGI application" not in server_log(tmp)
