@@ -13,6 +13,7 @@ from graphql_api.chat.mutations import ChatMutations
 from graphql_api.chat.queries import ChatQueries, chat_room_by_pk
 from graphql_api.chat.subscriptions import ChatSubscriptions
 from graphql_api.chat.types import ChatMessageType, ChatRoomType
+from graphql_api.core.compiled import PlanCache
 from graphql_api.core.context import Info
 from graphql_api.core.execution import GraphQLApiExecutor, QuietExecutor
 from graphql_api.core.limits import query_limits_extension
@@ -65,10 +66,18 @@ class Subscription(LinkSubscriptions, ChatSubscriptions):
 
 
 class Schema(strawberry.Schema):
+    # Execution plans of the queries seen lately (`core.compiled`); set by build_schema.
+    plans: PlanCache | None = None
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         log_unexpected_errors(errors, execution_context)
+
+
+def schema_types() -> list[type]:
+    """Types no field names directly: `node(id)` returns them through the Node interface."""
+    return [UserType, ItemType, ShortUrlType, VisitType, ChatRoomType, ChatMessageType]
 
 
 def build_schema(settings: Settings) -> Schema:
@@ -81,11 +90,13 @@ def build_schema(settings: Settings) -> Schema:
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
-    return Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        types=[UserType, ItemType, ShortUrlType, VisitType, ChatRoomType, ChatMessageType],
+        types=schema_types(),
         extensions=extensions,
         execution_context_class=QuietExecutor if settings.is_production else GraphQLApiExecutor,
     )
+    schema.plans = PlanCache(settings.document_cache_size)
+    return schema

@@ -28,7 +28,7 @@ class ChatQueries:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ChatRoomConnection:
         return await paginate(
-            info.context.sessionmaker,
+            info.context.reader,
             ChatRoomConnection,
             select(ChatRoom),
             ChatRoom,

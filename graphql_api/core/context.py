@@ -43,6 +43,8 @@ class AppState:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: Sessionmaker
+    # Sessions for reads that need no transaction: DataLoaders and pages (autocommit).
+    reader: Sessionmaker
     hasher: PasswordHasher
     tokens: TokenCodec
     authenticate: Authenticate
@@ -58,6 +60,7 @@ class Context(BaseContext):
         self.state = state
         self.settings = state.settings
         self.sessionmaker = state.sessionmaker
+        self.reader = state.reader
         self._header_token = token
         self.request_id = request_id
         self._loaders: dict[type, Any] = {}
@@ -67,7 +70,7 @@ class Context(BaseContext):
         """This request's instance of a DataLoader class (made on first use)."""
         loader = self._loaders.get(loader_class)  # type: ignore[call-overload]
         if loader is None:
-            loader = self._loaders[loader_class] = loader_class(self.sessionmaker)  # type: ignore[index]
+            loader = self._loaders[loader_class] = loader_class(self.reader)  # type: ignore[index]
         return loader
 
     def forget(self) -> None:

@@ -83,42 +83,54 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine:
+    """The engine; `read_only` gives one for reads alone, in autocommit.
+
+    Reads need no transaction of their own: without one, a query is a single round trip
+    instead of BEGIN, the query and ROLLBACK. Its connections refuse writes.
+    """
     url = settings.async_database_url
     kwargs: dict[str, Any] = {"echo": settings.db_echo}
+    if read_only:
+        kwargs["isolation_level"] = "AUTOCOMMIT"
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(
             pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True
         )
+        server_settings = {}
         if settings.db_statement_timeout_seconds:
-            # No request can hold a connection and the server's CPU for ever.
             timeout_ms = int(settings.db_statement_timeout_seconds * 1000)
-            kwargs["connect_args"] = {"server_settings": {"statement_timeout": str(timeout_ms)}}
+            server_settings["statement_timeout"] = str(timeout_ms)
+        if read_only:
+            server_settings["default_transaction_read_only"] = "on"
+        if server_settings:
+            kwargs["connect_args"] = {"server_settings": server_settings}
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, read_only=read_only)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy emit BEGIN itself (below): the sqlite3 module's implicit
-        # transactions start too late and cannot take the write lock up front.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+
+    if read_only:
+        return  # every statement is a transaction of its own
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        # A write transaction takes the lock at BEGIN, so it waits on busy_timeout
-        # instead of failing with "database is locked" when it upgrades later.
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 

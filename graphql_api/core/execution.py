@@ -1,12 +1,32 @@
-"""How operations execute: Strawberry's executor, with a memory fix for subscriptions."""
+"""How operations execute: queries from compiled plans, the rest by Strawberry's executor."""
 
 from typing import Any
 
-from graphql.execution import Executor
+from graphql.execution import ExecutionResult, Executor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graphql_api.core.compiled import run_compiled
 
 
 class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """A query runs from its plan (`core.compiled`); graphql-core answers what that cannot."""
+        plans = getattr(self.schema._strawberry_schema, "plans", None)  # type: ignore[attr-defined]
+        compiled = None if serially or plans is None else run_compiled(self, plans)
+        if compiled is None:
+            return super().execute_operation(serially)
+
+        async def answer() -> Any:
+            result: ExecutionResult | None = await compiled
+            if result is not None:
+                return result
+            # From a clean slate, so that graphql-core's run goes exactly as it would have.
+            self.context_value.forget()
+            fallback = super(GraphQLApiExecutor, self).execute_operation(serially)
+            return await fallback if self.is_awaitable(fallback) else fallback
+
+        return answer()
+
     def build_per_event_executor(self, payload: Any) -> Executor:
         """An executor for one subscription event, with a memo of its own.
 

@@ -38,6 +38,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from graphql_api.core.documents import CachedDocument, DocumentCache
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graphql_api.core.settings import Settings
 
@@ -255,20 +256,43 @@ def query_cost(
 
 
 class QueryLimitsExtension(SchemaExtension):
-    """Runs the checks above around the standard validation, in the cheap-first order."""
+    """Runs the checks above around the standard validation, in the cheap-first order.
 
-    def __init__(self, limits: QueryLimits, *, hide_suggestions: bool) -> None:
+    A query text seen before skips parsing and the document-only checks: their outcome
+    is in `documents`. The cost depends on the variables, so it is priced every time.
+    """
+
+    def __init__(
+        self, limits: QueryLimits, documents: DocumentCache, *, hide_suggestions: bool
+    ) -> None:
         super().__init__()
         self.limits = limits
+        self.documents = documents
         self.hide_suggestions = hide_suggestions
+        self.cached: CachedDocument | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        query = context.query
+        if query and context.graphql_document is None:
+            self.cached = self.documents.get(query)
+            if self.cached is not None:
+                context.graphql_document = self.cached.document
+        yield
+        if self.cached is None and query and context.graphql_document is not None:
+            self.cached = self.documents.add(query, context.graphql_document)
 
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         document = context.graphql_document
         if document is not None and context.pre_execution_errors is None:
-            errors = document_errors(document, self.limits)
-            if not errors:
-                errors = self._validate(document)
+            cached = self.cached if self.cached and self.cached.document is document else None
+            errors = cached.errors if cached else None
+            if errors is None:
+                errors = document_errors(document, self.limits) or self._validate(document)
+                if cached:
+                    cached.errors = errors
+            errors = list(errors)
             if not errors:
                 cost = query_cost(
                     context.schema._schema,
@@ -305,4 +329,5 @@ class QueryLimitsExtension(SchemaExtension):
 def query_limits_extension(settings: Settings) -> Callable[[], QueryLimitsExtension]:
     """A factory of the configured extension (Strawberry makes one per operation)."""
     limits = QueryLimits.from_settings(settings)
-    return partial(QueryLimitsExtension, limits, hide_suggestions=settings.is_production)
+    documents = DocumentCache(settings.document_cache_size)
+    return partial(QueryLimitsExtension, limits, documents, hide_suggestions=settings.is_production)

@@ -124,16 +124,30 @@ class PageInfo:
     has_previous_page: bool = strawberry.field(
         description="Whether nodes precede this page (forward pagination: true after a cursor)."
     )
-    start_cursor: str | None = strawberry.field(description="The cursor of the first edge.")
-    end_cursor: str | None = strawberry.field(
+    # Cursors are made when asked for: most pages are read without them.
+    first_node: strawberry.Private[Any]
+    last_node: strawberry.Private[Any]
+    key: strawberry.Private[SortKey]
+
+    @strawberry.field(description="The cursor of the first edge.")
+    def start_cursor(self) -> str | None:
+        return None if self.first_node is None else self.key.cursor(self.first_node)
+
+    @strawberry.field(
         description="The cursor of the last edge: pass it as `after` for the next page."
     )
+    def end_cursor(self) -> str | None:
+        return None if self.last_node is None else self.key.cursor(self.last_node)
 
 
 @strawberry.type(description="A node and its cursor.")
 class Edge(Generic[T]):
-    cursor: str = strawberry.field(description="Opaque position of this node in the list.")
     node: T = strawberry.field(description="The object.")
+    key: strawberry.Private[SortKey]
+
+    @strawberry.field(description="Opaque position of this node in the list.")
+    def cursor(self) -> str:
+        return self.key.cursor(self.node)
 
 
 @strawberry.type(description="A page of a list, with Relay cursors.")
@@ -163,14 +177,15 @@ def build_connection(
 ) -> C:
     """Turn `first + 1` fetched rows into a page of `connection_class`."""
     has_next = len(rows) > page.first
-    edges = [Edge(cursor=key.cursor(row), node=row) for row in rows[: page.first]]
+    edges = [Edge(node=row, key=key) for row in rows[: page.first]]
     return connection_class(
         edges=edges,
         page_info=PageInfo(
             has_next_page=has_next,
             has_previous_page=page.after is not None,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            first_node=edges[0].node if edges else None,
+            last_node=edges[-1].node if edges else None,
+            key=key,
         ),
         count=count,
     )
@@ -207,7 +222,8 @@ def oldest_first(connection: C) -> C:
     connection.page_info = PageInfo(
         has_next_page=read.has_previous_page,
         has_previous_page=read.has_next_page,
-        start_cursor=read.end_cursor,
-        end_cursor=read.start_cursor,
+        first_node=read.last_node,
+        last_node=read.first_node,
+        key=read.key,
     )
     return connection

@@ -47,7 +47,7 @@ async def all_items(
     page = order.value.page_args(first, after)
     where = ItemFilter(tag=tag, search=search_term(search))
     return await paginate(
-        info.context.sessionmaker,
+        info.context.reader,
         ItemConnection,
         service.items_query(where, owner_id),
         Item,

@@ -191,7 +191,7 @@ class ShortUrlType(Node):
         if not await may_see_analytics(info, root):
             return None
         return await paginate(
-            info.context.sessionmaker,
+            info.context.reader,
             VisitConnection,
             select(Visit).where(Visit.short_url_id == root.id),
             Visit,

@@ -58,7 +58,7 @@ class UserQueries:
             pattern = like_pattern(search)
             stmt = stmt.where(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
         connection = await paginate(
-            info.context.sessionmaker, UserConnection, stmt, User, USERS_ORDER, page
+            info.context.reader, UserConnection, stmt, User, USERS_ORDER, page
         )
         loader = info.context.loader(UserByIdLoader)
         for edge in connection.edges:
