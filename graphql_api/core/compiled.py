@@ -99,11 +99,14 @@ class AbstractCompletion:
     by_type: dict[str, "SelectionPlan"] = field(default_factory=dict)
 
     def plan_for(self, object_type: GraphQLObjectType) -> "SelectionPlan":
+        """The selection for one runtime type, planned when the type first turns up."""
         plan = self.by_type.get(object_type.name)
         if plan is None:
-            plan = self.by_type[object_type.name] = self.compiler.selection(
-                object_type, self.selection_sets
-            )
+            try:
+                plan = self.compiler.selection(object_type, self.selection_sets)
+            except Unsupported as exc:
+                raise Fallback from exc
+            self.by_type[object_type.name] = plan
         return plan
 
 

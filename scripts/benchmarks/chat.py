@@ -1,6 +1,7 @@
 """Chat fan-out benchmark: each message to 10, 100 and 1,000 subscribers, bare vs. graphql_api.
 
-Run through `scripts/bench-chat`. One harness drives two servers:
+Run through `scripts/bench-chat`, or as part of `scripts/bench` (suite.py calls
+measure()). One harness drives two servers:
 - graphql_api as shipped: `graphql-api serve`, one worker, a fresh SQLite file and the
   memory broker (or --database-url / --broker-url). Every subscriber has a WebSocket of
   its own (graphql-transport-ws, token in connection_init) subscribed to `chatEvents(room:)`
@@ -36,12 +37,8 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import secrets
 import shutil
-import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import traceback
@@ -56,11 +53,22 @@ from typing import Any
 import orjson
 import uvloop
 from bare_chat import message_frame
-from harness import cpu_seconds, free_port, machine_cpu_seconds, raise_fd_limit, serve
+from harness import (
+    api_command,
+    cpu_seconds,
+    database_kind,
+    free_port,
+    machine_cpu_seconds,
+    medians,
+    migrate,
+    raise_fd_limit,
+    serve,
+    server_env,
+    settle,
+    uvicorn_command,
+)
 from wire import HttpClient, WebSocket, connect
 
-HERE = Path(__file__).resolve().parent
-BIN = Path(sys.executable).parent
 SERVERS = ("bare", "graphql_api")
 CONNECT_CONCURRENCY = 64
 READY_SECONDS = 120.0  # at most this long for all subscribers to be listening
@@ -86,6 +94,20 @@ CREATE_ROOM = (
 
 
 # --- the client processes -------------------------------------------------------------
+
+
+async def subscribe(url: str, token: str, room: str) -> WebSocket:
+    """A graphql-transport-ws WebSocket at `url`, signed in with `token`, subscribed (as
+    operation "1") to SUBSCRIPTION in `room`."""
+    websocket = await connect(url, "graphql-transport-ws")
+    init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+    websocket.send(orjson.dumps(init).decode())
+    ack = orjson.loads(await websocket.recv())
+    if ack.get("type") != "connection_ack":
+        raise RuntimeError(f"no connection_ack: {ack}")
+    payload = {"query": SUBSCRIPTION, "variables": {"room": room}}
+    websocket.send(orjson.dumps({"id": "1", "type": "subscribe", "payload": payload}).decode())
+    return websocket
 
 
 @dataclass
@@ -130,23 +152,10 @@ class Worker:
 
         async def open_one(token: str) -> Subscriber:
             async with limit:
-                api = kind == "graphql_api"
-                websocket = await connect(url, "graphql-transport-ws" if api else None)
-                if api:
-                    init = {
-                        "type": "connection_init",
-                        "payload": {"Authorization": f"Bearer {token}"},
-                    }
-                    websocket.send(orjson.dumps(init).decode())
-                    ack = orjson.loads(await websocket.recv())
-                    if ack.get("type") != "connection_ack":
-                        raise RuntimeError(f"no connection_ack: {ack}")
-                    subscribe = {
-                        "id": "1",
-                        "type": "subscribe",
-                        "payload": {"query": SUBSCRIPTION, "variables": {"room": room}},
-                    }
-                    websocket.send(orjson.dumps(subscribe).decode())
+                if kind == "graphql_api":
+                    websocket = await subscribe(url, token, room)
+                else:
+                    websocket = await connect(url)
                 subscriber = Subscriber(websocket)
                 websocket.on_message = partial(self.on_frame, subscriber)
                 websocket.closed.add_done_callback(partial(self.on_closed, subscriber))
@@ -403,54 +412,37 @@ async def set_up(url: str, users: int, run_id: str) -> tuple[list[str], str]:
     return tokens, room
 
 
-def settle(pids: list[int]) -> None:
-    """Wait until the servers are idle (e.g. done with the last round's disconnects)."""
-    for _ in range(100):
-        before = [cpu_seconds(p) for p in pids]
-        time.sleep(0.1)
-        if all(cpu_seconds(p) - b < 0.01 for p, b in zip(pids, before, strict=True)):
-            return
+def messages_for(messages: int | None, n: int) -> int:
+    """`messages`, or 100 and at least enough for 10,000 deliveries."""
+    return int(messages or max(100, -(-10_000 // n)))
 
 
-def messages_for(args: argparse.Namespace, n: int) -> int:
-    """--messages, or 100 and at least enough for 10,000 deliveries."""
-    return int(args.messages or max(100, -(-10_000 // n)))
+FIGURES = ("per_s", "sent_per_s", "p50_ms", "p99_ms", "server_cpu", "clients_cpu", "other_cpu")
+TROUBLE = ("lost", "duplicated", "strays", "mismatched", "ended")
 
 
-def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Medians of the rounds; counts of trouble summed."""
-    figures = ("per_s", "sent_per_s", "p50_ms", "p99_ms", "server_cpu", "clients_cpu", "other_cpu")
-    summary: dict[str, Any] = {k: statistics.median(r[k] for r in runs) for k in figures}
-    for k in ("lost", "duplicated", "strays", "mismatched", "ended"):
-        summary[k] = sum(r[k] for r in runs)
-    return summary
-
-
-async def bench(args: argparse.Namespace, env: dict[str, str], work: Path) -> dict[str, Any]:
-    sizes = sorted(int(s) for s in args.subscribers.split(","))
+async def bench(
+    env: dict[str, str],
+    work: Path,
+    sizes: list[int],
+    rounds: int,
+    messages: int | None,
+    clients: int,
+    users: int,
+    idle_timeout: float,
+) -> dict[str, dict[int, list[dict[str, Any]]]]:
+    """Every round's figures, per server and size."""
     api_port, bare_port = free_port(), free_port()
-    api_cmd = [str(BIN / "graphql-api"), "serve", "--port", str(api_port), "--no-access-log"]
     run_id = secrets.token_hex(3)
-    with serve(api_cmd, env, api_port, work / "api.log") as api:
-        users = min(args.users, max(sizes))
+    with serve(api_command(api_port), env, api_port, work / "api.log") as api:
+        users = min(users, max(sizes))
         print(f"registering {users} subscriber accounts and a sender ...", flush=True)
         tokens, room = await set_up(api.url, users, run_id)
         sender = tokens.pop()
-        bare_cmd = [
-            str(BIN / "uvicorn"),
-            "bare_chat:app",
-            "--app-dir",
-            str(HERE),
-            "--port",
-            str(bare_port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
         context = multiprocessing.get_context("spawn")
         pipes: list[Connection] = []
         processes: list[BaseProcess] = []
-        for _ in range(args.clients):
+        for _ in range(clients):
             ours, theirs = context.Pipe()
             processes.append(context.Process(target=worker_main, args=(theirs,), daemon=True))
             processes[-1].start()
@@ -459,6 +451,7 @@ async def bench(args: argparse.Namespace, env: dict[str, str], work: Path) -> di
         results: dict[str, dict[int, list[dict[str, Any]]]] = {
             s: {n: [] for n in sizes} for s in SERVERS
         }
+        bare_cmd = uvicorn_command("bare_chat:app", bare_port)
         with serve(bare_cmd, env, bare_port, work / "bare.log") as bare:
             targets = {
                 "bare": Target("bare", bare.url, bare.pid),
@@ -466,17 +459,17 @@ async def bench(args: argparse.Namespace, env: dict[str, str], work: Path) -> di
             }
             for name in SERVERS:  # warm-up, not counted
                 await harness.measure(targets[name], min(sizes), 20, f"w-{name}", 10)
-            for round_ in range(1, args.rounds + 1):
+            for round_ in range(1, rounds + 1):
                 for n in sizes:
                     for name in SERVERS:
                         settle([bare.pid, api.pid])
                         tag = f"r{round_}-{name}-{n}"
                         run = await harness.measure(
-                            targets[name], n, messages_for(args, n), tag, args.idle_timeout
+                            targets[name], n, messages_for(messages, n), tag, idle_timeout
                         )
                         results[name][n].append(run)
                         print(
-                            f"round {round_}, {n:>5} subscribers, {name:<11}: "
+                            f"fan-out round {round_}, {n:>5} subscribers, {name:<11}: "
                             f"{run['per_s']:>7,.0f} delivered/s, {run['sent_per_s']:>4,.0f} sent/s,"
                             f" p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms, "
                             f"lost {run['lost']}, dup {run['duplicated']}, "
@@ -488,12 +481,78 @@ async def bench(args: argparse.Namespace, env: dict[str, str], work: Path) -> di
             pipe.send(("exit",))
         for process in processes:
             process.join(timeout=30)
-    return {
-        "summary": {
-            name: {n: summarise(runs) for n, runs in by_n.items()} for name, by_n in results.items()
-        },
-        "runs": results,
+    return results
+
+
+def measure(
+    env: dict[str, str],
+    work: Path,
+    sizes: list[int],
+    rounds: int = 2,
+    messages: int | None = None,
+    clients: int = 2,
+    users: int = 1,
+    idle_timeout: float = 10.0,
+) -> dict[str, Any]:
+    """Fan-out to each number of subscribers in `sizes`, bare vs. graphql_api, on the
+    (migrated) database and the broker that env names. The medians of the rounds per server
+    and size ("summary"), every round ("runs"), graphql_api / bare delivered/s per size
+    ("ratios") and the counts of trouble over all ("trouble": lost, duplicated, ...)."""
+    raise_fd_limit()
+    sizes = sorted(sizes)
+    print(
+        f"fan-out load generator: {clients} client processes (uvloop, wire.py WebSockets), "
+        f"one sender (keep-alive HTTP/1.1); {rounds} rounds; messages per measurement: "
+        + ", ".join(f"{messages_for(messages, n)} to {n:,}" for n in sizes),
+        flush=True,
+    )
+    runs = uvloop.run(bench(env, work, sizes, rounds, messages, clients, users, idle_timeout))
+    summary = {
+        name: {n: medians(by_size, FIGURES, TROUBLE) for n, by_size in by_n.items()}
+        for name, by_n in runs.items()
     }
+    return {
+        "summary": summary,
+        "runs": runs,
+        "ratios": {
+            n: summary["graphql_api"][n]["per_s"] / summary["bare"][n]["per_s"] for n in sizes
+        },
+        "trouble": {
+            k: sum(f[k] for by_n in summary.values() for f in by_n.values()) for k in TROUBLE
+        },
+        "messages": {n: messages_for(messages, n) for n in sizes},
+        "rounds": rounds,
+        "clients": clients,
+        "users": users,
+        "database": database_kind(env["DATABASE_URL"]),
+        "broker": env["BROKER_URL"].split(":")[0],
+    }
+
+
+def print_table(outcome: dict[str, Any]) -> None:
+    summary = outcome["summary"]
+    print(
+        f"\n{'subscribers':>11}  {'server':<12}{'delivered/s':>12}{'sent/s':>8}{'p50 ms':>9}"
+        f"{'p99 ms':>9}{'lost':>6}{'dup':>5}{'CPU: server':>13}{'clients':>9}{'other':>7}"
+    )
+    for n in summary["bare"]:
+        for name in SERVERS:
+            f = summary[name][n]
+            print(
+                f"{n:>11,}  {name:<12}{f['per_s']:>12,.0f}{f['sent_per_s']:>8,.0f}"
+                f"{f['p50_ms']:>9.1f}{f['p99_ms']:>9.1f}"
+                f"{f['lost']:>6}{f['duplicated']:>5}{f['server_cpu']:>13.0%}"
+                f"{f['clients_cpu']:>9.0%}{f['other_cpu']:>7.0%}"
+            )
+    print(
+        "\ngraphql_api / bare, delivered/s: "
+        + ", ".join(f"{n:,} subscribers {r:.2f}" for n, r in outcome["ratios"].items())
+    )
+    print(
+        "CPU: share of one core from the first send to the last receipt; other: the rest of "
+        "the machine meanwhile (PostgreSQL, Redis, noise). Latency includes queueing: the "
+        "sender does not wait for delivery."
+    )
 
 
 def main() -> None:
@@ -516,85 +575,26 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=Path("bench-chat.json"))
     args = parser.parse_args()
-    raise_fd_limit()
 
     work = Path(tempfile.mkdtemp(prefix="bench-chat-"))
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("GRAPHQL_API_") and k not in ("DATABASE_URL", "BROKER_URL")
-    }
-    env.update(
-        DATABASE_URL=args.database_url or f"sqlite:///{work / 'bench.db'}",
-        BROKER_URL=args.broker_url,
-        GRAPHQL_API_SECRET_FILE=str(work / "secret"),
-        # Registration is set-up, not what is measured: cheap hashes, long-lived tokens.
-        GRAPHQL_API_ARGON2_MEMORY_KIB="1024",
-        GRAPHQL_API_ARGON2_TIME_COST="1",
-        GRAPHQL_API_ARGON2_PARALLELISM="1",
-        GRAPHQL_API_ACCESS_TOKEN_MINUTES="1440",
+    env = server_env(args.database_url or f"sqlite:///{work / 'bench.db'}", work, args.broker_url)
+    migrate(env)
+    outcome = measure(
+        env,
+        work,
+        [int(s) for s in args.subscribers.split(",")],
+        args.rounds,
+        args.messages,
+        args.clients,
+        args.users,
+        args.idle_timeout,
     )
-    subprocess.run([str(BIN / "graphql-api"), "migrate"], env=env, check=True, capture_output=True)
-    sizes = sorted(int(s) for s in args.subscribers.split(","))
-    print(
-        f"load generator: {args.clients} client processes (uvloop, wire.py WebSockets), one "
-        f"sender (keep-alive HTTP/1.1); {args.rounds} rounds; messages per measurement: "
-        + ", ".join(f"{messages_for(args, n)} to {n:,}" for n in sizes),
-        flush=True,
-    )
-    outcome = uvloop.run(bench(args, env, work))
-    summary = outcome["summary"]
-
-    print(
-        f"\n{'subscribers':>11}  {'server':<12}{'delivered/s':>12}{'sent/s':>8}{'p50 ms':>9}"
-        f"{'p99 ms':>9}"
-        f"{'lost':>6}{'dup':>5}{'CPU: server':>13}{'clients':>9}{'other':>7}"
-    )
-    ratios: dict[int, float] = {}
-    for n in summary["bare"]:
-        for name in SERVERS:
-            f = summary[name][n]
-            print(
-                f"{n:>11,}  {name:<12}{f['per_s']:>12,.0f}{f['sent_per_s']:>8,.0f}"
-                f"{f['p50_ms']:>9.1f}{f['p99_ms']:>9.1f}"
-                f"{f['lost']:>6}{f['duplicated']:>5}{f['server_cpu']:>13.0%}"
-                f"{f['clients_cpu']:>9.0%}{f['other_cpu']:>7.0%}"
-            )
-        ratios[n] = summary["graphql_api"][n]["per_s"] / summary["bare"][n]["per_s"]
-    print(
-        "\ngraphql_api / bare, delivered/s: "
-        + ", ".join(f"{n:,} subscribers {r:.2f}" for n, r in ratios.items())
-    )
-    print(
-        "CPU: share of one core from the first send to the last receipt; other: the rest of "
-        "the machine meanwhile (PostgreSQL, Redis, noise). Latency includes queueing: the "
-        "sender does not wait for delivery."
-    )
-    trouble = {
-        k: sum(f[k] for by_n in summary.values() for f in by_n.values())
-        for k in ("lost", "duplicated", "strays", "mismatched", "ended")
-    }
-    args.json.write_text(
-        json.dumps(
-            {
-                **outcome,
-                "ratios": ratios,
-                "trouble": trouble,
-                "messages": {n: messages_for(args, n) for n in summary["bare"]},
-                "rounds": args.rounds,
-                "clients": args.clients,
-                "users": args.users,
-                "database": env["DATABASE_URL"].split(":")[0],
-                "broker": args.broker_url.split(":")[0],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    print_table(outcome)
+    args.json.write_text(json.dumps(outcome, indent=2) + "\n")
     print(f"written to {args.json}")
     shutil.rmtree(work, ignore_errors=True)
-    if any(trouble.values()):
-        raise SystemExit(f"FAILED: {trouble}")
+    if any(outcome["trouble"].values()):
+        raise SystemExit(f"FAILED: {outcome['trouble']}")
 
 
 if __name__ == "__main__":
