@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from graphql_api.core import sqlite_inline
 from graphql_api.core.errors import InvalidInput
 from graphql_api.core.settings import Settings
 
@@ -93,8 +94,13 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
     kwargs: dict[str, Any] = {"echo": settings.db_echo}
     if read_only:
         kwargs["isolation_level"] = "AUTOCOMMIT"
+        # Nothing to roll back when a connection goes back to the pool.
+        kwargs["pool_reset_on_return"] = None
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": 30}
+        if read_only:
+            # Reads run on the event loop's thread (see core.sqlite_inline).
+            kwargs["module"] = sqlite_inline.dbapi(settings.db_statement_timeout_seconds)
     else:
         kwargs.update(
             pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True

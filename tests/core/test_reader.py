@@ -1,11 +1,19 @@
-"""The read engine: autocommit, no transaction round trips, and no writes."""
+"""The read engine: autocommit, no transaction round trips, no writes; SQLite inline."""
+
+import threading
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_api.core.context import AppState
+from graphql_api.core.db import create_engine
 from graphql_api.users.models import User
+from tests import conftest
 
 
 @pytest.fixture
@@ -39,3 +47,40 @@ async def test_reads_cannot_write(services: AppState) -> None:
             )
     async with services.sessionmaker() as session:
         assert (await session.execute(text("SELECT count(*) FROM users"))).scalar_one() == 0
+
+
+@pytest.fixture
+async def sqlite_reader(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A read engine on a fresh SQLite file, whose statements may run for 0.2 s."""
+    settings = conftest.test_settings(
+        f"sqlite+aiosqlite:///{tmp_path / 'read.db'}", tmp_path, db_statement_timeout_seconds=0.2
+    )
+    engine = create_engine(settings, read_only=True)
+    yield engine
+    await engine.dispose()
+
+
+async def test_sqlite_reads_run_on_the_event_loop_thread(sqlite_reader: AsyncEngine) -> None:
+    threads: list[int] = []
+    async with sqlite_reader.connect() as conn:
+        raw = await conn.get_raw_connection()
+        raw.driver_connection._conn.create_function(  # type: ignore[union-attr]
+            "whose_thread", 0, lambda: threads.append(threading.get_ident()) or 1
+        )
+        assert (await conn.execute(text("SELECT whose_thread()"))).scalar_one() == 1
+    assert threads == [threading.get_ident()]
+
+
+async def test_a_sqlite_read_past_the_statement_timeout_is_interrupted(
+    sqlite_reader: AsyncEngine,
+) -> None:
+    endless = text(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+    )
+    async with sqlite_reader.connect() as conn:
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="interrupted"):
+            await conn.execute(endless)
+        assert time.monotonic() - started < 2
+        # The next statement has a clock of its own.
+        assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
