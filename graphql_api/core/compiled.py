@@ -22,6 +22,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -117,6 +118,33 @@ class ListCompletion:
 
 
 Completion = LeafCompletion | ObjectCompletion | AbstractCompletion | ListCompletion
+# The paths of a level's objects; None where no resolver below reads them.
+Paths = list[Path | None] | None
+# Ways of resolving (FieldPlan.how) whose values may be awaitables.
+CALLS = frozenset({"strawberry", "resolve"})
+
+
+@dataclass(slots=True)
+class ResolverCall:
+    """How to call a Strawberry resolver function: worked out once, from its signature."""
+
+    function: Callable[..., Any]
+    passes_self: bool
+    sources: tuple[str, ...]  # the parameters that get the parent object
+    info: str | None  # the parameter that gets the Info, if any
+    has_arguments: bool
+
+    @classmethod
+    def of(cls, strawberry_field: StrawberryField) -> "ResolverCall":
+        resolver: Any = strawberry_field.base_resolver
+        parents = (resolver.parent_parameter, resolver.root_parameter)
+        return cls(
+            function=resolver.wrapped_func,
+            passes_self=resolver.self_parameter is not None,
+            sources=tuple(p.name for p in parents if p),
+            info=resolver.info_parameter.name if resolver.info_parameter else None,
+            has_arguments=bool(strawberry_field.arguments),
+        )
 
 
 @dataclass(slots=True)
@@ -131,6 +159,19 @@ class FieldPlan:
     how: str
     strawberry_field: StrawberryField | None = None
     static_arguments: dict[str, Any] | None = None
+    call: ResolverCall | None = None
+
+    @property
+    def needs_paths(self) -> bool:
+        """Whether resolving or completing it builds resolve infos, which carry a path."""
+        if self.how == "resolve" or (self.call is not None and self.call.info is not None):
+            return True
+        completion = self.completion
+        while isinstance(completion, ListCompletion):
+            completion = completion.item
+        if isinstance(completion, AbstractCompletion):
+            return True  # its runtime types' selections are planned later
+        return isinstance(completion, ObjectCompletion) and completion.selection.needs_paths
 
 
 @dataclass(slots=True)
@@ -138,6 +179,11 @@ class SelectionPlan:
     type: GraphQLObjectType
     fields: list[FieldPlan]
     keys: tuple[str, ...]
+    # Paths are made only where some resolver below may read them (they cost per object).
+    needs_paths: bool = True
+
+    def __post_init__(self) -> None:
+        self.needs_paths = any(f.needs_paths for f in self.fields)
 
 
 @dataclass(slots=True)
@@ -253,7 +299,10 @@ class Compiler:
             how = "resolve"
         else:
             raise Unsupported(name)  # graphql-core's default resolver: not in this schema
-        return FieldPlan(key, nodes, definition, parent, completion, how, strawberry_field, static)
+        call = ResolverCall.of(strawberry_field) if how == "strawberry" else None  # type: ignore[arg-type]
+        return FieldPlan(
+            key, nodes, definition, parent, completion, how, strawberry_field, static, call
+        )
 
     def _arguments(self, definition: GraphQLField, node: FieldNode) -> dict[str, Any] | None:
         try:
@@ -287,17 +336,23 @@ class PlanRun:
         self.converted: dict[int, Any] = {}
 
     async def selection(
-        self, plan: SelectionPlan, objects: list[Any], paths: list[Path | None]
+        self, plan: SelectionPlan, objects: list[Any], paths: Paths
     ) -> list[dict[str, Any]]:
-        """The answers for `objects`, all of `plan.type`: one dict each, in field order."""
+        """The answers for `objects`, all of `plan.type`: one dict each, in field order.
+
+        `paths` are the objects' paths, or None where nothing below reads them.
+        """
+        if not plan.needs_paths:
+            paths = None
         results = [dict.fromkeys(plan.keys) for _ in objects]
         resolved: list[list[Any]] = []
         waiting: list[tuple[list[Any], int, Any]] = []
+        is_awaitable = self.is_awaitable
         for field_plan in plan.fields:
             values = self.resolve(field_plan, objects, paths)
             resolved.append(values)
-            is_awaitable = self.is_awaitable
-            waiting.extend((values, i, v) for i, v in enumerate(values) if is_awaitable(v))
+            if field_plan.how in CALLS:
+                waiting.extend((values, i, v) for i, v in enumerate(values) if is_awaitable(v))
         if waiting:
             await self.settle(waiting)
         nested = []
@@ -308,7 +363,9 @@ class PlanRun:
                 for result, value in zip(results, self.leaves(completion, values), strict=True):
                     result[key] = value
             else:
-                child_paths = [Path(p, key, plan.type.name) for p in paths]
+                child_paths = (
+                    None if paths is None else [Path(p, key, plan.type.name) for p in paths]
+                )
                 nested.append(self.fill(results, field_plan, values, child_paths))
         if len(nested) == 1:
             await nested[0]
@@ -335,21 +392,19 @@ class PlanRun:
         results: list[dict[str, Any]],
         field_plan: FieldPlan,
         values: list[Any],
-        paths: list[Path],
+        paths: Paths,
     ) -> None:
         completed = await self.complete(field_plan, field_plan.completion, values, paths)
         key = field_plan.key
         for result, value in zip(results, completed, strict=True):
             result[key] = value
 
-    def resolve(
-        self, field_plan: FieldPlan, objects: list[Any], paths: list[Path | None]
-    ) -> list[Any]:
+    def resolve(self, field_plan: FieldPlan, objects: list[Any], paths: Paths) -> list[Any]:
         how = field_plan.how
         try:
             if how == "attribute":
                 name = field_plan.strawberry_field.python_name  # type: ignore[union-attr]
-                return [getattr(o, name) for o in objects]
+                return list(map(attrgetter(name), objects))
             if how == "typename":
                 return [field_plan.parent_type.name] * len(objects)
             if how == "strawberry":
@@ -358,7 +413,7 @@ class PlanRun:
             resolve = field_plan.definition.resolve
             return [
                 resolve(o, self.info(field_plan, p), **arguments)  # type: ignore[misc]
-                for o, p in zip(objects, paths, strict=True)
+                for o, p in zip(objects, paths, strict=True)  # type: ignore[arg-type]
             ]
         except Fallback:
             raise
@@ -382,41 +437,50 @@ class PlanRun:
             self.arguments[id(field_plan)] = arguments
         return arguments
 
-    def call_strawberry(
-        self, field_plan: FieldPlan, objects: list[Any], paths: list[Path | None]
-    ) -> list[Any]:
+    def call_strawberry(self, field_plan: FieldPlan, objects: list[Any], paths: Paths) -> list[Any]:
         """Call a Strawberry resolver as Strawberry would, its arguments converted once.
 
         A resolve info is built only for resolvers that take one.
         """
-        sfield: Any = field_plan.strawberry_field
-        resolver = sfield.base_resolver
         if not objects:
             return []
-        schema = self.executor.schema._strawberry_schema
-        info_class = schema.config.info_class
+        call: ResolverCall = field_plan.call  # type: ignore[assignment]
+        function = call.function
+        converted = self.converted_arguments(field_plan) if call.has_arguments else {}
+        if call.info is None and not call.passes_self and not converted:
+            if not call.sources:
+                return [function() for _ in objects]
+            if len(call.sources) == 1:
+                (source,) = call.sources
+                return [function(**{source: obj}) for obj in objects]
+        sfield = field_plan.strawberry_field
+        info_class = self.executor.schema._strawberry_schema.config.info_class
+        results = []
+        for i, obj in enumerate(objects):
+            kwargs = dict(converted)
+            for name in call.sources:
+                kwargs[name] = obj
+            if call.info is not None:
+                raw_info = self.info(field_plan, paths[i])  # type: ignore[index]
+                kwargs[call.info] = info_class(_raw_info=raw_info, _field=sfield)
+            results.append(function(obj, **kwargs) if call.passes_self else function(**kwargs))
+        return results
+
+    def converted_arguments(self, field_plan: FieldPlan) -> dict[str, Any]:
+        """The field's arguments as its resolver takes them, converted once per request."""
         converted = self.converted.get(id(field_plan))
         if converted is None:
+            sfield: Any = field_plan.strawberry_field
+            schema = self.executor.schema._strawberry_schema
+            info = schema.config.info_class(_raw_info=self.info(field_plan, None), _field=sfield)
             converted = self.converted[id(field_plan)] = convert_arguments(
                 self.raw_arguments(field_plan),
                 sfield.arguments,
                 scalar_registry=schema.schema_converter.scalar_registry,
                 config=schema.config,
-                info=info_class(_raw_info=self.info(field_plan, paths[0]), _field=sfield),
+                info=info,
             )
-        self_parameter = resolver.self_parameter
-        source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
-        info_parameter = resolver.info_parameter
-        results = []
-        for obj, path in zip(objects, paths, strict=True):
-            kwargs = dict(converted)
-            for name in source_names:
-                kwargs[name] = obj
-            if info_parameter:
-                raw_info = self.info(field_plan, path)
-                kwargs[info_parameter.name] = info_class(_raw_info=raw_info, _field=sfield)
-            results.append(resolver(obj, **kwargs) if self_parameter else resolver(**kwargs))
-        return results
+        return converted
 
     def leaves(self, completion: LeafCompletion, values: list[Any]) -> list[Any]:
         fast_type = completion.fast_type
@@ -439,7 +503,7 @@ class PlanRun:
         return out
 
     async def complete(
-        self, field_plan: FieldPlan, completion: Completion, values: list[Any], paths: list[Path]
+        self, field_plan: FieldPlan, completion: Completion, values: list[Any], paths: Paths
     ) -> list[Any]:
         """Completed values for `values`; None stays None where the schema allows it."""
         present = [i for i, v in enumerate(values) if v is not None and v is not Undefined]
@@ -452,7 +516,7 @@ class PlanRun:
             return out
         if isinstance(completion, ListCompletion):
             items: list[Any] = []
-            item_paths: list[Path] = []
+            item_paths: list[Path] | None = None if paths is None else []
             bounds = []
             for i in present:
                 value = values[i]
@@ -460,7 +524,8 @@ class PlanRun:
                     raise Fallback
                 start = len(items)
                 items.extend(value)
-                item_paths.extend(Path(paths[i], n, None) for n in range(len(items) - start))
+                if item_paths is not None:
+                    item_paths.extend(Path(paths[i], n, None) for n in range(len(items) - start))  # type: ignore[index]
                 bounds.append((i, start, len(items)))
             completed = await self.complete(field_plan, completion.item, items, item_paths)
             for i, start, end in bounds:
@@ -468,7 +533,10 @@ class PlanRun:
             return out
         # One resolve info for the type checks of the whole level: they read the context.
         info = self.executor.build_resolve_info(
-            field_plan.definition, field_plan.nodes, field_plan.parent_type, paths[present[0]]
+            field_plan.definition,
+            field_plan.nodes,
+            field_plan.parent_type,
+            None if paths is None else paths[present[0]],
         )
         if isinstance(completion, ObjectCompletion):
             groups = {completion.selection.type: (completion.selection, present)}
@@ -479,7 +547,8 @@ class PlanRun:
             is_type_of = object_type.is_type_of
             if is_type_of is not None and not all(is_type_of(o, info) is True for o in objects):
                 raise Fallback
-            answers = await self.selection(plan, objects, [paths[i] for i in indexes])
+            object_paths = None if paths is None else [paths[i] for i in indexes]
+            answers = await self.selection(plan, objects, object_paths)
             for i, answer in zip(indexes, answers, strict=True):
                 out[i] = answer
         return out

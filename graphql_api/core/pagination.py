@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 import strawberry
-from sqlalchemy import ColumnElement, Select, func, literal, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal, tuple_
 
 from graphql_api.core.errors import BadUserInput
 
@@ -47,6 +47,16 @@ class SortKey:
         bound = tuple_(*(literal(v, c.type) for c, v in zip(columns, values, strict=True)))
         row = tuple_(*columns)
         return row < bound if self.descending else row > bound
+
+    def after_bound(self, model: Any) -> ColumnElement[bool]:
+        """`after` for a statement built once: the values come as `after_parameters`."""
+        columns = [getattr(model, c) for c in self.columns]
+        bound = tuple_(*(bindparam(f"after_{c.key}", type_=c.type) for c in columns))
+        row = tuple_(*columns)
+        return row < bound if self.descending else row > bound
+
+    def after_parameters(self, values: tuple[Any, ...]) -> dict[str, Any]:
+        return {f"after_{c}": v for c, v in zip(self.columns, values, strict=True)}
 
     def cursor(self, obj: Any) -> str:
         values = [_plain(getattr(obj, c)) for c in self.columns]

@@ -3,8 +3,10 @@
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -49,17 +51,29 @@ async def _pages_per_owner(
     order: ItemOrder,
     page: PageArgs,
 ) -> list[list[Item]]:
-    sort = order.value
-    stmt = select(Item).where(Item.owner_id.in_(owner_ids), *where.conditions())
+    stmt = _window(where, order, continues=page.after is not None)
+    parameters = {"owner_ids": owner_ids, "rows": page.first + 1}
     if page.after is not None:
-        stmt = stmt.where(sort.after(Item, page.after))
+        parameters.update(order.value.after_parameters(page.after))
+    rows = await session.execute(stmt, parameters)
+    return grouped_by_key(owner_ids, rows.scalars(), lambda row: row.owner_id)
+
+
+@lru_cache(maxsize=256)
+def _window(where: ItemFilter, order: ItemOrder, *, continues: bool) -> Select[Any]:
+    """The first `:rows` items of each of `:owner_ids` (after the cursor, if `continues`).
+
+    Built once per shape: building a statement costs more than SQLite takes to run it.
+    """
+    sort = order.value
+    stmt = select(Item).where(Item.owner_id.in_(bindparam("owner_ids", expanding=True)))
+    stmt = stmt.where(*where.conditions())
+    if continues:
+        stmt = stmt.where(sort.after_bound(Item))
     rank = func.row_number().over(partition_by=Item.owner_id, order_by=sort.order_by(Item))
     ranked = stmt.add_columns(rank.label("rank")).subquery()
     item = aliased(Item, ranked)
-    rows = await session.execute(
-        select(item).where(ranked.c.rank <= page.first + 1).order_by(*sort.order_by(item))
-    )
-    return grouped_by_key(owner_ids, rows.scalars(), lambda row: row.owner_id)
+    return select(item).where(ranked.c.rank <= bindparam("rows")).order_by(*sort.order_by(item))
 
 
 class ItemCountByOwnerLoader(SessionLoader[tuple[int, ItemFilter], int]):
@@ -92,6 +106,8 @@ class TagsByItemIdLoader(SessionLoader[int, list[str]]):
 
 
 class ItemByIdLoader(SessionLoader[int, Item | None]):
+    statement = select(Item).where(Item.id.in_(bindparam("keys", expanding=True)))
+
     async def load_batch(self, session: AsyncSession, keys: Sequence[int]) -> list[Item | None]:
-        rows = (await session.execute(select(Item).where(Item.id.in_(keys)))).scalars()
+        rows = (await session.execute(self.statement, {"keys": keys})).scalars()
         return in_key_order(keys, rows, lambda item: item.id)

@@ -21,7 +21,8 @@ async def owner_items(
 ) -> ItemConnection:
     """One owner's items, batched with the other owners on the page."""
     order = order_by or ItemOrder.CREATED_AT_DESC
-    page = order.value.page_args(first, after)
+    key = order.value
+    page = key.page_args(first, after)
     where = ItemFilter(tag=tag, search=search_term(search))
     rows = await info.context.loader(ItemsByOwnerLoader).load(
         OwnerItemsKey(owner_id, where, order, page)
@@ -30,7 +31,7 @@ async def owner_items(
     async def count() -> int:
         return await info.context.loader(ItemCountByOwnerLoader).load((owner_id, where))
 
-    return build_connection(ItemConnection, rows, page, order.value, count)
+    return build_connection(ItemConnection, rows, page, key, count)
 
 
 async def all_items(

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.core.loaders import SessionLoader, in_key_order
@@ -10,6 +10,8 @@ from graphql_api.users.models import User
 
 
 class UserByIdLoader(SessionLoader[int, User | None]):
+    statement = select(User).where(User.id.in_(bindparam("keys", expanding=True)))
+
     async def load_batch(self, session: AsyncSession, keys: Sequence[int]) -> list[User | None]:
-        rows = (await session.execute(select(User).where(User.id.in_(keys)))).scalars()
+        rows = (await session.execute(self.statement, {"keys": keys})).scalars()
         return in_key_order(keys, rows, lambda user: user.id)
