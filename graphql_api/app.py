@@ -19,6 +19,7 @@ from graphql_api.core.body_limit import BodySizeLimitMiddleware
 from graphql_api.core.broker import create_broker
 from graphql_api.core.context import AppState, Context, bearer_token
 from graphql_api.core.db import create_engine, create_sessionmaker
+from graphql_api.core.fast_path import FastQueries
 from graphql_api.core.middleware import RequestIdMiddleware
 from graphql_api.core.passwords import PasswordHasher
 from graphql_api.core.ratelimit import RateLimiter
@@ -156,8 +157,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # No OpenTelemetry here: off, its per-request provider checks cost ~20% of a redirect.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    schema = build_schema(settings)
     router = GraphQLApiRouter(
-        build_schema(settings),
+        schema,
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
         multipart_uploads_enabled=True,
@@ -192,6 +194,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"status": "unavailable", **checks}, status_code=503)
         return {"status": "ok", **checks}
 
+    # Innermost: queries seen before skip the router and Strawberry's view.
+    app.add_middleware(FastQueries, schema=schema)
     # Computed once every route exists: the shim leaves their paths alone.
     reserved = reserved_codes(app, settings)
     app.add_middleware(RedirectShim, reserved=reserved)

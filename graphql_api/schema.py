@@ -15,8 +15,9 @@ from graphql_api.chat.subscriptions import ChatSubscriptions
 from graphql_api.chat.types import ChatMessageType, ChatRoomType
 from graphql_api.core.compiled import PlanCache
 from graphql_api.core.context import Info
+from graphql_api.core.documents import DocumentCache
 from graphql_api.core.execution import GraphQLApiExecutor, QuietExecutor
-from graphql_api.core.limits import query_limits_extension
+from graphql_api.core.limits import QueryLimits, query_limits_extension
 from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
 from graphql_api.core.relay import Node, from_global_id
 from graphql_api.core.settings import Settings
@@ -66,7 +67,10 @@ class Subscription(LinkSubscriptions, ChatSubscriptions):
 
 
 class Schema(strawberry.Schema):
-    # Execution plans of the queries seen lately (`core.compiled`); set by build_schema.
+    # Set by build_schema: the query limits, the documents seen lately with the outcome
+    # of their checks (`core.documents`), and their execution plans (`core.compiled`).
+    limits: QueryLimits
+    documents: DocumentCache
     plans: PlanCache | None = None
 
     def process_errors(
@@ -81,12 +85,14 @@ def schema_types() -> list[type]:
 
 
 def build_schema(settings: Settings) -> Schema:
+    limits = QueryLimits.from_settings(settings)
+    documents = DocumentCache(settings.document_cache_size)
     extensions: list[Callable[[], SchemaExtension]] = [
         MaskInternalErrors,
         StorableStringsExtension,
         PlainHttpRunsNoSubscriptions,
         partial(MaxTokensLimiter, settings.max_query_tokens),
-        query_limits_extension(settings),
+        query_limits_extension(settings, limits, documents),
     ]
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
@@ -98,5 +104,7 @@ def build_schema(settings: Settings) -> Schema:
         extensions=extensions,
         execution_context_class=QuietExecutor if settings.is_production else GraphQLApiExecutor,
     )
+    schema.limits = limits
+    schema.documents = documents
     schema.plans = PlanCache(settings.document_cache_size)
     return schema

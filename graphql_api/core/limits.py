@@ -326,8 +326,8 @@ class QueryLimitsExtension(SchemaExtension):
         )
 
 
-def query_limits_extension(settings: Settings) -> Callable[[], QueryLimitsExtension]:
+def query_limits_extension(
+    settings: Settings, limits: QueryLimits, documents: DocumentCache
+) -> Callable[[], QueryLimitsExtension]:
     """A factory of the configured extension (Strawberry makes one per operation)."""
-    limits = QueryLimits.from_settings(settings)
-    documents = DocumentCache(settings.document_cache_size)
     return partial(QueryLimitsExtension, limits, documents, hide_suggestions=settings.is_production)

@@ -63,13 +63,14 @@ class MethodNotAllowed(HTTPException):
         self.allow = allow
 
 
-def _has_nul(value: Any) -> bool:
+def has_nul(value: Any) -> bool:
+    """Whether a NUL character hides in a decoded JSON value, keys included."""
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(has_nul(v) for v in value)
     return False
 
 
@@ -147,7 +148,7 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
             )
         if not isinstance(value, dict | list):
             raise HTTPException(400, "The request must be a JSON object.")
-        if _has_nul(value):
+        if has_nul(value):
             raise HTTPException(400, NUL_MESSAGE)
         return value
 

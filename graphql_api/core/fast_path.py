@@ -1,0 +1,185 @@
+"""Queries seen before, answered straight from their plans: the read path's short cut.
+
+A query's first request takes the whole way: FastAPI's router, Strawberry's view, its
+extensions, parsing, validation and the query limits; what depends on the document
+alone is then cached (`core.documents`), and so is its plan (`core.compiled`). For
+the requests that follow, that way is mostly overhead: on a page of 20 items it cost
+about as much as executing the query. This ASGI middleware takes a POST of a query
+whose document passed every check and answers it itself, doing only what depends on
+the request: the body, the token, the variables (coerced, and priced against the cost
+limit), and the plan's run.
+
+It answers only what the whole way would answer without an error, byte for byte the
+same. Anything else (a document not seen or not valid, variables that do not coerce or
+cost too much, a mutation, a resolver error or anything else a plan hands back to
+graphql-core) goes the whole way, with the body replayed: queries change nothing, so
+running one twice is safe.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from graphql import OperationDefinitionNode, OperationType
+from graphql.utilities import get_operation_ast
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.execution.is_awaitable import optimized_is_awaitable
+
+from graphql_api.core.compiled import run_compiled
+from graphql_api.core.context import Context, bearer_token
+from graphql_api.core.limits import query_cost
+from graphql_api.core.media_types import JSON, response_media_type
+from graphql_api.core.transport import has_nul
+
+logger = logging.getLogger(__name__)
+
+# The headers a fast answer carries itself; any other a resolver set is passed on.
+_OWN_HEADERS = frozenset({b"content-type", b"content-length"})
+
+
+def _is_json(content_type: bytes) -> bool:
+    return content_type.split(b";", 1)[0].strip().lower() == b"application/json"
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that gives the body read already, then whatever the client sends next."""
+    sent = False
+
+    async def replayed() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replayed
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole body; None if the client left before sending it."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+class FastQueries:
+    """Answers POSTed queries seen before on `path` from their plans; passes on the rest."""
+
+    def __init__(self, app: ASGIApp, *, schema: Any, path: str = "/graphql") -> None:
+        self.app = app
+        self.schema = schema
+        self.path = path
+        self.answered = 0  # requests this path answered (tests read it)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        if not _is_json(headers.get(b"content-type", b"")):
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if body is None:
+            return  # nobody to answer
+        try:
+            answer = await self.answer(scope, headers, body)
+        except Exception:
+            # A fault of this path's own: the whole way answers, and reports what it finds.
+            logger.exception("the fast path failed; answering the whole way")
+            answer = None
+        if answer is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        self.answered += 1
+        await answer(send)
+
+    async def answer(
+        self, scope: Scope, headers: dict[bytes, bytes], body: bytes
+    ) -> Callable[[Send], Awaitable[None]] | None:
+        """How to send the answer, if this path can give it."""
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(request, dict) or not request.keys() <= {
+            "query",
+            "variables",
+            "operationName",
+            "extensions",
+        }:
+            return None
+        query = request.get("query")
+        variables = request.get("variables") or {}
+        operation_name = request.get("operationName")
+        if (
+            not isinstance(query, str)
+            or not isinstance(variables, dict)
+            or not isinstance(operation_name, str | None)
+            or has_nul(variables)
+        ):
+            return None
+        cached = self.schema.documents.get(query)
+        if cached is None or cached.errors != []:
+            return None  # not seen, or not valid: the whole way says why
+        document = cached.document
+        operation = get_operation_ast(document, operation_name)
+        if not isinstance(operation, OperationDefinitionNode):
+            return None
+        if operation.operation is not OperationType.QUERY:
+            return None
+        limits = self.schema.limits
+        if query_cost(self.schema._schema, document, operation_name, variables, limits.max_cost) > (
+            limits.max_cost
+        ):
+            return None
+
+        state = scope["app"].state.services
+        context = Context(
+            state,
+            token=bearer_token(headers.get(b"authorization", b"").decode("latin-1") or None),
+            request_id=scope.get("state", {}).get("request_id", ""),
+        )
+        context.request = Request(scope)
+        context.response = sub_response = Response()
+        executor = self.schema.execution_context_class.build(
+            self.schema._schema,
+            document,
+            context_value=context,
+            raw_variable_values=variables,
+            operation_name=operation_name,
+            is_awaitable=optimized_is_awaitable,
+        )
+        if isinstance(executor, list):
+            return None  # variables that do not coerce
+        run = run_compiled(executor, self.schema.plans)
+        result = None if run is None else await run
+        if result is None:
+            return None
+        media_type = response_media_type(headers.get(b"accept", b"").decode("latin-1") or None)
+        content = orjson.dumps({"data": result.data})
+        extra = [(k, v) for k, v in sub_response.raw_headers if k not in _OWN_HEADERS]
+
+        async def respond(send: Send) -> None:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", (media_type or JSON).encode()),
+                        (b"content-length", str(len(content)).encode()),
+                        *extra,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": content})
+
+        return respond

@@ -1,0 +1,133 @@
+"""The fast path (`core.fast_path`): queries seen before, answered as the whole way would.
+
+Every test sends a request twice or more: the first takes the whole way (router,
+Strawberry's view, parsing, validation, limits), later ones may take the fast path.
+Answers must be the same bytes; whatever the fast path cannot answer exactly (errors,
+refusals, mutations) must get the whole way's answer, and be executed once.
+"""
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from graphql_api.core.fast_path import FastQueries
+from tests.conftest import SignedIn, error_codes
+
+ITEMS = """
+query Items($n: Int) {
+  items(first: $n) { nodes { id title price owner { username } } pageInfo { hasNextPage } }
+}
+"""
+ME = "query Me { me { username email } }"
+CREATE_ITEM = """
+mutation CreateItem($input: CreateItemInput!) {
+  createItem(input: $input) { item { id } userErrors { code } }
+}
+"""
+
+
+@pytest.fixture
+def fast(app: FastAPI) -> FastQueries:
+    """The app's fast path, to count what it answered."""
+    if app.middleware_stack is None:  # built by the first request otherwise
+        app.middleware_stack = app.build_middleware_stack()
+    layer: Any = app.middleware_stack
+    while not isinstance(layer, FastQueries):
+        layer = layer.app
+    return layer
+
+
+async def post(
+    http: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, **headers: str
+) -> httpx.Response:
+    return await http.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+    )
+
+
+async def create_items(who: SignedIn, count: int) -> None:
+    for n in range(count):
+        await who.client.mutate(CREATE_ITEM, {"title": f"Item {n}", "price": f"{n + 1}.50"})
+
+
+async def test_a_query_seen_before_is_answered_fast_with_the_same_bytes(
+    http: httpx.AsyncClient, fast: FastQueries, alice: SignedIn
+) -> None:
+    await create_items(alice, 3)
+    whole = await post(http, ITEMS, {"n": 2})
+    before = fast.answered
+    again = await post(http, ITEMS, {"n": 2}, **{"X-Request-ID": "fast-1"})
+    assert fast.answered == before + 1
+    assert again.status_code == whole.status_code == 200
+    assert again.content == whole.content
+    assert again.headers["content-type"] == whole.headers["content-type"] == "application/json"
+    # The middlewares outside still see it: request id, security headers.
+    assert again.headers["x-request-id"] == "fast-1"
+    assert again.headers["x-content-type-options"] == "nosniff"
+    # The variables are this request's: a page of 3 is not the page of 2 seen before.
+    three = await post(http, ITEMS, {"n": 3})
+    assert fast.answered == before + 2
+    assert len(three.json()["data"]["items"]["nodes"]) == 3
+
+
+async def test_the_viewer_is_this_requests(
+    http: httpx.AsyncClient, fast: FastQueries, alice: SignedIn, bob: SignedIn
+) -> None:
+    mine = await post(http, ME, Authorization=f"Bearer {alice.client.token}")
+    before = fast.answered
+    theirs = await post(http, ME, Authorization=f"Bearer {bob.client.token}")
+    anonymous = await post(http, ME)
+    assert fast.answered == before + 2
+    assert mine.json() == {"data": {"me": {"username": "alice", "email": "alice@example.com"}}}
+    assert theirs.json() == {"data": {"me": {"username": "bob", "email": "bob@example.com"}}}
+    assert anonymous.json() == {"data": {"me": None}}
+
+
+async def test_errors_and_refusals_get_the_whole_ways_answer(
+    http: httpx.AsyncClient, fast: FastQueries, alice: SignedIn
+) -> None:
+    await post(http, ITEMS, {"n": 1})
+    before = fast.answered
+    # A bad token, variables that do not coerce, a page over the limit, a NUL.
+    forged = await post(http, ME, Authorization="Bearer forged")
+    assert error_codes(forged.json()) == ["UNAUTHENTICATED"]
+    wrong_type = await post(http, ITEMS, {"n": "two"})
+    assert wrong_type.json()["errors"][0]["message"].startswith("Variable '$n'")
+    too_many = await post(http, ITEMS, {"n": 101})
+    assert too_many.json()["data"] is None
+    assert "between 0 and 100" in too_many.json()["errors"][0]["message"]
+    nul = await http.post("/graphql", json={"query": ITEMS, "variables": {"n": 1, "x": "a\x00b"}})
+    assert nul.status_code == 400
+    assert fast.answered == before
+
+
+async def test_cost_is_priced_with_this_requests_variables(
+    http: httpx.AsyncClient, fast: FastQueries, alice: SignedIn
+) -> None:
+    nested = (
+        "query Nested($n: Int) { users(first: $n) { nodes { items(first: $n) { nodes { id } } } } }"
+    )
+    assert (
+        "errors"
+        not in (
+            await post(http, nested, {"n": 5}, Authorization=f"Bearer {alice.client.token}")
+        ).json()
+    )
+    before = fast.answered
+    costly = await post(http, nested, {"n": 100}, Authorization=f"Bearer {alice.client.token}")
+    assert error_codes(costly.json()) == ["QUERY_LIMIT_EXCEEDED"]
+    assert fast.answered == before
+
+
+async def test_mutations_take_the_whole_way_and_run_once(
+    http: httpx.AsyncClient, fast: FastQueries, alice: SignedIn
+) -> None:
+    before = fast.answered
+    await create_items(alice, 2)
+    assert fast.answered == before
+    count = await post(http, "query Count { items { totalCount } }")
+    count = await post(http, "query Count { items { totalCount } }")
+    assert count.json() == {"data": {"items": {"totalCount": 2}}}
+    assert fast.answered == before + 1
