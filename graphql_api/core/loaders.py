@@ -1,10 +1,11 @@
-"""The DataLoader base: every batch opens its own short session (batches run concurrently)."""
+"""DataLoader bases: every batch opens its own short session or connection (batches run
+concurrently, and neither may be shared between tasks)."""
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from graphql_api.core.context import Sessionmaker
 
@@ -22,6 +23,21 @@ class SessionLoader(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
             return await self.load_batch(session, keys)
 
     async def load_batch(self, session: AsyncSession, keys: Sequence[K]) -> list[V]:
+        raise NotImplementedError
+
+
+class RecordLoader(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
+    """A loader of records (`core.records`): Core statements on a connection, no session."""
+
+    def __init__(self, sessionmaker: Sessionmaker) -> None:
+        super().__init__()
+        self.engine = sessionmaker.kw["bind"]
+
+    async def batch_load_fn(self, keys: Sequence[K]) -> list[V]:
+        async with self.engine.connect() as conn:
+            return await self.load_batch(conn, keys)
+
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[K]) -> list[V]:
         raise NotImplementedError
 
 

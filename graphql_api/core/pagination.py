@@ -13,6 +13,7 @@ import strawberry
 from sqlalchemy import ColumnElement, Select, bindparam, func, literal, tuple_
 
 from graphql_api.core.errors import BadUserInput
+from graphql_api.core.records import Record
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -208,10 +209,20 @@ async def paginate(
     model: Any,
     key: SortKey,
     page: PageArgs,
+    record: type[Record] | None = None,
 ) -> C:
-    """One page of `select(model)...` in one query; `totalCount` costs a count only if asked."""
-    async with sessionmaker() as session:
-        rows = list((await session.execute(key.apply(stmt, model, page))).scalars())
+    """One page of `select(model)...` in one query; `totalCount` costs a count only if asked.
+
+    With a `record` class, the page is read as records of the model (`core.records`).
+    """
+    paged = key.apply(stmt, model, page)
+    if record is not None:
+        async with sessionmaker.kw["bind"].connect() as conn:
+            selected = paged.with_only_columns(*record.columns(), maintain_column_froms=True)
+            rows = record.from_rows(await conn.execute(selected))
+    else:
+        async with sessionmaker() as session:
+            rows = list((await session.execute(paged)).scalars())
 
     async def count() -> int:
         counted = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)

@@ -7,12 +7,12 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
-from graphql_api.core.loaders import SessionLoader, grouped_by_key, in_key_order
+from graphql_api.core.loaders import RecordLoader, SessionLoader, grouped_by_key, in_key_order
 from graphql_api.core.pagination import PageArgs
-from graphql_api.items.models import Item, ItemTag
+from graphql_api.items.models import Item, ItemRecord, ItemTag
 from graphql_api.items.service import ItemFilter, ItemOrder
 
 
@@ -24,20 +24,20 @@ class OwnerItemsKey:
     page: PageArgs
 
 
-class ItemsByOwnerLoader(SessionLoader[OwnerItemsKey, list[Item]]):
+class ItemsByOwnerLoader(RecordLoader[OwnerItemsKey, list[Any]]):
     """A page (first + 1 rows) of each owner's items; keys with the same arguments share a query."""
 
     async def load_batch(
-        self, session: AsyncSession, keys: Sequence[OwnerItemsKey]
-    ) -> list[list[Item]]:
+        self, conn: AsyncConnection, keys: Sequence[OwnerItemsKey]
+    ) -> list[list[Any]]:
         by_args: dict[tuple[ItemFilter, ItemOrder, PageArgs], list[int]] = defaultdict(list)
         for key in keys:
             by_args[key.where, key.order, key.page].append(key.owner_id)
-        pages: dict[OwnerItemsKey, list[Item]] = {}
+        pages: dict[OwnerItemsKey, list[Any]] = {}
         for (where, order, page), owner_ids in by_args.items():
             for owner_id, rows in zip(
                 owner_ids,
-                await _pages_per_owner(session, owner_ids, where, order, page),
+                await _pages_per_owner(conn, owner_ids, where, order, page),
                 strict=True,
             ):
                 pages[OwnerItemsKey(owner_id, where, order, page)] = rows
@@ -45,18 +45,18 @@ class ItemsByOwnerLoader(SessionLoader[OwnerItemsKey, list[Item]]):
 
 
 async def _pages_per_owner(
-    session: AsyncSession,
+    conn: AsyncConnection,
     owner_ids: list[int],
     where: ItemFilter,
     order: ItemOrder,
     page: PageArgs,
-) -> list[list[Item]]:
+) -> list[list[Any]]:
     stmt = _window(where, order, continues=page.after is not None)
     parameters = {"owner_ids": owner_ids, "rows": page.first + 1}
     if page.after is not None:
         parameters.update(order.value.after_parameters(page.after))
-    rows = await session.execute(stmt, parameters)
-    return grouped_by_key(owner_ids, rows.scalars(), lambda row: row.owner_id)
+    rows = ItemRecord.from_rows(await conn.execute(stmt, parameters))
+    return grouped_by_key(owner_ids, rows, lambda row: row.owner_id)
 
 
 @lru_cache(maxsize=256)
@@ -73,7 +73,11 @@ def _window(where: ItemFilter, order: ItemOrder, *, continues: bool) -> Select[A
     rank = func.row_number().over(partition_by=Item.owner_id, order_by=sort.order_by(Item))
     ranked = stmt.add_columns(rank.label("rank")).subquery()
     item = aliased(Item, ranked)
-    return select(item).where(ranked.c.rank <= bindparam("rows")).order_by(*sort.order_by(item))
+    return (
+        ItemRecord.select(item)
+        .where(ranked.c.rank <= bindparam("rows"))
+        .order_by(*sort.order_by(item))
+    )
 
 
 class ItemCountByOwnerLoader(SessionLoader[tuple[int, ItemFilter], int]):
@@ -105,9 +109,9 @@ class TagsByItemIdLoader(SessionLoader[int, list[str]]):
         return [[tag for _, tag in group] for group in grouped]
 
 
-class ItemByIdLoader(SessionLoader[int, Item | None]):
-    statement = select(Item).where(Item.id.in_(bindparam("keys", expanding=True)))
+class ItemByIdLoader(RecordLoader[int, Any]):
+    statement = ItemRecord.select().where(Item.id.in_(bindparam("keys", expanding=True)))
 
-    async def load_batch(self, session: AsyncSession, keys: Sequence[int]) -> list[Item | None]:
-        rows = (await session.execute(self.statement, {"keys": keys})).scalars()
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
+        rows = ItemRecord.from_rows(await conn.execute(self.statement, {"keys": keys}))
         return in_key_order(keys, rows, lambda item: item.id)

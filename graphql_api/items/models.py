@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_api.core.db import Base, BigId, IdPk, Money, Timestamp, utcnow
+from graphql_api.core.records import read_model
 
 
 class Item(Base):
@@ -30,6 +31,10 @@ class Item(Base):
     @property
     def price_with_tax(self) -> Decimal:
         return self.price + (self.tax or Decimal(0))
+
+
+# What is only read of an item (loaders, pages) is loaded as this (see core.records).
+ItemRecord = read_model(Item)
 
 
 class ItemTag(Base):

@@ -5,7 +5,7 @@ from graphql_api.core.pagination import build_connection, paginate
 from graphql_api.core.validation import search_term
 from graphql_api.items import service
 from graphql_api.items.loaders import ItemCountByOwnerLoader, ItemsByOwnerLoader, OwnerItemsKey
-from graphql_api.items.models import Item
+from graphql_api.items.models import Item, ItemRecord
 from graphql_api.items.service import ItemFilter, ItemOrder
 from graphql_api.items.types import ItemConnection
 
@@ -54,4 +54,5 @@ async def all_items(
         Item,
         order.value,
         page,
+        ItemRecord,
     )

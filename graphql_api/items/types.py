@@ -8,6 +8,7 @@ import strawberry
 
 from graphql_api.core.context import Info
 from graphql_api.core.pagination import Connection
+from graphql_api.core.records import instance_of
 from graphql_api.core.relay import Node, to_global_id
 from graphql_api.core.types import UserError
 from graphql_api.items.loaders import TagsByItemIdLoader
@@ -41,7 +42,7 @@ class ItemType(Node):
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, Item)
+        return instance_of(obj, Item)
 
     @strawberry.field(description="The item's global ID.")
     def id(root: strawberry.Parent[Item]) -> strawberry.ID:

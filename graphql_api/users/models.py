@@ -7,6 +7,7 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_api.core.db import Base, BigId, IdPk, Timestamp, UTCDateTime, utcnow
+from graphql_api.core.records import read_model
 
 
 class Role(StrEnum):
@@ -34,6 +35,9 @@ class User(Base):
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
 
+
+# What is only read of a user (loaders, pages) is loaded as this (see core.records).
+UserRecord = read_model(User)
 
 # Case-insensitive uniqueness, enforced by the database (no check-then-insert race).
 Index("uq_users_username_lower", func.lower(User.username), unique=True)

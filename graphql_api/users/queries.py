@@ -9,7 +9,7 @@ from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.core.relay import pk_of
 from graphql_api.core.validation import like_pattern, search_term
 from graphql_api.users.loaders import UserByIdLoader
-from graphql_api.users.models import User
+from graphql_api.users.models import User, UserRecord
 from graphql_api.users.types import UserConnection, UserType
 
 USERS_ORDER = SortKey("u+", ("created_at", "id"), (parse_datetime, parse_int), False)
@@ -58,7 +58,7 @@ class UserQueries:
             pattern = like_pattern(search)
             stmt = stmt.where(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
         connection = await paginate(
-            info.context.reader, UserConnection, stmt, User, USERS_ORDER, page
+            info.context.reader, UserConnection, stmt, User, USERS_ORDER, page, UserRecord
         )
         loader = info.context.loader(UserByIdLoader)
         for edge in connection.edges:

@@ -7,6 +7,7 @@ import strawberry
 
 from graphql_api.core.context import Info
 from graphql_api.core.pagination import Connection
+from graphql_api.core.records import instance_of
 from graphql_api.core.relay import Node, to_global_id
 from graphql_api.core.types import UserError
 from graphql_api.items.resolvers import owner_items
@@ -25,7 +26,7 @@ class UserType(Node):
 
     @classmethod
     def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, User)
+        return instance_of(obj, User)
 
     @strawberry.field(description="The user's global ID.")
     def id(root: strawberry.Parent[User]) -> strawberry.ID:

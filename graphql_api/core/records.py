@@ -1,0 +1,60 @@
+"""Read models: a model's columns as a plain named tuple, for what is only read.
+
+Loading rows as ORM instances costs a session, an identity map and instrumented state
+per row: for the page of 20 users that `users` reads, about as much as the rest of the
+query. What the API only reads (DataLoaders, pages) is loaded as records instead: named
+tuples with the model's column attributes and its plain properties (`User.is_admin`),
+made straight from the rows of a Core statement. Writes keep the ORM models; GraphQL
+types accept both (`instance_of`).
+"""
+
+from collections import namedtuple
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, inspect, select
+
+
+class Record(tuple):  # type: ignore[type-arg]
+    """Base of the read models; `model` is the ORM class a record stands for."""
+
+    __slots__ = ()
+    model: Any
+    fields: tuple[str, ...]
+
+    @classmethod
+    def columns(cls, source: Any = None) -> list[ColumnElement[Any]]:
+        """The columns to select, in field order, of the model or of an alias of it."""
+        entity = cls.model if source is None else source
+        return [getattr(entity, name) for name in cls.fields]
+
+    @classmethod
+    def select(cls, source: Any = None) -> Select[Any]:
+        return select(*cls.columns(source))
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Any]) -> list[Any]:
+        make = cls._make  # type: ignore[attr-defined]
+        return [make(row) for row in rows]
+
+
+def read_model(model: type) -> type[Record]:
+    """The record class of an ORM model: its column attributes and plain properties."""
+    fields = tuple(attribute.key for attribute in inspect(model).column_attrs)
+    properties = {
+        name: value
+        for klass in reversed(model.__mro__)
+        for name, value in vars(klass).items()
+        if isinstance(value, property)
+    }
+    base = namedtuple(f"{model.__name__}Row", fields)  # type: ignore[misc]
+    return type(
+        f"{model.__name__}Record",
+        (base, Record),
+        {"__slots__": (), "model": model, "fields": fields, **properties},
+    )
+
+
+def instance_of(obj: Any, model: type) -> bool:
+    """Whether `obj` is an instance of the model or a record of it."""
+    return isinstance(obj, model) or (isinstance(obj, Record) and obj.model is model)
