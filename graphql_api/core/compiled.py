@@ -22,6 +22,8 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
 from operator import attrgetter
 from typing import Any
 
@@ -120,6 +122,8 @@ class ListCompletion:
 Completion = LeafCompletion | ObjectCompletion | AbstractCompletion | ListCompletion
 # The paths of a level's objects; None where no resolver below reads them.
 Paths = list[Path | None] | None
+# Argument values a resolver cannot change, which plans may share between requests.
+IMMUTABLE = frozenset({str, int, float, bool, type(None), Decimal})
 # Ways of resolving (FieldPlan.how) whose values may be awaitables.
 CALLS = frozenset({"strawberry", "resolve"})
 
@@ -160,6 +164,8 @@ class FieldPlan:
     strawberry_field: StrawberryField | None = None
     static_arguments: dict[str, Any] | None = None
     call: ResolverCall | None = None
+    # The static arguments converted, where conversion gives values nothing can change.
+    static_converted: dict[str, Any] | None = None
 
     @property
     def needs_paths(self) -> bool:
@@ -467,7 +473,10 @@ class PlanRun:
         return results
 
     def converted_arguments(self, field_plan: FieldPlan) -> dict[str, Any]:
-        """The field's arguments as its resolver takes them, converted once per request."""
+        """The field's arguments as its resolver takes them, converted once per request
+        (once per plan if they are written in the document and convert to plain values)."""
+        if field_plan.static_converted is not None:
+            return field_plan.static_converted
         converted = self.converted.get(id(field_plan))
         if converted is None:
             sfield: Any = field_plan.strawberry_field
@@ -480,6 +489,10 @@ class PlanRun:
                 config=schema.config,
                 info=info,
             )
+            if field_plan.static_arguments is not None and all(
+                type(v) in IMMUTABLE or isinstance(v, Enum) for v in converted.values()
+            ):
+                field_plan.static_converted = converted
         return converted
 
     def leaves(self, completion: LeafCompletion, values: list[Any]) -> list[Any]:

@@ -7,7 +7,8 @@ the cache stays small however many distinct documents clients send.
 """
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from graphql import DocumentNode, GraphQLError
 
@@ -19,6 +20,8 @@ class CachedDocument:
     document: DocumentNode
     # What the document-only checks found; None until they have run.
     errors: list[GraphQLError] | None = None
+    # Its cost (core.limits), by operation name and the whole numbers among the variables.
+    costs: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
 
 class DocumentCache:

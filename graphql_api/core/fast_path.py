@@ -30,7 +30,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 
 from graphql_api.core.compiled import run_compiled
 from graphql_api.core.context import Context, bearer_token
-from graphql_api.core.limits import query_cost
+from graphql_api.core.limits import priced
 from graphql_api.core.media_types import JSON, response_media_type
 from graphql_api.core.transport import has_nul
 
@@ -136,9 +136,9 @@ class FastQueries:
             return None
         if operation.operation is not OperationType.QUERY:
             return None
-        limits = self.schema.limits
-        if query_cost(self.schema._schema, document, operation_name, variables, limits.max_cost) > (
-            limits.max_cost
+        ceiling = self.schema.limits.max_cost
+        if priced(self.schema._schema, document, cached, operation_name, variables, ceiling) > (
+            ceiling
         ):
             return None
 

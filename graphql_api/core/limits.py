@@ -255,6 +255,33 @@ def query_cost(
     return total
 
 
+MAX_COSTS_PER_DOCUMENT = 64
+
+
+def priced(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    cached: CachedDocument | None,
+    operation_name: str | None,
+    variables: dict[str, Any],
+    ceiling: int,
+) -> int:
+    """`query_cost`, kept with a cached document for the page sizes its variables ask for.
+
+    Only whole-number variables can change the price (they are the page sizes).
+    """
+    if cached is None or cached.document is not document:
+        return query_cost(schema, document, operation_name, variables, ceiling)
+    key = (operation_name, *sorted((k, v) for k, v in variables.items() if type(v) is int))
+    cost = cached.costs.get(key)
+    if cost is None:
+        cost = query_cost(schema, cached.document, operation_name, variables, ceiling)
+        if len(cached.costs) >= MAX_COSTS_PER_DOCUMENT:
+            cached.costs.clear()
+        cached.costs[key] = cost
+    return cost
+
+
 class QueryLimitsExtension(SchemaExtension):
     """Runs the checks above around the standard validation, in the cheap-first order.
 
@@ -294,9 +321,10 @@ class QueryLimitsExtension(SchemaExtension):
                     cached.errors = errors
             errors = list(errors)
             if not errors:
-                cost = query_cost(
+                cost = priced(
                     context.schema._schema,
                     document,
+                    self.cached,
                     context.operation_name,
                     context.variables or {},
                     self.limits.max_cost,

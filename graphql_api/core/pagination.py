@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -209,20 +210,10 @@ async def paginate(
     model: Any,
     key: SortKey,
     page: PageArgs,
-    record: type[Record] | None = None,
 ) -> C:
-    """One page of `select(model)...` in one query; `totalCount` costs a count only if asked.
-
-    With a `record` class, the page is read as records of the model (`core.records`).
-    """
-    paged = key.apply(stmt, model, page)
-    if record is not None:
-        async with sessionmaker.kw["bind"].connect() as conn:
-            selected = paged.with_only_columns(*record.columns(), maintain_column_froms=True)
-            rows = record.from_rows(await conn.execute(selected))
-    else:
-        async with sessionmaker() as session:
-            rows = list((await session.execute(paged)).scalars())
+    """One page of `select(model)...` in one query; `totalCount` costs a count only if asked."""
+    async with sessionmaker() as session:
+        rows = list((await session.execute(key.apply(stmt, model, page))).scalars())
 
     async def count() -> int:
         counted = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
@@ -230,6 +221,47 @@ async def paginate(
             return (await session.execute(counted)).scalar_one()  # type: ignore[no-any-return]
 
     return build_connection(connection_class, rows, page, key, count)
+
+
+async def read_page(
+    sessionmaker: Any,
+    connection_class: type[C],
+    record: type[Record],
+    where: Select[Any],
+    filters: dict[str, Any],
+    key: SortKey,
+    page: PageArgs,
+) -> C:
+    """One page of records (`core.records`) in one query; a count only if asked.
+
+    `where` selects the rows of the list, with its values as bound parameters given in
+    `filters`; it must be built once (cached by its caller): the page's statement is
+    built once for it, since building one costs more than SQLite takes to run it.
+    """
+    engine = sessionmaker.kw["bind"]
+    stmt = _page_statement(where, record, key, continues=page.after is not None)
+    parameters = {**filters, "rows": page.first + 1}
+    if page.after is not None:
+        parameters.update(key.after_parameters(page.after))
+    async with engine.connect() as conn:
+        rows = record.from_rows(await conn.execute(stmt, parameters))
+
+    async def count() -> int:
+        counted = where.with_only_columns(func.count(), maintain_column_froms=True)
+        async with engine.connect() as conn:
+            return (await conn.execute(counted, filters)).scalar_one()  # type: ignore[no-any-return]
+
+    return build_connection(connection_class, rows, page, key, count)
+
+
+@lru_cache(maxsize=256)
+def _page_statement(
+    where: Select[Any], record: type[Record], key: SortKey, *, continues: bool
+) -> Select[Any]:
+    stmt = where.with_only_columns(*record.columns(), maintain_column_froms=True)
+    if continues:
+        stmt = stmt.where(key.after_bound(record.model))
+    return stmt.order_by(*key.order_by(record.model)).limit(bindparam("rows"))
 
 
 def oldest_first(connection: C) -> C:

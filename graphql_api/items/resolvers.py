@@ -1,11 +1,11 @@
 """Item lists as connections: shared by `Query.items` and `User.items`."""
 
 from graphql_api.core.context import Info
-from graphql_api.core.pagination import build_connection, paginate
+from graphql_api.core.pagination import build_connection, read_page
 from graphql_api.core.validation import search_term
 from graphql_api.items import service
 from graphql_api.items.loaders import ItemCountByOwnerLoader, ItemsByOwnerLoader, OwnerItemsKey
-from graphql_api.items.models import Item, ItemRecord
+from graphql_api.items.models import ItemRecord
 from graphql_api.items.service import ItemFilter, ItemOrder
 from graphql_api.items.types import ItemConnection
 
@@ -47,12 +47,12 @@ async def all_items(
     order = order_by or ItemOrder.CREATED_AT_DESC
     page = order.value.page_args(first, after)
     where = ItemFilter(tag=tag, search=search_term(search))
-    return await paginate(
+    return await read_page(
         info.context.reader,
         ItemConnection,
-        service.items_query(where, owner_id),
-        Item,
+        ItemRecord,
+        service.items_where(where, by_owner=owner_id is not None),
+        {"owner_id": owner_id} if owner_id is not None else {},
         order.value,
         page,
-        ItemRecord,
     )

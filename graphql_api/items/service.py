@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, exists, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.core.db import utcnow
@@ -66,10 +67,12 @@ class ItemFilter:
         return found
 
 
-def items_query(where: ItemFilter, owner_id: int | None = None) -> Select[Any]:
-    """The items a list shows, unordered (pagination orders them)."""
-    stmt = select(Item).where(*where.conditions())
-    return stmt if owner_id is None else stmt.where(Item.owner_id == owner_id)
+@lru_cache(maxsize=256)
+def items_where(where: ItemFilter, *, by_owner: bool) -> Select[Any]:
+    """The items a list shows (those of `:owner_id` if `by_owner`), unordered: pagination
+    orders them. Built once per filter (core.pagination.read_page)."""
+    stmt = select(Item.id).where(*where.conditions())
+    return stmt.where(Item.owner_id == bindparam("owner_id")) if by_owner else stmt
 
 
 def _amount(field: str, value: Any, errors: list[FieldError], *, positive: bool) -> Decimal:

@@ -1,10 +1,13 @@
 """Queries of the users feature."""
 
+from functools import lru_cache
+from typing import Any
+
 import strawberry
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
 
 from graphql_api.core.context import Info
-from graphql_api.core.pagination import PageArgs, SortKey, paginate, parse_datetime, parse_int
+from graphql_api.core.pagination import PageArgs, SortKey, parse_datetime, parse_int, read_page
 from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.core.relay import pk_of
 from graphql_api.core.validation import like_pattern, search_term
@@ -22,6 +25,20 @@ async def user_by_pk(info: Info, pk: int) -> User | None:
         return user
     viewer = await info.context.viewer()
     return user if viewer is not None and (viewer.is_admin or viewer.id == user.id) else None
+
+
+@lru_cache(maxsize=4)
+def _users_where(*, admin: bool, searching: bool) -> Select[Any]:
+    """The users a viewer may list; with `searching`, those matching `:pattern`."""
+    stmt = select(User.id)
+    if not admin:
+        stmt = stmt.where(User.is_active.is_(True))
+    if searching:
+        # Only admins may find people by email: it is not public.
+        columns = [User.username, User.email] if admin else [User.username]
+        pattern = bindparam("pattern")
+        stmt = stmt.where(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
+    return stmt
 
 
 @strawberry.type
@@ -49,16 +66,15 @@ class UserQueries:
     ) -> UserConnection:
         viewer = await info.context.require_viewer()
         page: PageArgs = USERS_ORDER.page_args(first, after)
-        stmt = select(User)
-        if not viewer.is_admin:
-            stmt = stmt.where(User.is_active.is_(True))
-        if search := search_term(search):
-            # Only admins may find people by email: it is not public.
-            columns = [User.username, User.email] if viewer.is_admin else [User.username]
-            pattern = like_pattern(search)
-            stmt = stmt.where(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
-        connection = await paginate(
-            info.context.reader, UserConnection, stmt, User, USERS_ORDER, page, UserRecord
+        search = search_term(search)
+        connection = await read_page(
+            info.context.reader,
+            UserConnection,
+            UserRecord,
+            _users_where(admin=viewer.is_admin, searching=bool(search)),
+            {"pattern": like_pattern(search)} if search else {},
+            USERS_ORDER,
+            page,
         )
         loader = info.context.loader(UserByIdLoader)
         for edge in connection.edges:

@@ -14,7 +14,7 @@ async def test_unexpected_error_is_masked_and_logged_with_request_id(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("SELECT secret FROM vault -- password=hunter2")
 
-    monkeypatch.setattr(items_service, "items_query", broken)
+    monkeypatch.setattr(items_service, "items_where", broken)
     with caplog.at_level(logging.ERROR, logger="graphql_api.errors"):
         response = await anon_client.http.post(
             "/graphql",
