@@ -1,13 +1,15 @@
 """Access tokens that must be refused: every way a token can be wrong."""
 
+import asyncio
 import base64
 import time
+from datetime import timedelta
 
 import orjson
 import pytest
 from jose import jwt
 
-from graphql_api.core.tokens import TokenType
+from graphql_api.core.tokens import InvalidToken, TokenType
 from tests.conftest import GraphQLClient, SignedIn, error_codes
 
 ME = "query { me { username } }"
@@ -121,3 +123,15 @@ async def test_garbage_and_non_bearer_credentials_are_refused(alice: SignedIn) -
         )
         assert response.status_code == 200
         assert error_codes(response.json()) == ["UNAUTHENTICATED"]
+
+
+async def test_a_token_verified_before_is_refused_once_expired(services) -> None:  # type: ignore[no-untyped-def]
+    codec = services.tokens
+    token, _ = codec.encode(subject="7", token_type=TokenType.ACCESS, ttl=timedelta(seconds=1))
+    assert codec.decode(token, TokenType.ACCESS).subject == "7"
+    assert codec.decode(token, TokenType.ACCESS).subject == "7"  # the verified one, kept
+    with pytest.raises(InvalidToken):
+        codec.decode(token, TokenType.REFRESH)  # kept per type: still not a refresh token
+    await asyncio.sleep(1.1)
+    with pytest.raises(InvalidToken):
+        codec.decode(token, TokenType.ACCESS)
