@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import aliased
 
 from graphql_api.core.loaders import RecordLoader, SessionLoader, grouped_by_key, in_key_order
 from graphql_api.core.pagination import PageArgs
@@ -44,6 +43,10 @@ class ItemsByOwnerLoader(RecordLoader[OwnerItemsKey, list[Any]]):
         return [pages[key] for key in keys]
 
 
+# Owners per statement: SQLite allows 500 parts to a compound SELECT.
+OWNERS_PER_STATEMENT = 100
+
+
 async def _pages_per_owner(
     conn: AsyncConnection,
     owner_ids: list[int],
@@ -51,33 +54,39 @@ async def _pages_per_owner(
     order: ItemOrder,
     page: PageArgs,
 ) -> list[list[Any]]:
-    stmt = _window(where, order, continues=page.after is not None)
-    parameters = {"owner_ids": owner_ids, "rows": page.first + 1}
-    if page.after is not None:
-        parameters.update(order.value.after_parameters(page.after))
-    rows = ItemRecord.from_rows(await conn.execute(stmt, parameters))
+    rows: list[Any] = []
+    for start in range(0, len(owner_ids), OWNERS_PER_STATEMENT):
+        owners = owner_ids[start : start + OWNERS_PER_STATEMENT]
+        stmt = _first_of_each(where, order, len(owners), continues=page.after is not None)
+        parameters = {f"owner_{n}": owner for n, owner in enumerate(owners)}
+        parameters["rows"] = page.first + 1
+        if page.after is not None:
+            parameters.update(order.value.after_parameters(page.after))
+        rows += ItemRecord.from_rows(await conn.execute(stmt, parameters))
     return grouped_by_key(owner_ids, rows, lambda row: row.owner_id)
 
 
-@lru_cache(maxsize=256)
-def _window(where: ItemFilter, order: ItemOrder, *, continues: bool) -> Select[Any]:
-    """The first `:rows` items of each of `:owner_ids` (after the cursor, if `continues`).
+@lru_cache(maxsize=512)
+def _first_of_each(where: ItemFilter, order: ItemOrder, owners: int, *, continues: bool) -> Any:
+    """The first `:rows` items of each of `:owner_0`... (after the cursor, if `continues`).
 
-    Built once per shape: building a statement costs more than SQLite takes to run it.
+    One indexed LIMIT query per owner, put together with UNION ALL: each reads just its
+    page off (owner, order) indexes, where a window function over all the owners' items
+    numbered every item first (4x slower on SQLite for 20 owners of 20 items). Built once
+    per shape: building a statement costs more than SQLite takes to run it.
     """
     sort = order.value
-    stmt = select(Item).where(Item.owner_id.in_(bindparam("owner_ids", expanding=True)))
-    stmt = stmt.where(*where.conditions())
-    if continues:
-        stmt = stmt.where(sort.after_bound(Item))
-    rank = func.row_number().over(partition_by=Item.owner_id, order_by=sort.order_by(Item))
-    ranked = stmt.add_columns(rank.label("rank")).subquery()
-    item = aliased(Item, ranked)
-    return (
-        ItemRecord.select(item)
-        .where(ranked.c.rank <= bindparam("rows"))
-        .order_by(*sort.order_by(item))
-    )
+    parts = []
+    for n in range(owners):
+        part = ItemRecord.select().where(Item.owner_id == bindparam(f"owner_{n}"))
+        part = part.where(*where.conditions())
+        if continues:
+            part = part.where(sort.after_bound(Item))
+        # Wrapped: SQLite takes no ORDER BY or LIMIT on a part of a compound SELECT.
+        ordered = part.order_by(*sort.order_by(Item)).limit(bindparam("rows")).subquery()
+        parts.append(select(ordered))
+    pages = union_all(*parts).subquery()
+    return select(*(pages.c[name] for name in ItemRecord.fields)).order_by(*sort.order_by(pages.c))
 
 
 class ItemCountByOwnerLoader(SessionLoader[tuple[int, ItemFilter], int]):
