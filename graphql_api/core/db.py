@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -139,6 +140,23 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
     def _on_begin(conn: Any) -> None:
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@asynccontextmanager
+async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection of the read engine, for one batch of reads, given back at once.
+
+    `async with engine.connect()` gives its connection back in a task of its own (so
+    that a cancellation cannot interrupt it): back only when the loop next gets to that
+    task. Under 32 concurrent requests the pool, meanwhile out of connections, opened
+    725 new ones for 2,073 uses. A read connection goes back without any I/O (nothing
+    to reset: autocommit), so there is nothing a cancellation could interrupt.
+    """
+    conn = await engine.connect()
+    try:
+        yield conn
+    finally:
+        await conn.close()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -8,6 +8,7 @@ from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from graphql_api.core.context import Sessionmaker
+from graphql_api.core.db import read_connection
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -34,7 +35,7 @@ class RecordLoader(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
         self.engine = sessionmaker.kw["bind"]
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V]:
-        async with self.engine.connect() as conn:
+        async with read_connection(self.engine) as conn:
             return await self.load_batch(conn, keys)
 
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[K]) -> list[V]:

@@ -13,6 +13,7 @@ import orjson
 import strawberry
 from sqlalchemy import ColumnElement, Select, bindparam, func, literal, tuple_
 
+from graphql_api.core.db import read_connection
 from graphql_api.core.errors import BadUserInput
 from graphql_api.core.records import Record
 
@@ -243,12 +244,12 @@ async def read_page(
     parameters = {**filters, "rows": page.first + 1}
     if page.after is not None:
         parameters.update(key.after_parameters(page.after))
-    async with engine.connect() as conn:
+    async with read_connection(engine) as conn:
         rows = record.from_rows(await conn.execute(stmt, parameters))
 
     async def count() -> int:
         counted = where.with_only_columns(func.count(), maintain_column_froms=True)
-        async with engine.connect() as conn:
+        async with read_connection(engine) as conn:
             return (await conn.execute(counted, filters)).scalar_one()  # type: ignore[no-any-return]
 
     return build_connection(connection_class, rows, page, key, count)

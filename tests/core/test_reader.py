@@ -1,12 +1,13 @@
 """The read engine: autocommit, no transaction round trips, no writes; SQLite inline."""
 
+import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -14,6 +15,7 @@ from graphql_api.core.context import AppState
 from graphql_api.core.db import create_engine
 from graphql_api.users.models import User
 from tests import conftest
+from tests.conftest import GraphQLClient
 
 
 @pytest.fixture
@@ -84,3 +86,27 @@ async def test_a_sqlite_read_past_the_statement_timeout_is_interrupted(
         assert time.monotonic() - started < 2
         # The next statement has a clock of its own.
         assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+
+
+async def test_concurrent_reads_give_their_connections_back_at_once(
+    services: AppState, anon_client: GraphQLClient
+) -> None:
+    """Reads return their connection before the next batch runs: no new ones are opened."""
+    query = "query Items { items(first: 5) { nodes { id owner { username } } } }"
+    await anon_client.data(query)  # a warm pool
+    engine = services.reader.kw["bind"]
+    opened: list[object] = []
+
+    def count(*_: object) -> None:
+        opened.append(1)
+
+    event.listen(engine.sync_engine, "connect", count)
+    try:
+        answers = await asyncio.gather(*(anon_client.data(query) for _ in range(32)))
+    finally:
+        event.remove(engine.sync_engine, "connect", count)
+    assert all(a == answers[0] for a in answers)
+    assert engine.pool.checkedout() == 0
+    if engine.dialect.name == "sqlite":
+        # SQLite reads never wait (core.sqlite_inline): one connection serves them all.
+        assert opened == []
