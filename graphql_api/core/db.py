@@ -56,6 +56,22 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def from_text(value: str | None) -> datetime | None:
+            # Parsed with its zone in one step: datetime.replace(tzinfo=...) alone takes
+            # 0.6 µs, longer than the parse, and a page of items holds hundreds.
+            if value is None:
+                return None
+            try:
+                return datetime.fromisoformat(value + "+00:00")
+            except ValueError:  # not written by this type: a zone of its own, say
+                return self.process_result_value(datetime.fromisoformat(value), dialect)
+
+        return from_text
+
 
 class Money(TypeDecorator[Decimal]):
     """A Decimal amount with two places, stored as whole cents: exact and ordered everywhere."""
