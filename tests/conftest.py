@@ -299,17 +299,21 @@ class StatementLog:
 
 
 @pytest.fixture
-def sql_statements(engine: AsyncEngine) -> Iterator[StatementLog]:
-    """Records every SQL statement the app sends (transaction control left out)."""
+def sql_statements(services: AppState) -> Iterator[StatementLog]:
+    """Records every SQL statement the app sends, on the write and the read engine alike
+    (transaction control left out)."""
     log = StatementLog()
+    engines = [services.engine.sync_engine, services.reader.kw["bind"].sync_engine]
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if statement.split(None, 1)[0].upper() not in {"BEGIN", "COMMIT", "ROLLBACK"}:
             log.statements.append(statement)
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
     yield log
-    event.remove(engine.sync_engine, "before_cursor_execute", record)
+    for engine in engines:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 _skipped: list[str] = []
