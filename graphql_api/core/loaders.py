@@ -2,13 +2,17 @@
 concurrently, and neither may be shared between tasks)."""
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from graphql_api.core.context import Sessionmaker
 from graphql_api.core.db import read_connection
+from graphql_api.core.reads import Read
+from graphql_api.core.records import Record
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -40,6 +44,30 @@ class RecordLoader(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
 
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[K]) -> list[V]:
         raise NotImplementedError
+
+
+# Keys per statement: past this, a batch takes several (SQLite allows 32,766 parameters).
+KEYS_PER_STATEMENT = 100
+
+
+async def by_keys(
+    conn: AsyncConnection, record: type[Record], column: str, keys: Sequence[Any]
+) -> list[Any]:
+    """The records whose column (by attribute name) is one of `keys`, in any order."""
+    rows: list[Any] = []
+    for start in range(0, len(keys), KEYS_PER_STATEMENT):
+        chunk = keys[start : start + KEYS_PER_STATEMENT]
+        read = _by_keys(record, column, len(chunk))
+        rows += await read.all(conn, {f"key_{n}": key for n, key in enumerate(chunk)})
+    return rows
+
+
+@lru_cache(maxsize=512)
+def _by_keys(record: type[Record], column: str, count: int) -> Read:
+    # A parameter per key (not an expanding IN): the SQL is the same for every batch of
+    # this size, so it is compiled once (core.reads).
+    keys = [bindparam(f"key_{n}") for n in range(count)]
+    return Read(record, record.select().where(getattr(record.model, column).in_(keys)))
 
 
 def in_key_order(

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, Select, bindparam, func, literal, tuple_
 
 from graphql_api.core.db import read_connection
 from graphql_api.core.errors import BadUserInput
+from graphql_api.core.reads import Read
 from graphql_api.core.records import Record
 
 DEFAULT_PAGE_SIZE = 20
@@ -240,12 +241,12 @@ async def read_page(
     built once for it, since building one costs more than SQLite takes to run it.
     """
     engine = sessionmaker.kw["bind"]
-    stmt = _page_statement(where, record, key, continues=page.after is not None)
+    read = _page_read(where, record, key, continues=page.after is not None)
     parameters = {**filters, "rows": page.first + 1}
     if page.after is not None:
         parameters.update(key.after_parameters(page.after))
     async with read_connection(engine) as conn:
-        rows = record.from_rows(await conn.execute(stmt, parameters))
+        rows = await read.all(conn, parameters)
 
     async def count() -> int:
         counted = where.with_only_columns(func.count(), maintain_column_froms=True)
@@ -256,13 +257,11 @@ async def read_page(
 
 
 @lru_cache(maxsize=256)
-def _page_statement(
-    where: Select[Any], record: type[Record], key: SortKey, *, continues: bool
-) -> Select[Any]:
+def _page_read(where: Select[Any], record: type[Record], key: SortKey, *, continues: bool) -> Read:
     stmt = where.with_only_columns(*record.columns(), maintain_column_froms=True)
     if continues:
         stmt = stmt.where(key.after_bound(record.model))
-    return stmt.order_by(*key.order_by(record.model)).limit(bindparam("rows"))
+    return Read(record, stmt.order_by(*key.order_by(record.model)).limit(bindparam("rows")))
 
 
 def oldest_first(connection: C) -> C:

@@ -138,6 +138,11 @@ class Connection:
         self._deadline = time.monotonic() + self._timeout_seconds
         return Cursor(self._conn.cursor())
 
+    def fetchall(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """A statement's rows, for reads that skip SQLAlchemy (`core.reads`)."""
+        self._deadline = time.monotonic() + self._timeout_seconds
+        return self._conn.execute(sql, parameters).fetchall()
+
     async def commit(self) -> None:
         self._conn.commit()
 

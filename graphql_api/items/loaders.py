@@ -9,8 +9,15 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from graphql_api.core.loaders import RecordLoader, SessionLoader, grouped_by_key, in_key_order
+from graphql_api.core.loaders import (
+    RecordLoader,
+    SessionLoader,
+    by_keys,
+    grouped_by_key,
+    in_key_order,
+)
 from graphql_api.core.pagination import PageArgs
+from graphql_api.core.reads import Read
 from graphql_api.items.models import Item, ItemRecord, ItemTag
 from graphql_api.items.service import ItemFilter, ItemOrder
 
@@ -57,17 +64,17 @@ async def _pages_per_owner(
     rows: list[Any] = []
     for start in range(0, len(owner_ids), OWNERS_PER_STATEMENT):
         owners = owner_ids[start : start + OWNERS_PER_STATEMENT]
-        stmt = _first_of_each(where, order, len(owners), continues=page.after is not None)
+        read = _first_of_each(where, order, len(owners), continues=page.after is not None)
         parameters = {f"owner_{n}": owner for n, owner in enumerate(owners)}
         parameters["rows"] = page.first + 1
         if page.after is not None:
             parameters.update(order.value.after_parameters(page.after))
-        rows += ItemRecord.from_rows(await conn.execute(stmt, parameters))
+        rows += await read.all(conn, parameters)
     return grouped_by_key(owner_ids, rows, lambda row: row.owner_id)
 
 
 @lru_cache(maxsize=512)
-def _first_of_each(where: ItemFilter, order: ItemOrder, owners: int, *, continues: bool) -> Any:
+def _first_of_each(where: ItemFilter, order: ItemOrder, owners: int, *, continues: bool) -> Read:
     """The first `:rows` items of each of `:owner_0`... (after the cursor, if `continues`).
 
     One indexed LIMIT query per owner, put together with UNION ALL: each reads just its
@@ -86,7 +93,8 @@ def _first_of_each(where: ItemFilter, order: ItemOrder, owners: int, *, continue
         ordered = part.order_by(*sort.order_by(Item)).limit(bindparam("rows")).subquery()
         parts.append(select(ordered))
     pages = union_all(*parts).subquery()
-    return select(*(pages.c[name] for name in ItemRecord.fields)).order_by(*sort.order_by(pages.c))
+    columns = (pages.c[name] for name in ItemRecord.fields)
+    return Read(ItemRecord, select(*columns).order_by(*sort.order_by(pages.c)))
 
 
 class ItemCountByOwnerLoader(SessionLoader[tuple[int, ItemFilter], int]):
@@ -119,8 +127,6 @@ class TagsByItemIdLoader(SessionLoader[int, list[str]]):
 
 
 class ItemByIdLoader(RecordLoader[int, Any]):
-    statement = ItemRecord.select().where(Item.id.in_(bindparam("keys", expanding=True)))
-
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        rows = ItemRecord.from_rows(await conn.execute(self.statement, {"keys": keys}))
+        rows = await by_keys(conn, ItemRecord, "id", keys)
         return in_key_order(keys, rows, lambda item: item.id)
