@@ -129,7 +129,8 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=4, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
-    # PostgreSQL cancels a statement that runs longer (0: never); migrations run without.
+    # PostgreSQL cancels a statement that runs longer, SQLite interrupts a read (0: never);
+    # migrations run without.
     db_statement_timeout_seconds: float = Field(default=15.0, ge=0, le=3600)
     # HTTP hardening
     # A bigger request body is answered with 413 before it is read whole.
