@@ -11,7 +11,7 @@ from graphql_api.core.errors import BadUserInput, ErrorCode, InvalidInput
 MAX_PK = 2**63 - 1  # BIGINT: a larger number cannot name a row
 
 
-@lru_cache(maxsize=65_536)  # pages repeat: the same IDs are encoded again and again
+@lru_cache(maxsize=8192)  # pages repeat: the same IDs are encoded again and again
 def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     raw = f"{type_name}:{pk}".encode()
     return strawberry.ID(base64.urlsafe_b64encode(raw).rstrip(b"=").decode())
