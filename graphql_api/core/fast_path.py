@@ -17,7 +17,6 @@ running one twice is safe.
 """
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -31,7 +30,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from graphql_api.core.compiled import run_compiled
 from graphql_api.core.context import Context, bearer_token
 from graphql_api.core.limits import priced
-from graphql_api.core.media_types import JSON, response_media_type
+from graphql_api.core.media_types import response_media_type
 from graphql_api.core.transport import has_nul
 
 logger = logging.getLogger(__name__)
@@ -83,7 +82,7 @@ class FastQueries:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
+        headers = dict(reversed(scope["headers"]))  # the first of repeated headers, as Starlette
         if not _is_json(headers.get(b"content-type", b"")):
             await self.app(scope, receive, send)
             return
@@ -100,12 +99,14 @@ class FastQueries:
             await self.app(scope, _replay(body, receive), send)
             return
         self.answered += 1
-        await answer(send)
+        content, response_headers = answer
+        await send({"type": "http.response.start", "status": 200, "headers": response_headers})
+        await send({"type": "http.response.body", "body": content})
 
     async def answer(
         self, scope: Scope, headers: dict[bytes, bytes], body: bytes
-    ) -> Callable[[Send], Awaitable[None]] | None:
-        """How to send the answer, if this path can give it."""
+    ) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
+        """The answer's body and headers, if this path can give it."""
         try:
             request = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -166,20 +167,8 @@ class FastQueries:
             return None
         media_type = response_media_type(headers.get(b"accept", b"").decode("latin-1") or None)
         content = orjson.dumps({"data": result.data})
-        extra = [(k, v) for k, v in sub_response.raw_headers if k not in _OWN_HEADERS]
-
-        async def respond(send: Send) -> None:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", (media_type or JSON).encode()),
-                        (b"content-length", str(len(content)).encode()),
-                        *extra,
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": content})
-
-        return respond
+        return content, [
+            (b"content-type", media_type.encode()),
+            (b"content-length", str(len(content)).encode()),
+            *((k, v) for k, v in sub_response.raw_headers if k not in _OWN_HEADERS),
+        ]

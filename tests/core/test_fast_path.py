@@ -131,3 +131,16 @@ async def test_mutations_take_the_whole_way_and_run_once(
     count = await post(http, "query Count { items { totalCount } }")
     assert count.json() == {"data": {"items": {"totalCount": 2}}}
     assert fast.answered == before + 1
+
+
+async def test_the_response_media_type_is_negotiated_alike(
+    http: httpx.AsyncClient, fast: FastQueries
+) -> None:
+    accept = {"Accept": "application/graphql-response+json"}
+    whole = await post(http, "query Plain { items { totalCount } }", **accept)
+    before = fast.answered
+    again = await post(http, "query Plain { items { totalCount } }", **accept)
+    assert fast.answered == before + 1
+    assert again.headers["content-type"] == whole.headers["content-type"]
+    assert again.headers["content-type"] == "application/graphql-response+json"
+    assert again.content == whole.content
