@@ -1,6 +1,7 @@
 """The read engine: autocommit, no transaction round trips, no writes; SQLite inline."""
 
 import asyncio
+import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -86,6 +87,11 @@ async def test_a_sqlite_read_past_the_statement_timeout_is_interrupted(
         assert time.monotonic() - started < 2
         # The next statement has a clock of its own.
         assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+        # So have the reads that skip SQLAlchemy (core.reads).
+        driver = (await conn.get_raw_connection()).driver_connection
+        with pytest.raises(sqlite3.OperationalError, match="interrupted"):
+            driver.fetchall(str(endless), [])  # type: ignore[union-attr]
+        assert driver.fetchall("SELECT 1", []) == [(1,)]  # type: ignore[union-attr]
 
 
 async def test_concurrent_reads_give_their_connections_back_at_once(
