@@ -18,7 +18,7 @@ from graphql_api.chat.presence import create_presence
 from graphql_api.core.body_limit import BodySizeLimitMiddleware
 from graphql_api.core.broker import create_broker
 from graphql_api.core.context import AppState, Context, bearer_token
-from graphql_api.core.db import create_engine, create_sessionmaker
+from graphql_api.core.db import close_read_connection, create_engine, create_sessionmaker
 from graphql_api.core.fast_path import FastQueries
 from graphql_api.core.middleware import RequestIdMiddleware
 from graphql_api.core.passwords import PasswordHasher
@@ -132,6 +132,7 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
             await broker.close()  # ends every subscription, the follower's too
             await follower
             await engine.dispose()
+            await close_read_connection(read_engine)
             await read_engine.dispose()
 
 

@@ -1,5 +1,6 @@
 """Declarative base, column types shared by the features, and the async engine."""
 
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -133,6 +134,8 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine, read_only=read_only)
+        if read_only:
+            _INLINE_READERS.add(engine)
     return engine
 
 
@@ -158,21 +161,44 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# Read engines whose SQLite connections run on the loop's thread, and the connection
+# each one's reads share (see read_connection).
+_INLINE_READERS: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
+_SHARED: weakref.WeakKeyDictionary[AsyncEngine, AsyncConnection] = weakref.WeakKeyDictionary()
+
+
 @asynccontextmanager
 async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection of the read engine, for one batch of reads, given back at once.
+    """A connection of the read engine, for one batch of reads.
 
-    `async with engine.connect()` gives its connection back in a task of its own (so
-    that a cancellation cannot interrupt it): back only when the loop next gets to that
-    task. Under 32 concurrent requests the pool, meanwhile out of connections, opened
-    725 new ones for 2,073 uses. A read connection goes back without any I/O (nothing
-    to reset: autocommit), so there is nothing a cancellation could interrupt.
+    On SQLite every read runs to its end on the loop's thread (`core.sqlite_inline`), so
+    no two ever interleave: all of them share one connection, and a pool checkout per
+    batch (a tenth of a page of users) is saved. `close_read_connection` ends it.
+
+    Elsewhere the connection goes back to the pool at once. `async with
+    engine.connect()` gives it back in a task of its own, only when the loop next gets
+    to that task: under 32 concurrent requests the pool, meanwhile out of connections,
+    opened 725 new ones for 2,073 uses. A read connection goes back without any I/O
+    (nothing to reset: autocommit), so there is nothing a cancellation could interrupt.
     """
+    if engine in _INLINE_READERS:
+        shared = _SHARED.get(engine)
+        if shared is None or shared.closed or shared.invalidated:
+            shared = _SHARED[engine] = await engine.connect()
+        yield shared
+        return
     conn = await engine.connect()
     try:
         yield conn
     finally:
         await conn.close()
+
+
+async def close_read_connection(engine: AsyncEngine) -> None:
+    """End the connection a SQLite read engine's reads share, if it has one."""
+    shared = _SHARED.pop(engine, None)
+    if shared is not None:
+        await shared.close()
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_api.core.context import AppState
-from graphql_api.core.db import create_engine
+from graphql_api.core.db import close_read_connection, create_engine, read_connection
 from graphql_api.users.models import User
 from tests import conftest
 from tests.conftest import GraphQLClient
@@ -112,7 +112,21 @@ async def test_concurrent_reads_give_their_connections_back_at_once(
     finally:
         event.remove(engine.sync_engine, "connect", count)
     assert all(a == answers[0] for a in answers)
-    assert engine.pool.checkedout() == 0
     if engine.dialect.name == "sqlite":
         # SQLite reads never wait (core.sqlite_inline): one connection serves them all.
-        assert opened == []
+        assert opened == [] and engine.pool.checkedout() == 1
+    else:
+        assert engine.pool.checkedout() == 0
+
+
+async def test_sqlite_reads_share_one_connection_until_closed(sqlite_reader: AsyncEngine) -> None:
+    async with read_connection(sqlite_reader) as first:
+        assert (await first.execute(text("SELECT 1"))).scalar_one() == 1
+    async with read_connection(sqlite_reader) as second:
+        assert second is first
+    assert sqlite_reader.pool.checkedout() == 1
+    await close_read_connection(sqlite_reader)
+    assert sqlite_reader.pool.checkedout() == 0 and first.closed
+    async with read_connection(sqlite_reader) as third:  # opened again when needed
+        assert third is not first and (await third.execute(text("SELECT 2"))).scalar_one() == 2
+    await close_read_connection(sqlite_reader)
