@@ -107,8 +107,8 @@ def draw(results: dict[str, Any], path: Path) -> None:
     )
     headroom(middle, log=False)
     middle.set_title(
-        f"Redirects: requests/s; hot / bare {redirect['hot_vs_bare']:.2f} (target 0.50), "
-        f"hot / spread {redirect['hot_vs_spread']:.2f} (target 0.90)",
+        f"Redirects: requests/s; hot / bare {redirect['hot_vs_bare']:.3f} (target 0.50), "
+        f"hot / spread {redirect['hot_vs_spread']:.3f} (target 0.90)",
         loc="left",
         fontsize=10,
     )

@@ -125,7 +125,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         value = summary[ratio]
         verdict = "met" if value >= target else "MISSED"
         print(
-            f"{ratio.replace('_vs_', ' / '):<13}= {value:.2f}  (target >= {target:.2f}: {verdict})"
+            f"{ratio.replace('_vs_', ' / '):<13}= {value:.3f}  (target >= {target:.2f}: {verdict})"
         )
 
 
