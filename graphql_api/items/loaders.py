@@ -19,7 +19,7 @@ from graphql_api.core.loaders import (
 from graphql_api.core.pagination import PageArgs
 from graphql_api.core.reads import Read
 from graphql_api.items.models import Item, ItemRecord, ItemTag
-from graphql_api.items.service import ItemFilter, ItemOrder
+from graphql_api.items.service import ItemFilter, ItemOrder, conditions
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +64,9 @@ async def _pages_per_owner(
     rows: list[Any] = []
     for start in range(0, len(owner_ids), OWNERS_PER_STATEMENT):
         owners = owner_ids[start : start + OWNERS_PER_STATEMENT]
-        read = _first_of_each(where, order, len(owners), continues=page.after is not None)
-        parameters = {f"owner_{n}": owner for n, owner in enumerate(owners)}
+        read = _first_of_each(where.shape, order, len(owners), continues=page.after is not None)
+        parameters: dict[str, Any] = where.parameters()
+        parameters.update((f"owner_{n}", owner) for n, owner in enumerate(owners))
         parameters["rows"] = page.first + 1
         if page.after is not None:
             parameters.update(order.value.after_parameters(page.after))
@@ -74,7 +75,9 @@ async def _pages_per_owner(
 
 
 @lru_cache(maxsize=512)
-def _first_of_each(where: ItemFilter, order: ItemOrder, owners: int, *, continues: bool) -> Read:
+def _first_of_each(
+    shape: tuple[bool, bool], order: ItemOrder, owners: int, *, continues: bool
+) -> Read:
     """The first `:rows` items of each of `:owner_0`... (after the cursor, if `continues`).
 
     One indexed LIMIT query per owner, put together with UNION ALL: each reads just its
@@ -86,7 +89,7 @@ def _first_of_each(where: ItemFilter, order: ItemOrder, owners: int, *, continue
     parts = []
     for n in range(owners):
         part = ItemRecord.select().where(Item.owner_id == bindparam(f"owner_{n}"))
-        part = part.where(*where.conditions())
+        part = part.where(*conditions(shape))
         if continues:
             part = part.where(sort.after_bound(Item))
         # Wrapped: SQLite takes no ORDER BY or LIMIT on a part of a compound SELECT.
@@ -108,8 +111,9 @@ class ItemCountByOwnerLoader(SessionLoader[tuple[int, ItemFilter], int]):
         for where, owner_ids in by_filter.items():
             rows = await session.execute(
                 select(Item.owner_id, func.count())
-                .where(Item.owner_id.in_(owner_ids), *where.conditions())
-                .group_by(Item.owner_id)
+                .where(Item.owner_id.in_(owner_ids), *conditions(where.shape))
+                .group_by(Item.owner_id),
+                where.parameters(),
             )
             counts.update(((owner_id, where), n) for owner_id, n in rows)
         return [counts.get(key, 0) for key in keys]

@@ -51,8 +51,8 @@ async def all_items(
         info.context.reader,
         ItemConnection,
         ItemRecord,
-        service.items_where(where, by_owner=owner_id is not None),
-        {"owner_id": owner_id} if owner_id is not None else {},
+        service.items_where(where.shape, by_owner=owner_id is not None),
+        {**where.parameters(), **({"owner_id": owner_id} if owner_id is not None else {})},
         order.value,
         page,
     )

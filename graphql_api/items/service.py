@@ -51,27 +51,43 @@ class ItemFilter:
     tag: str | None = None
     search: str | None = None
 
-    def conditions(self, model: Any = Item) -> list[ColumnElement[bool]]:
-        found: list[ColumnElement[bool]] = []
+    @property
+    def shape(self) -> tuple[bool, bool]:
+        """Which conditions apply (tag, search): statements are built once per shape."""
+        return self.tag is not None, bool(self.search)
+
+    def parameters(self) -> dict[str, str]:
+        """The values of `conditions`' bound parameters."""
+        found = {}
         if self.tag is not None:
-            tag = normalise_tag(self.tag)
-            found.append(exists().where(ItemTag.item_id == model.id, ItemTag.tag == tag))
+            found["tag"] = normalise_tag(self.tag)
         if self.search:
-            pattern = like_pattern(self.search)
-            found.append(
-                or_(
-                    model.title.ilike(pattern, escape="\\"),
-                    model.description.ilike(pattern, escape="\\"),
-                )
-            )
+            found["pattern"] = like_pattern(self.search)
         return found
 
 
-@lru_cache(maxsize=256)
-def items_where(where: ItemFilter, *, by_owner: bool) -> Select[Any]:
-    """The items a list shows (those of `:owner_id` if `by_owner`), unordered: pagination
-    orders them. Built once per filter (core.pagination.read_page)."""
-    stmt = select(Item.id).where(*where.conditions())
+def conditions(shape: tuple[bool, bool], model: Any = Item) -> list[ColumnElement[bool]]:
+    """The conditions of a filter of this shape, on `:tag` and `:pattern` (`parameters`)."""
+    tagged, searching = shape
+    found: list[ColumnElement[bool]] = []
+    if tagged:
+        found.append(exists().where(ItemTag.item_id == model.id, ItemTag.tag == bindparam("tag")))
+    if searching:
+        pattern = bindparam("pattern")
+        found.append(
+            or_(
+                model.title.ilike(pattern, escape="\\"),
+                model.description.ilike(pattern, escape="\\"),
+            )
+        )
+    return found
+
+
+@lru_cache(maxsize=8)
+def items_where(shape: tuple[bool, bool], *, by_owner: bool) -> Select[Any]:
+    """The items a list of this filter shape shows (those of `:owner_id` if `by_owner`),
+    unordered: pagination orders them. Built once (core.pagination.read_page)."""
+    stmt = select(Item.id).where(*conditions(shape))
     return stmt.where(Item.owner_id == bindparam("owner_id")) if by_owner else stmt
 
 
