@@ -48,16 +48,18 @@ class SortKey:
     def after(self, model: Any, values: tuple[Any, ...]) -> ColumnElement[bool]:
         columns = [getattr(model, c) for c in self.columns]
         # Typed like their columns, so that e.g. a Money value binds as cents.
-        bound = tuple_(*(literal(v, c.type) for c, v in zip(columns, values, strict=True)))
-        row = tuple_(*columns)
-        return row < bound if self.descending else row > bound
+        return self._beyond(
+            columns, [literal(v, c.type) for c, v in zip(columns, values, strict=True)]
+        )
 
     def after_bound(self, model: Any) -> ColumnElement[bool]:
         """`after` for a statement built once: the values come as `after_parameters`."""
         columns = [getattr(model, c) for c in self.columns]
-        bound = tuple_(*(bindparam(f"after_{c.key}", type_=c.type) for c in columns))
-        row = tuple_(*columns)
-        return row < bound if self.descending else row > bound
+        return self._beyond(columns, [bindparam(f"after_{c.key}", type_=c.type) for c in columns])
+
+    def _beyond(self, columns: list[Any], bound: list[Any]) -> ColumnElement[bool]:
+        row, limit = tuple_(*columns), tuple_(*bound)
+        return row < limit if self.descending else row > limit
 
     def after_parameters(self, values: tuple[Any, ...]) -> dict[str, Any]:
         return {f"after_{c}": v for c, v in zip(self.columns, values, strict=True)}

@@ -125,8 +125,11 @@ class Connection:
         return self
 
     def _interrupt_if_late(self) -> int:
-        # Each statement starts its clock in cursor(): SQLAlchemy opens one per statement.
         return int(time.monotonic() > self._deadline)
+
+    def _start_clock(self) -> None:
+        # Per statement: SQLAlchemy opens a cursor for each, core.reads calls fetchall.
+        self._deadline = time.monotonic() + self._timeout_seconds
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -135,12 +138,12 @@ class Connection:
         return self._connection
 
     def cursor(self) -> Cursor:
-        self._deadline = time.monotonic() + self._timeout_seconds
+        self._start_clock()
         return Cursor(self._conn.cursor())
 
     def fetchall(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """A statement's rows, for reads that skip SQLAlchemy (`core.reads`)."""
-        self._deadline = time.monotonic() + self._timeout_seconds
+        self._start_clock()
         return self._conn.execute(sql, parameters).fetchall()
 
     async def commit(self) -> None:
