@@ -18,7 +18,6 @@ safe for queries alone, which change nothing; mutations, subscriptions, introspe
 and operations with field middleware always run on graphql-core.
 """
 
-import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -58,6 +57,8 @@ from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
+
+from graphql_api.core.settle import settle_all
 
 DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -376,19 +377,19 @@ class PlanRun:
         if len(nested) == 1:
             await nested[0]
         elif nested:
-            await self.settle_all(nested)
+            await self.settle_nested(nested)
         return results
 
     async def settle(self, waiting: list[tuple[list[Any], int, Any]]) -> None:
         """Await the level's awaitables together; every one has ended when this returns."""
-        outcomes = await asyncio.gather(*(w[2] for w in waiting), return_exceptions=True)
+        outcomes = await settle_all([w[2] for w in waiting])
         for (values, i, _), outcome in zip(waiting, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 raise Fallback from outcome
             values[i] = outcome
 
-    async def settle_all(self, coroutines: list[Any]) -> None:
-        outcomes = await asyncio.gather(*coroutines, return_exceptions=True)
+    async def settle_nested(self, coroutines: list[Any]) -> None:
+        outcomes = await settle_all(coroutines)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise Fallback from outcome
