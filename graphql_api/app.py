@@ -11,8 +11,7 @@ from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from fastapi.responses import JSONResponse, Response
 
 from graphql_api.chat.presence import create_presence
 from graphql_api.core.body_limit import BodySizeLimitMiddleware
@@ -20,7 +19,9 @@ from graphql_api.core.broker import create_broker
 from graphql_api.core.context import AppState, Context, bearer_token
 from graphql_api.core.db import close_read_connection, create_engine, create_sessionmaker
 from graphql_api.core.fast_path import FastQueries
+from graphql_api.core.metrics import exposition
 from graphql_api.core.middleware import RequestIdMiddleware
+from graphql_api.core.migrate import pending_migrations
 from graphql_api.core.passwords import PasswordHasher
 from graphql_api.core.ratelimit import RateLimiter
 from graphql_api.core.security_headers import SecurityHeadersMiddleware, security_headers
@@ -186,21 +187,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Any:
         state = _state(request.app)
-        checks = {"database": "up", "broker": "up"}
+        checks = {"database": "up", "migrations": "applied", "broker": "up"}
         try:
-            async with state.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            if await pending_migrations(state.engine):
+                checks["migrations"] = "pending"
         except Exception:
             logger.exception("readiness check failed: database")
             checks["database"] = "down"
+            checks["migrations"] = "unknown"
         try:
             await state.broker.ping()
         except Exception:
             logger.exception("readiness check failed: broker")
             checks["broker"] = "down"
-        if "down" in checks.values():
+        if checks != {"database": "up", "migrations": "applied", "broker": "up"}:
             return JSONResponse({"status": "unavailable", **checks}, status_code=503)
         return {"status": "ok", **checks}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        content, media_type = exposition()
+        return Response(content, media_type=media_type)
 
     # Innermost: queries seen before skip the router and Strawberry's view.
     app.add_middleware(FastQueries, schema=schema)

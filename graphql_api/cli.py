@@ -1,9 +1,14 @@
-"""The `graphql-api` command: serve, migrate, create users, export the schema."""
+"""The `graphql-api` command: serve, migrate, create users, seed, import links, export SDL."""
 
 import asyncio
 import getpass
 import logging
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -18,9 +23,46 @@ app = typer.Typer(
 )
 
 
+# prometheus_client's variable (core.metrics); not imported here, as it is read on import.
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def shared_metrics(several_workers: bool) -> Iterator[None]:
+    """With several workers, a fresh folder where each writes its metrics for /metrics to sum
+    (core.metrics); kept if the operator chose one."""
+    if not several_workers or os.environ.get(METRICS_DIR):
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="graphql-api-metrics-")
+    os.environ[METRICS_DIR] = folder  # the workers inherit it
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def fail(message: str) -> typer.Exit:
     typer.secho(f"Error: {message}", fg=typer.colors.RED, err=True)
     return typer.Exit(code=1)
+
+
+@asynccontextmanager
+async def _data_session(settings):  # type: ignore[no-untyped-def]
+    """A sessionmaker on the configured database, and the rules short links follow."""
+    from graphql_api.app import create_app, own_hosts, reserved_codes
+    from graphql_api.core.db import create_engine, create_sessionmaker
+    from graphql_api.links.service import LinkRules
+
+    rules = LinkRules(
+        own_hosts=own_hosts(settings),
+        reserved_codes=reserved_codes(create_app(settings), settings),
+    )
+    engine = create_engine(settings)
+    try:
+        yield create_sessionmaker(engine), rules
+    finally:
+        await engine.dispose()
 
 
 def settings_or_exit():  # type: ignore[no-untyped-def]
@@ -45,26 +87,30 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Serve the API (run `migrate` first)."""
-    import uvicorn
-
     settings = settings_or_exit()  # refuse to start on a bad configuration, with a message
     if workers > 1 and settings.broker_url.startswith("memory://"):
         raise fail(
             "several workers need a broker they share: set BROKER_URL=redis://host:6379/0 "
             "(with memory:// one process cannot tell the others about changes)"
         )
-    uvicorn.run(
-        "graphql_api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        proxy_headers=True,
-        server_header=False,
-        access_log=access_log,
-        ws_max_size=settings.ws_max_message_bytes,
-    )
+    import uvicorn
+
+    from graphql_api.core.logs import logging_config
+
+    with shared_metrics(workers > 1 and not reload):
+        uvicorn.run(
+            "graphql_api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=None if reload else workers,
+            reload=reload,
+            proxy_headers=True,
+            server_header=False,
+            access_log=access_log,
+            ws_max_size=settings.ws_max_message_bytes,
+            log_config=logging_config(settings),
+        )
 
 
 @app.command()
@@ -108,7 +154,7 @@ def create_user(
     admin: Annotated[bool, typer.Option("--admin", help="Make the user an admin.")] = False,
 ) -> None:
     """Create a user, for example the first admin."""
-    from graphql_api.core.db import create_engine, create_sessionmaker, write_transaction
+    from graphql_api.core.db import write_transaction
     from graphql_api.core.errors import InvalidInput
     from graphql_api.core.passwords import PasswordHasher
     from graphql_api.users import service
@@ -121,25 +167,121 @@ def create_user(
             raise fail("the passwords differ")
 
     async def run() -> None:
-        engine = create_engine(settings)
-        try:
-            async with write_transaction(create_sessionmaker(engine)) as session:
-                await service.register(
-                    session,
-                    hasher=PasswordHasher(settings),
-                    email=email,
-                    username=username,
-                    password=password,
-                    role=Role.ADMIN if admin else Role.USER,
-                )
-        finally:
-            await engine.dispose()
+        async with (
+            _data_session(settings) as (sessionmaker, _),
+            write_transaction(sessionmaker) as session,
+        ):
+            await service.register(
+                session,
+                hasher=PasswordHasher(settings),
+                email=email,
+                username=username,
+                password=password,
+                role=Role.ADMIN if admin else Role.USER,
+            )
 
     try:
         asyncio.run(run())
     except InvalidInput as exc:
         raise fail("; ".join(e.message for e in exc.errors)) from None
     typer.echo(f"Created {'admin' if admin else 'user'} {username}.")
+
+
+@app.command()
+def seed(
+    users: Annotated[int, typer.Option(min=1, max=100_000, help="Demo users to make.")] = 10,
+    items: Annotated[int, typer.Option(min=0, max=100, help="Items per user.")] = 5,
+    links: Annotated[int, typer.Option(min=0, max=100, help="Short links per user.")] = 3,
+    prefix: Annotated[str, typer.Option(help="Usernames are PREFIX1, PREFIX2, ...")] = "demo",
+    password: Annotated[str, typer.Option(help="Every demo user's password.")] = "demo-password",
+) -> None:
+    """Fill the database with demo users (with items and short links) and a `general` room."""
+    from graphql_api import demo
+    from graphql_api.core.db import write_transaction
+    from graphql_api.core.errors import InvalidInput
+    from graphql_api.core.passwords import PasswordHasher
+
+    settings = settings_or_exit()
+    if settings.is_production:
+        raise fail("seed makes accounts with a known password: not in production")
+
+    async def run() -> bool:
+        async with _data_session(settings) as (sessionmaker, rules):
+            async with sessionmaker() as session:
+                await demo.check(session, prefix=prefix, password=password)
+            # One hash for all: argon2id takes a tenth of a second each, by design.
+            password_hash = await PasswordHasher(settings).hash(password)
+            made = []
+            with typer.progressbar(length=users, label="Seeding users", file=sys.stderr) as bar:
+                for start in range(1, users + 1, demo.USERS_PER_TRANSACTION):
+                    async with write_transaction(sessionmaker) as session:
+                        made += await demo.seed_users(
+                            session,
+                            start=start,
+                            count=min(demo.USERS_PER_TRANSACTION, users + 1 - start),
+                            prefix=prefix,
+                            password_hash=password_hash,
+                            items_each=items,
+                            links_each=links,
+                            rules=rules,
+                            done=lambda: bar.update(1),
+                        )
+            async with write_transaction(sessionmaker) as session:
+                return await demo.seed_room(session, creator=made[0])
+
+    try:
+        room_made = asyncio.run(run())
+    except InvalidInput as exc:
+        raise fail("; ".join(e.message for e in exc.errors)) from None
+    typer.echo(
+        f"Made {users} users ({prefix}1 to {prefix}{users}, password {password!r}) with "
+        f"{items} items and {links} short links each"
+        + (f", and the {demo.ROOM!r} room." if room_made else ".")
+    )
+
+
+@app.command("import-links")
+def import_links(
+    file: Annotated[Path, typer.Argument(help="CSV: url, code, title, tags (a|b), expiresAt.")],
+    owner: Annotated[str, typer.Option(help="Username of the links' owner.")],
+) -> None:
+    """Import short links from a CSV file; rows that cannot be imported are listed."""
+    from graphql_api.core.db import write_transaction
+    from graphql_api.core.errors import ErrorCode, InvalidInput
+    from graphql_api.links.importer import import_rows, parse_csv
+    from graphql_api.users.service import find_by_login
+
+    settings = settings_or_exit()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise fail(f"cannot read {file}: {exc.strerror}") from None
+
+    async def run() -> tuple[int, list[str]]:
+        rows = parse_csv(data, max_rows=None)
+        async with (
+            _data_session(settings) as (sessionmaker, rules),
+            write_transaction(sessionmaker) as session,
+        ):
+            user = await find_by_login(session, login=owner)
+            if user is None:
+                raise InvalidInput.single("owner", ErrorCode.NOT_FOUND, f"no user {owner!r}")
+            with typer.progressbar(length=len(rows), label="Importing", file=sys.stderr) as bar:
+                created, errors = await import_rows(
+                    session, owner=user, rows=rows, rules=rules, progress=lambda: bar.update(1)
+                )
+        return len(created), [e.message for e in errors]
+
+    try:
+        imported, rejected = asyncio.run(run())
+    except InvalidInput as exc:
+        raise fail("; ".join(e.message for e in exc.errors)) from None
+    typer.echo(f"Imported {imported} links from {file}.")
+    if rejected:
+        typer.secho(f"Rejected {len(rejected)} rows:", fg=typer.colors.RED, err=True)
+        for message in rejected:
+            typer.echo(f"  {message}", err=True)
+        raise typer.Exit(code=1)
 
 
 @app.command("export-schema")

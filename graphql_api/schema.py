@@ -19,6 +19,7 @@ from graphql_api.core.documents import DocumentCache
 from graphql_api.core.execution import GraphQLApiExecutor, QuietExecutor
 from graphql_api.core.limits import QueryLimits, query_limits_extension
 from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
+from graphql_api.core.metrics import OperationMetrics
 from graphql_api.core.relay import Node, from_global_id
 from graphql_api.core.settings import Settings
 from graphql_api.core.transport import PlainHttpRunsNoSubscriptions, StorableStringsExtension
@@ -88,6 +89,7 @@ def build_schema(settings: Settings) -> Schema:
     limits = QueryLimits.from_settings(settings)
     documents = DocumentCache(settings.document_cache_size)
     extensions: list[Callable[[], SchemaExtension]] = [
+        OperationMetrics,
         MaskInternalErrors,
         StorableStringsExtension,
         PlainHttpRunsNoSubscriptions,

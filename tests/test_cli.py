@@ -1,3 +1,5 @@
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from tests.cli_helpers import cli_env, run_cli
@@ -71,3 +73,82 @@ def test_several_workers_need_a_shared_broker(tmp_path: Path) -> None:
     result = run_cli("serve", "--workers", "2", env=cli_env(tmp_path), cwd=tmp_path)
     assert result.returncode == 1
     assert "BROKER_URL=redis://" in result.stderr
+
+
+def test_seed_makes_demo_data_once_per_prefix(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    seeded = run_cli("seed", "--users", "3", "--items", "2", "--links", "1", env=env, cwd=tmp_path)
+    assert seeded.returncode == 0, seeded.stderr
+    assert "Made 3 users (demo1 to demo3" in seeded.stdout
+    assert "Seeding users" in seeded.stderr  # the progress bar
+    counts = sqlite_counts(tmp_path / "cli.db", "users", "items", "short_urls", "chat_rooms")
+    assert counts == {"users": 3, "items": 6, "short_urls": 3, "chat_rooms": 1}
+
+    again = run_cli("seed", "--users", "3", env=env, cwd=tmp_path)
+    assert again.returncode == 1
+    assert "demo1 exists already" in again.stderr and "Traceback" not in again.stderr
+    assert sqlite_counts(tmp_path / "cli.db", "users") == {"users": 3}
+
+
+def test_seed_is_refused_in_production(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, GRAPHQL_API_ENV="production", GRAPHQL_API_SECRET_KEY="s" * 64)
+    refused = run_cli("seed", env=env, cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "not in production" in refused.stderr
+
+
+def test_import_links_imports_good_rows_and_lists_the_rest(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    assert run_cli("seed", "--users", "1", "--links", "0", env=env, cwd=tmp_path).returncode == 0
+    csv_file = tmp_path / "links.csv"
+    csv_file.write_text(
+        "url,code,title,tags\n"
+        "https://example.org/a,first-one,A,x|y\n"
+        "ftp://example.org/b,,B,\n"
+        "https://example.org/c,first-one,C,\n"
+        "https://example.org/d,,D,\n"
+    )
+    result = run_cli("import-links", str(csv_file), "--owner", "demo1", env=env, cwd=tmp_path)
+    assert result.returncode == 1  # some rows were rejected
+    assert "Imported 2 links" in result.stdout
+    assert "Rejected 2 rows:" in result.stderr
+    assert "Line 3: url must start with http:// or https://." in result.stderr
+    assert "Line 4: This code is already taken." in result.stderr
+    assert sqlite_counts(tmp_path / "cli.db", "short_urls") == {"short_urls": 2}
+
+    clean = tmp_path / "clean.csv"
+    clean.write_text("url\nhttps://example.org/e\n")
+    result = run_cli("import-links", str(clean), "--owner", "demo1", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Imported 1 links" in result.stdout
+
+
+def test_import_links_with_bad_input_fails_clearly(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    assert run_cli("seed", "--users", "1", "--links", "0", env=env, cwd=tmp_path).returncode == 0
+    malformed = tmp_path / "malformed.csv"
+    malformed.write_text('url,title\nhttps://example.org/a,"never closed\n')
+    no_url = tmp_path / "no-url.csv"
+    no_url.write_text("title\nA\n")
+    good = tmp_path / "good.csv"
+    good.write_text("url\nhttps://example.org/a\n")
+    cases = [
+        ((str(tmp_path / "missing.csv"), "--owner", "demo1"), "cannot read"),
+        ((str(malformed), "--owner", "demo1"), "Malformed CSV"),
+        ((str(no_url), "--owner", "demo1"), "among them `url`"),
+        ((str(good), "--owner", "nobody"), "no user 'nobody'"),
+    ]
+    for args, message in cases:
+        result = run_cli("import-links", *args, env=env, cwd=tmp_path)
+        assert result.returncode != 0, args
+        assert message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+    assert sqlite_counts(tmp_path / "cli.db", "short_urls") == {"short_urls": 0}
+
+
+def sqlite_counts(database: Path, *tables: str) -> dict[str, int]:
+    with closing(sqlite3.connect(database)) as db:
+        return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}

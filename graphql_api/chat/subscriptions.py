@@ -14,6 +14,7 @@ from graphql_api.chat.types import ChatMessageType
 from graphql_api.core.broker import SlowConsumer
 from graphql_api.core.context import Info
 from graphql_api.core.errors import BadUserInput, FellBehind
+from graphql_api.core.metrics import open_subscription
 from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.core.relay import pk_of
 from graphql_api.users.loaders import UserByIdLoader
@@ -95,7 +96,10 @@ class ChatSubscriptions:
         presence = info.context.state.presence
         # Subscribed before the history is read: a message sent in between is in one or
         # the other, and the ID check below drops it from the second.
-        async with info.context.state.broker.subscribe(service.room_channel(found.id)) as events:
+        async with (
+            open_subscription("chatEvents"),
+            info.context.state.broker.subscribe(service.room_channel(found.id)) as events,
+        ):
             key = new_key()
             try:
                 await presence.join(found.id, viewer.id, key)

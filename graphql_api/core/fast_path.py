@@ -17,6 +17,7 @@ running one twice is safe.
 """
 
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -31,6 +32,7 @@ from graphql_api.core.compiled import run_compiled
 from graphql_api.core.context import Context, bearer_token
 from graphql_api.core.limits import priced
 from graphql_api.core.media_types import response_media_type
+from graphql_api.core.metrics import record_operation
 from graphql_api.core.transport import has_nul
 
 logger = logging.getLogger(__name__)
@@ -107,6 +109,7 @@ class FastQueries:
         self, scope: Scope, headers: dict[bytes, bytes], body: bytes
     ) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
         """The answer's body and headers, if this path can give it."""
+        started = time.perf_counter()
         try:
             request = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -167,6 +170,8 @@ class FastQueries:
             return None
         media_type = response_media_type(headers.get(b"accept", b"").decode("latin-1") or None)
         content = orjson.dumps({"data": result.data})
+        name = operation.name.value if operation.name else None
+        record_operation(name, "query", time.perf_counter() - started)
         return content, [
             (b"content-type", media_type.encode()),
             (b"content-length", str(len(content)).encode()),

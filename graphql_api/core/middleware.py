@@ -6,6 +6,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graphql_api.core.logs import current_request_id
+
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
@@ -39,4 +41,8 @@ class RequestIdMiddleware:
                 ]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        token = current_request_id.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            current_request_id.reset(token)

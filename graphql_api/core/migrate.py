@@ -1,6 +1,7 @@
 """Alembic, driven from code: no alembic.ini to keep in step with the settings."""
 
 import asyncio
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -30,11 +31,18 @@ async def upgrade_async(settings: Settings, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade, settings, revision)
 
 
-async def pending_migrations(engine: AsyncEngine, settings: Settings) -> bool:
+@cache
+def head_revisions() -> frozenset[str]:
+    """The newest migrations: read off the scripts once (they ship with the code)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return frozenset(ScriptDirectory.from_config(config).get_heads())
+
+
+async def pending_migrations(engine: AsyncEngine) -> bool:
     """Whether the database is behind the newest migration."""
-    heads = set(ScriptDirectory.from_config(alembic_config(settings)).get_heads())
     async with engine.connect() as conn:
         current = await conn.run_sync(
             lambda sync: set(MigrationContext.configure(sync).get_current_heads())
         )
-    return current != heads
+    return current != head_revisions()

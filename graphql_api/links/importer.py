@@ -2,6 +2,7 @@
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +26,12 @@ def _file_error(message: str) -> InvalidInput:
     return InvalidInput.single("file", ErrorCode.INVALID, message)
 
 
-def parse_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) pairs; a file that cannot be read at all is one userError."""
-    if len(data) > MAX_BYTES:
+def parse_csv(data: bytes, *, max_rows: int | None = MAX_ROWS) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs; a file that cannot be read at all is one userError.
+
+    Uploads are bounded; the CLI reads files of any size (`max_rows=None`).
+    """
+    if max_rows is not None and len(data) > MAX_BYTES:
         raise InvalidInput.single(
             "file", ErrorCode.TOO_LONG, f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB."
         )
@@ -48,9 +52,9 @@ def parse_csv(data: bytes) -> list[tuple[int, dict[str, str]]]:
             )
         rows = []
         for row in reader:
-            if len(rows) == MAX_ROWS:
+            if len(rows) == max_rows:
                 raise InvalidInput.single(
-                    "file", ErrorCode.TOO_MANY, f"At most {MAX_ROWS} rows per file."
+                    "file", ErrorCode.TOO_MANY, f"At most {max_rows} rows per file."
                 )
             rows.append((reader.line_num, row))
     except csv.Error as exc:
@@ -87,6 +91,7 @@ async def import_rows(
     owner: User,
     rows: list[tuple[int, dict[str, str]]],
     rules: LinkRules,
+    progress: Callable[[], None] | None = None,
 ) -> tuple[list[ShortUrl], list[FieldError]]:
     """Create a short URL per good row (from `parse_csv`) and an error per bad one.
 
@@ -111,4 +116,6 @@ async def import_rows(
                 )
                 for e in exc.errors
             ]
+        if progress is not None:
+            progress()
     return created, errors

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphql_api.core.broker import Broker
 from graphql_api.core.db import utcnow
+from graphql_api.core.metrics import record_redirect
 from graphql_api.core.ratelimit import Limit, RateLimiter, address_key
 from graphql_api.links.agents import is_bot
 from graphql_api.links.cache import LinkCache, LinkSnapshot
@@ -106,6 +107,7 @@ async def _answer(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+    record_redirect(status)
 
 
 class RedirectShim:

@@ -8,6 +8,7 @@ import strawberry
 from graphql_api.core.broker import SlowConsumer
 from graphql_api.core.context import Info
 from graphql_api.core.errors import BadUserInput, FellBehind, Forbidden
+from graphql_api.core.metrics import open_subscription
 from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.links.loaders import ShortUrlByCodeLoader
 from graphql_api.links.models import ShortUrl, Visit
@@ -29,7 +30,10 @@ class LinkSubscriptions:
         if not await may_see_analytics(info, link):
             raise Forbidden("Only the link's owner or an admin may watch its visits.")
         channel = visits_channel(link.id)
-        async with info.context.state.broker.subscribe(channel, queue_size=4096) as events:
+        async with (
+            open_subscription("shortUrlVisits"),
+            info.context.state.broker.subscribe(channel, queue_size=4096) as events,
+        ):
             try:
                 async for event in events:
                     info.context.forget()  # a connection lives long: nothing cached goes stale

@@ -5,6 +5,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
 from tests.core.test_broker import REDIS_URL, redis_reachable
@@ -71,3 +72,29 @@ async def test_chat_reaches_listeners_on_every_worker(
                 pass
             assert event == sent(hello, "hello, everyone", "alice")
             await socket.close()
+
+
+def redirects_counted(url: str, status: str) -> set[float]:
+    """graphql_api_redirects_total{status} as several /metrics answers give it."""
+    seen = set()
+    for _ in range(10):  # new connections: some land on each worker
+        text = httpx.get(f"{url}/metrics", headers={"Connection": "close"}).text
+        seen.update(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "graphql_api_redirects_total" and sample.labels == {"status": status}
+        )
+    return seen
+
+
+async def test_metrics_sum_every_worker(tmp_path: Path) -> None:
+    await redis_reachable()
+    env = cli_env(tmp_path, BROKER_URL=REDIS_URL)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    with running_server(env, tmp_path, "--workers", "2") as url:
+        client = await owner_client(url)
+        async with client:
+            code = await shorten(client)
+        assert statuses(url, code, 30) == {302: 30}  # on new connections: both workers answer
+        assert redirects_counted(url, "302") == {30.0}  # every answer, whoever gave it

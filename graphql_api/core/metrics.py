@@ -1,0 +1,128 @@
+"""Prometheus metrics: operations by name and type, errors by code, redirects, subscriptions.
+
+With several workers (`graphql-api serve --workers N`), the CLI points every worker at
+one `PROMETHEUS_MULTIPROC_DIR`: each writes its values to files there, and `/metrics`
+sums them all, whichever worker answers. prometheus_client reads the variable when it
+is imported, so it must be set before this module is.
+"""
+
+import os
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from graphql import GraphQLError
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from strawberry.extensions import SchemaExtension
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+# Operation names come from clients: past this many per process, new ones count as one.
+MAX_OPERATION_NAMES = 200
+OTHER = "_other"
+ANONYMOUS = "_anonymous"
+
+OPERATIONS = Counter(
+    "graphql_api_operations",
+    "GraphQL operations answered, by operation name and type.",
+    ["operation", "type"],
+)
+DURATION = Histogram(
+    "graphql_api_operation_duration_seconds",
+    "Time to answer a GraphQL operation (for a subscription: to set it up).",
+    ["operation", "type"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+ERRORS = Counter("graphql_api_errors", "Errors in GraphQL answers, by extensions.code.", ["code"])
+REDIRECTS = Counter(
+    "graphql_api_redirects", "Answers to short-link requests, by HTTP status.", ["status"]
+)
+SUBSCRIPTIONS = Gauge(
+    "graphql_api_active_subscriptions",
+    "Subscriptions open now, by field.",
+    ["field"],
+    multiprocess_mode="livesum",
+)
+
+_operation_names: set[str] = set()
+_children: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def operation_label(name: str | None) -> str:
+    if not name:
+        return ANONYMOUS
+    if name not in _operation_names:
+        if len(_operation_names) >= MAX_OPERATION_NAMES:
+            return OTHER
+        _operation_names.add(name)
+    return name
+
+
+def record_operation(
+    name: str | None, kind: str, seconds: float, errors: Sequence[GraphQLError] = ()
+) -> None:
+    """Count one answered operation and the codes of its errors."""
+    key = (operation_label(name), kind)
+    children = _children.get(key)
+    if children is None:
+        children = _children[key] = (OPERATIONS.labels(*key), DURATION.labels(*key))
+    children[0].inc()
+    children[1].observe(seconds)
+    for error in errors:
+        code = (error.extensions or {}).get("code")
+        ERRORS.labels(code if isinstance(code, str) else "UNCODED").inc()
+
+
+_redirects: dict[int, Any] = {}
+
+
+def record_redirect(status: int) -> None:
+    child = _redirects.get(status)
+    if child is None:
+        child = _redirects[status] = REDIRECTS.labels(str(status))
+    child.inc()
+
+
+@asynccontextmanager
+async def open_subscription(field: str) -> AsyncIterator[None]:
+    """Count a subscription as open while the block runs."""
+    gauge = SUBSCRIPTIONS.labels(field)
+    gauge.inc()
+    try:
+        yield
+    finally:
+        gauge.dec()
+
+
+class OperationMetrics(SchemaExtension):
+    """Counts what Strawberry's executor answers (the fast path counts its own)."""
+
+    def on_operation(self) -> Iterator[None]:
+        started = time.perf_counter()
+        yield
+        context = self.execution_context
+        try:
+            kind = context.operation_type.value
+        except Exception:  # no document, or no such operation: a request error
+            kind = "invalid"
+        result = context.result
+        errors = (result.errors if result is not None else context.pre_execution_errors) or ()
+        record_operation(context.operation_name, kind, time.perf_counter() - started, errors)
+
+
+def exposition() -> tuple[bytes, str]:
+    """The metrics in Prometheus' text format, of every worker, and its content type."""
+    if os.environ.get(MULTIPROCESS_DIR):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
