@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from graphql_api.chat.presence import create_presence
+from graphql_api.core import ide
 from graphql_api.core.body_limit import BodySizeLimitMiddleware
 from graphql_api.core.broker import create_broker
 from graphql_api.core.context import AppState, Context, bearer_token
@@ -171,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         schema,
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        ide_assets=settings.graphiql_assets_dir,
         multipart_uploads_enabled=True,
         dependencies=[Depends(close_uploads)],
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
@@ -179,6 +181,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allowed_origins=settings.cors_origins,
     )
     app.include_router(router, prefix="/graphql")
+
+    if settings.graphiql_enabled:
+
+        @app.get("/graphql/assets/{name}", include_in_schema=False)
+        async def graphiql_asset(name: str) -> Response:
+            return ide.asset(name, settings.graphiql_assets_dir)
 
     @app.get("/livez", include_in_schema=False)
     async def livez() -> dict[str, str]:

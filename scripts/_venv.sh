@@ -23,3 +23,19 @@ ensure_venv() {
         echo "$want" > "$stamp"
     fi
 }
+
+# GraphiQL's browser files, from the npm registry into graphiql/node_modules (served by
+# graphql_api itself: no CDN at page load). Without npm, GraphiQL says how to add them.
+ensure_graphiql() {
+    local folder="$ROOT/graphiql"
+    # npm ci rewrites node_modules/.package-lock.json: once newer than the lock, it is done.
+    if [ "$folder/node_modules/.package-lock.json" -nt "$folder/package-lock.json" ]; then
+        return
+    fi
+    if ! command -v npm >/dev/null; then
+        echo "npm not found: GraphiQL's files are not installed (the API works without them)." >&2
+        return
+    fi
+    echo "Installing GraphiQL's files from npm into graphiql/node_modules ..." >&2
+    npm ci --prefix "$folder" --no-audit --no-fund --loglevel=error >&2
+}

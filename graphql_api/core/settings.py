@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     # Multipart uploads: the CSV import's 5 MiB file, with room for the form's other parts.
     max_upload_bytes: int = Field(default=6 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     graphiql: bool | None = None
+    # A node_modules folder with graphiql, react, react-dom and graphql-ws (default: the
+    # checkout's graphiql/node_modules, which the set-up installs).
+    graphiql_assets_dir: Path | None = None
     introspection: bool | None = None
     # Query limits: a document over any of them is refused before anything executes.
     max_query_depth: int = Field(default=12, ge=1, le=100)

@@ -13,6 +13,7 @@ ever runs a mutation.
 
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -33,6 +34,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
+from graphql_api.core import ide
 from graphql_api.core.context import Context
 from graphql_api.core.errors import Unauthenticated
 from graphql_api.core.media_types import (
@@ -93,8 +95,11 @@ async def _method_not_allowed() -> Response:
 class GraphQLApiRouter(GraphQLRouter[Context, None]):
     websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
 
-    def __init__(self, schema: Any, path: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self, schema: Any, path: str = "", *, ide_assets: Path | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(schema, path, **kwargs)
+        self.ide_assets = ide_assets
         # Without it Starlette answers other methods with the first route's `Allow: GET`.
         self.add_api_route(
             path, _method_not_allowed, methods=OTHER_METHODS, include_in_schema=False
@@ -112,9 +117,13 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
             # Strawberry's handlers turn HTTPExceptions into responses without headers.
             return PlainTextResponse(exc.reason, exc.status_code, headers={"Allow": exc.allow})
 
+    @property
+    def graphql_ide_html(self) -> str:
+        return ide.page(self.ide_assets)
+
     @cached_property
     def _ide_page(self) -> tuple[str, str]:
-        """GraphiQL's HTML (Strawberry reads the file on every request) and its CSP."""
+        """GraphiQL's HTML, with every asset served from here (`core.ide`), and its CSP."""
         html = self.graphql_ide_html
         return html, page_policy(html)
 

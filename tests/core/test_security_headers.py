@@ -1,7 +1,5 @@
 """Security headers on every response, GraphiQL's CSP, HSTS for https, CORS preflights."""
 
-import base64
-import hashlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -58,10 +56,6 @@ def policy(header: str) -> dict[str, list[str]]:
     return {name: sources for name, *sources in directives}
 
 
-def sha256(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
-
-
 async def test_graphiql_may_load_exactly_its_own_assets(http: httpx.AsyncClient) -> None:
     response = await http.get("/graphql", headers={"Accept": "text/html"})
     assert response.status_code == 200
@@ -71,12 +65,16 @@ async def test_graphiql_may_load_exactly_its_own_assets(http: httpx.AsyncClient)
     csp = policy(response.headers["content-security-policy"])
 
     scripts = re.findall(r'<script[^>]*\bsrc="([^"]+)"', page)
-    inline_scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
     stylesheets = re.findall(r'<link[^>]*rel="stylesheet"[^>]*href="([^"]+)"', page, re.S)
-    inline_styles = re.findall(r"<style>(.*?)</style>", page, re.S)
-    assert scripts and inline_scripts and stylesheets and inline_styles
-    assert sorted(csp["script-src"]) == sorted(scripts + [sha256(s) for s in inline_scripts])
-    assert sorted(csp["style-src"]) == sorted(stylesheets + [sha256(s) for s in inline_styles])
+    assert scripts and stylesheets
+    assert "<script>" not in page and "<style>" not in page  # nothing inline
+    # Every file from this server (core.ide), none from a CDN: it works offline.
+    for asset in scripts + stylesheets:
+        assert asset.startswith("/graphql/assets/")
+        served = await http.get(asset)
+        assert served.status_code == 200, asset
+        assert served.headers["content-type"].startswith(("text/javascript", "text/css"))
+    assert csp["script-src"] == csp["style-src"] == ["'self'"]
     # Queries and subscriptions go to this server only; nothing may frame the page.
     assert csp["connect-src"] == ["'self'"]
     assert csp["default-src"] == ["'none'"]
