@@ -4,7 +4,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +20,7 @@ from graphql_api.core.broker import create_broker
 from graphql_api.core.context import AppState, Context, bearer_token
 from graphql_api.core.db import close_read_connection, create_engine, create_sessionmaker
 from graphql_api.core.fast_path import FastQueries
-from graphql_api.core.metrics import exposition
+from graphql_api.core.metrics import exposition, flush_redirects_every_second
 from graphql_api.core.middleware import RequestIdMiddleware
 from graphql_api.core.migrate import pending_migrations
 from graphql_api.core.passwords import PasswordHasher
@@ -112,6 +112,7 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
     )
     links.recorder.start()
     follower = asyncio.create_task(links.follow_changes(), name="link-changes")
+    counter = asyncio.create_task(flush_redirects_every_second(), name="redirect-metrics")
     try:
         yield AppState(
             settings=settings,
@@ -135,6 +136,9 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
             await rate_limits.close()
             await broker.close()  # ends every subscription, the follower's too
             await follower
+            counter.cancel()
+            with suppress(asyncio.CancelledError):
+                await counter
             await engine.dispose()
             await close_read_connection(read_engine)
             await read_engine.dispose()

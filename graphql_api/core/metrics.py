@@ -6,6 +6,8 @@ sums them all, whichever worker answers. prometheus_client reads the variable wh
 is imported, so it must be set before this module is.
 """
 
+import asyncio
+import collections
 import os
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -82,14 +84,31 @@ def record_operation(
         ERRORS.labels(code if isinstance(code, str) else "UNCODED").inc()
 
 
-_redirects: dict[int, Any] = {}
+# Redirects are the hottest path: counted in a plain dict, added to the metric every
+# second and before each scrape (a locked increment per redirect cost ~8% of one).
+_redirects: collections.Counter[int] = collections.Counter()
+FLUSH_SECONDS = 1.0
 
 
 def record_redirect(status: int) -> None:
-    child = _redirects.get(status)
-    if child is None:
-        child = _redirects[status] = REDIRECTS.labels(str(status))
-    child.inc()
+    _redirects[status] += 1
+
+
+def flush_redirects() -> None:
+    counted = list(_redirects.items())
+    _redirects.clear()
+    for status, n in counted:
+        REDIRECTS.labels(str(status)).inc(n)
+
+
+async def flush_redirects_every_second() -> None:
+    """Runs for the app's life, so that other workers' redirects reach /metrics too."""
+    try:
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            flush_redirects()
+    finally:
+        flush_redirects()
 
 
 @asynccontextmanager
@@ -121,6 +140,7 @@ class OperationMetrics(SchemaExtension):
 
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, of every worker, and its content type."""
+    flush_redirects()
     if os.environ.get(MULTIPROCESS_DIR):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

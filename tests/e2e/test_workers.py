@@ -1,5 +1,6 @@
 """Several worker processes sharing PostgreSQL or SQLite and Redis."""
 
+import asyncio
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from graphql_api.core.metrics import FLUSH_SECONDS
 from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
 from tests.core.test_broker import REDIS_URL, redis_reachable
 from tests.e2e.chat_client import CREATE_ROOM, ChatSocket, gql, joined, send, sent
@@ -97,4 +99,5 @@ async def test_metrics_sum_every_worker(tmp_path: Path) -> None:
         async with client:
             code = await shorten(client)
         assert statuses(url, code, 30) == {302: 30}  # on new connections: both workers answer
+        await asyncio.sleep(FLUSH_SECONDS + 0.5)  # each worker adds its redirects every second
         assert redirects_counted(url, "302") == {30.0}  # every answer, whoever gave it
