@@ -39,8 +39,6 @@ from graphql_api.users.auth import authenticate
 
 logger = logging.getLogger("graphql_api")
 
-GC_YOUNG_THRESHOLD = 100_000  # allocations between young collections (Python's default: 700)
-
 # Reserved whether or not the route exists yet: clients and operators expect them.
 ALWAYS_RESERVED = (
     "graphql",
@@ -155,11 +153,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Everything built so far lives as long as the process: keep the cyclic garbage
             # collector from walking it again and again (its pauses showed in the p99).
             gc.freeze()
-            # Each young collection walks every request still in flight, and requests make
-            # no cycles of their own (tests/core/test_fast_path.py): collect young objects
-            # far less often. With 32 users pages in flight, 20,000 served 24% more than
-            # Python's 700, and 100,000 another 11% (interleaved runs, median ratios).
-            gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
             yield
 
     app = FastAPI(
