@@ -1,14 +1,12 @@
 """Security headers on every HTTP response, and the Content-Security-Policy of a page.
 
 Every response is marked not to be sniffed, framed or given a full referrer. Only one
-response is a page meant to run, GraphiQL, and it carries a policy built from its own
-HTML (`page_policy`); everything else (JSON, text, the redirect's one-line HTML, the
-QR code's SVG) gets a policy under which a browser loads and runs nothing.
+response is a page meant to run, GraphiQL, and it carries a policy that lets it load its
+own files from this server (`GRAPHIQL_POLICY`); everything else (JSON, text, the
+redirect's one-line HTML, the QR code's SVG) gets a policy under which a browser loads
+and runs nothing.
 """
 
-import base64
-import hashlib
-from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,76 +55,23 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
-def _url_source(url: str) -> str:
-    """The source expression for an asset URL: itself, or 'self' for one on this server."""
-    return url if urlsplit(url).scheme in ("http", "https") else "'self'"
-
-
-def _sha256_source(text: str) -> str:
-    digest = hashlib.sha256(text.encode()).digest()
-    return f"'sha256-{base64.b64encode(digest).decode()}'"
-
-
-class _PageResources(HTMLParser):
-    """The scripts and stylesheets a page loads, and its inline ones as CSP hashes."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=False)
-        self.scripts: list[str] = []
-        self.styles: list[str] = []
-        self._inline: str | None = None  # the tag whose text is being collected
-        self._text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        if tag == "script" and (src := attributes.get("src")):
-            self.scripts.append(_url_source(src))
-        elif tag == "link" and attributes.get("rel") == "stylesheet":
-            if href := attributes.get("href"):
-                self.styles.append(_url_source(href))
-        elif tag in ("script", "style"):
-            self._inline, self._text = tag, []
-
-    def handle_data(self, data: str) -> None:
-        if self._inline is not None:
-            self._text.append(data)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == self._inline:
-            # A browser hashes the element's text exactly as it stands in the page.
-            target = self.scripts if tag == "script" else self.styles
-            target.append(_sha256_source("".join(self._text)))
-            self._inline = None
-
-
-def _sources(sources: list[str]) -> str:
-    return " ".join(dict.fromkeys(sources)) or "'none'"
-
-
-def page_policy(html: str) -> str:
-    """A policy that lets this page load exactly its own scripts and stylesheets.
-
-    Sources are the exact URLs the page names (and hashes of its inline blocks), so a
-    page that moves its assets elsewhere, or serves them itself, gets a matching policy.
-    """
-    page = _PageResources()
-    page.feed(html)
-    page.close()
-    return "; ".join(
-        [
-            "default-src 'none'",
-            f"script-src {_sources(page.scripts)}",
-            # No 'unsafe-inline': GraphiQL's dialogs then cannot add their scroll-lock
-            # <style>, which a page whose body never scrolls does not need.
-            f"style-src {_sources(page.styles)}",
-            # GraphiQL's stylesheet inlines its fonts and icons, the page its favicon.
-            "img-src data:",
-            "font-src data:",
-            # Queries over fetch, subscriptions over a WebSocket: both to this server
-            # ('self' covers ws: and wss: on the same host and port).
-            "connect-src 'self'",
-            "frame-ancestors 'none'",
-            "base-uri 'none'",
-            "form-action 'none'",
-        ]
-    )
+# GraphiQL's page (`core.ide`) loads its scripts and stylesheets from this server and
+# has nothing inline, so 'self' is all it may load or run.
+GRAPHIQL_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        # No 'unsafe-inline': GraphiQL's dialogs then cannot add their scroll-lock
+        # <style>, which a page whose body never scrolls does not need.
+        "style-src 'self'",
+        # GraphiQL's stylesheet inlines its fonts and icons, the page its favicon.
+        "img-src data:",
+        "font-src data:",
+        # Queries over fetch, subscriptions over a WebSocket: both to this server
+        # ('self' covers ws: and wss: on the same host and port).
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+    ]
+)

@@ -43,7 +43,7 @@ from graphql_api.core.media_types import (
     request_error_status,
     response_media_type,
 )
-from graphql_api.core.security_headers import page_policy
+from graphql_api.core.security_headers import GRAPHIQL_POLICY
 
 NUL_MESSAGE = "Strings must not contain NUL characters."
 # Apollo's names are accepted too, so its upload clients work unchanged.
@@ -122,14 +122,12 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
         return ide.page(self.ide_assets)
 
     @cached_property
-    def _ide_page(self) -> tuple[str, str]:
-        """GraphiQL's HTML, with every asset served from here (`core.ide`), and its CSP."""
-        html = self.graphql_ide_html
-        return html, page_policy(html)
+    def _ide_page(self) -> str:
+        """GraphiQL's HTML, with every asset served from here (`core.ide`)."""
+        return self.graphql_ide_html
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
-        html, policy = self._ide_page
-        return HTMLResponse(html, headers={"Content-Security-Policy": policy})
+        return HTMLResponse(self._ide_page, headers={"Content-Security-Policy": GRAPHIQL_POLICY})
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
