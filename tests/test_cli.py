@@ -98,10 +98,16 @@ def test_seed_is_refused_in_production(tmp_path: Path) -> None:
     assert "not in production" in refused.stderr
 
 
-def test_import_links_imports_good_rows_and_lists_the_rest(tmp_path: Path) -> None:
+def one_user(tmp_path: Path) -> dict[str, str]:
+    """The environment of a migrated database with one user, demo1, and no links."""
     env = cli_env(tmp_path)
     assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
     assert run_cli("seed", "--users", "1", "--links", "0", env=env, cwd=tmp_path).returncode == 0
+    return env
+
+
+def test_import_links_imports_good_rows_and_lists_the_rest(tmp_path: Path) -> None:
+    env = one_user(tmp_path)
     csv_file = tmp_path / "links.csv"
     csv_file.write_text(
         "url,code,title,tags\n"
@@ -126,9 +132,7 @@ def test_import_links_imports_good_rows_and_lists_the_rest(tmp_path: Path) -> No
 
 
 def test_import_links_with_bad_input_fails_clearly(tmp_path: Path) -> None:
-    env = cli_env(tmp_path)
-    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
-    assert run_cli("seed", "--users", "1", "--links", "0", env=env, cwd=tmp_path).returncode == 0
+    env = one_user(tmp_path)
     malformed = tmp_path / "malformed.csv"
     malformed.write_text('url,title\nhttps://example.org/a,"never closed\n')
     no_url = tmp_path / "no-url.csv"
