@@ -89,7 +89,18 @@ class Money(TypeDecorator[Decimal]):
         return int(cents)
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
-        return None if value is None else Decimal(value).scaleb(-2)
+        return _from_cents(value)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        # A driver that gives the integer as it is (both shipped do) needs one call per
+        # value, not TypeDecorator's two.
+        if self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype) is None:
+            return _from_cents
+        return super().result_processor(dialect, coltype)
+
+
+def _from_cents(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value).scaleb(-2)
 
 
 # BIGINT on PostgreSQL; SQLite only auto-increments a column declared INTEGER PRIMARY KEY.
