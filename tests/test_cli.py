@@ -2,6 +2,9 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import typer.main
+
+from graphql_api.cli import app
 from tests.cli_helpers import cli_env, run_cli
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema.graphql"
@@ -156,3 +159,16 @@ def test_import_links_with_bad_input_fails_clearly(tmp_path: Path) -> None:
 def sqlite_counts(database: Path, *tables: str) -> dict[str, int]:
     with closing(sqlite3.connect(database)) as db:
         return {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+def test_every_command_explains_itself_and_each_of_its_options(tmp_path: Path) -> None:
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    assert set(commands) >= {"serve", "migrate", "create-user", "seed", "import-links"}
+    env = cli_env(tmp_path)
+    for name, command in commands.items():
+        assert command.help, name
+        shown = run_cli(name, "--help", env=env, cwd=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert command.help.split("\n")[0][:40] in " ".join(shown.stdout.split())
+        for param in command.params:
+            assert param.help, f"{name} {param.name}"
