@@ -24,7 +24,7 @@ import pytest
 from tests.cli_helpers import cli_env, run_cli, running_server
 
 README = Path(__file__).parents[2] / "README.md"
-ADDRESS = "localhost:8000"
+ADDRESS = "127.0.0.1:8000"
 FENCE = re.compile(r"^```(\w+)([^\n]*)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 SAID = "ann: Hello, room!"
 SETTLE_SECONDS = 120.0  # a listener's block installs its client first (pip, npm)
