@@ -142,6 +142,9 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
             await read_engine.dispose()
 
 
+# What /readyz finds when the process can take traffic.
+READY = {"database": "up", "migrations": "applied", "broker": "up"}
+
 # Net new container objects between two young collections (CPython's default: 700).
 GC_YOUNG_THRESHOLD = 10_000
 
@@ -205,7 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/readyz", include_in_schema=False)
     async def readyz(request: Request) -> Any:
         state = _state(request.app)
-        checks = {"database": "up", "migrations": "applied", "broker": "up"}
+        checks = dict(READY)
         try:
             if await pending_migrations(state.engine):
                 checks["migrations"] = "pending"
@@ -218,7 +221,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception:
             logger.exception("readiness check failed: broker")
             checks["broker"] = "down"
-        if checks != {"database": "up", "migrations": "applied", "broker": "up"}:
+        if checks != READY:
             return JSONResponse({"status": "unavailable", **checks}, status_code=503)
         return {"status": "ok", **checks}
 

@@ -34,9 +34,7 @@ async def upgrade_async(settings: Settings, revision: str = "head") -> None:
 @cache
 def head_revisions() -> frozenset[str]:
     """The newest migrations: read off the scripts once (they ship with the code)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return frozenset(ScriptDirectory.from_config(config).get_heads())
+    return frozenset(ScriptDirectory(str(MIGRATIONS)).get_heads())
 
 
 async def pending_migrations(engine: AsyncEngine) -> bool:
