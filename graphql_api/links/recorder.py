@@ -1,15 +1,15 @@
 """Visits are buffered in memory and written in batches.
 
-A redirect only appends to a list; a background task writes the batch every
-`interval` seconds in one transaction: one multi-row INSERT of visits and one
-`visit_count = visit_count + n` per link. A popular link thus costs one row update per
+A redirect only appends to a list; every `interval` seconds a background task writes
+what has come in, in transactions of up to BATCH visits: multi-row INSERTs of visits and
+one `visit_count = visit_count + n` per link. A popular link thus costs one row update per
 batch, not per request, and no count is ever read, changed and written back, so
 concurrent batches (from other processes, too) never lose an update.
 
 Links with `maxVisits` are the exception: their cap must hold across processes, so each
 human visit first reserves its place with one atomic conditional UPDATE. A graceful
-stop writes whatever is buffered; a hard kill loses at most the visits of the last
-`interval` (they are never counted twice).
+stop writes whatever is buffered; a hard kill loses the visits not written yet, those of
+about the last `interval` (none is ever counted twice).
 """
 
 import asyncio
@@ -40,6 +40,9 @@ _increment = (
 
 
 CHUNK = 250  # visits per INSERT; between chunks the event loop serves requests
+# Visits per transaction: what one flush holds in memory at once stays small however many
+# visits came in while the last flush ran (under a burst, tens of thousands).
+BATCH = 8 * CHUNK
 _visits = Visit.__table__
 _insert_visits = insert(_visits).returning(*_visits.c)
 
@@ -87,21 +90,25 @@ class VisitRecorder:
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def flush(self) -> None:
-        """Write everything buffered so far; on failure it stays buffered for the next try."""
+        """Write everything buffered so far, a transaction per BATCH visits, each published
+        once written; on failure, what was not written stays buffered for the next try."""
         async with self._flush_lock:
             batch, self._pending = self._pending, []
-            if not batch:
-                return
+            written = 0
             try:
-                try:
-                    rows = await self._write(batch)
-                except IntegrityError:
-                    # A link was deleted after its redirect: its visits go with it.
-                    batch = await self._of_existing_links(batch)
-                    rows = await self._write(batch)
-            except Exception:
-                self._pending[:0] = batch
-                raise
+                while written < len(batch):
+                    part = batch[written : written + BATCH]
+                    try:
+                        rows = await self._write(part)
+                    except IntegrityError:
+                        # A link was deleted after its redirect: its visits go with it.
+                        rows = await self._write(await self._of_existing_links(part))
+                    written += len(part)
+                    await self._publish(rows)
+            finally:
+                self._pending[:0] = batch[written:]
+
+    async def _publish(self, rows: list[dict[str, Any]]) -> None:
         await self._broker.publish_many(
             [
                 (

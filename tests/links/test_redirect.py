@@ -5,7 +5,11 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 
+from graphql_api.core.relay import from_global_id
+from graphql_api.links.recorder import BATCH, PendingVisit
 from tests.conftest import SignedIn
 from tests.links.helpers import BROWSER, GOOGLEBOT, SET_ACTIVE, SHORT_URL, UPDATE, shorten
 
@@ -236,3 +240,54 @@ async def test_a_load_that_began_before_a_change_is_not_kept(services, alice: Si
     release.set()
     assert (await pending) is not None
     assert link["code"] not in cache._entries  # the stale copy was not stored
+
+
+COUNTS = """query($code: String!) { shortUrl(code: $code) { visitCount visits { totalCount } } }"""
+
+
+async def backlog(services, alice: SignedIn, n: int) -> tuple[str, list[PendingVisit]]:  # type: ignore[no-untyped-def]
+    """A link, and n visits of it waiting in the recorder (as after a burst of redirects)."""
+    link = await shorten(alice)
+    _, link_id = from_global_id(link["id"])
+    visits = [PendingVisit(link_id, datetime.now(UTC), None, BROWSER, False) for _ in range(n)]
+    for visit in visits:
+        services.links.recorder.record(visit)
+    return link["code"], visits
+
+
+async def test_a_backlog_is_written_a_batch_per_transaction(services, alice: SignedIn) -> None:  # type: ignore[no-untyped-def]
+    n = 2 * BATCH + 1
+    code, _ = await backlog(services, alice, n)
+    commits = 0
+
+    def committed(connection: object) -> None:
+        nonlocal commits
+        commits += 1
+
+    engine = services.engine.sync_engine
+    event.listen(engine, "commit", committed)
+    try:
+        await services.links.recorder.flush()
+    finally:
+        event.remove(engine, "commit", committed)
+    assert commits == 3
+    assert services.links.recorder.pending == 0
+    data = await alice.client.data(COUNTS, {"code": code})
+    assert data["shortUrl"] == {"visitCount": n, "visits": {"totalCount": n}}
+
+
+async def test_a_failed_batch_leaves_only_the_unwritten_visits_buffered(
+    services, alice: SignedIn
+) -> None:  # type: ignore[no-untyped-def]
+    recorder = services.links.recorder
+    code, visits = await backlog(services, alice, 2 * BATCH)
+    broken = visits[BATCH + 1]
+    broken.visited_at = None  # type: ignore[assignment]  # NOT NULL: the second batch fails
+    with pytest.raises(IntegrityError):
+        await recorder.flush()
+    assert recorder.pending == BATCH
+    assert (await alice.client.data(COUNTS, {"code": code}))["shortUrl"]["visitCount"] == BATCH
+    broken.visited_at = datetime.now(UTC)
+    await recorder.flush()  # the next try writes the rest, and nothing twice
+    data = await alice.client.data(COUNTS, {"code": code})
+    assert data["shortUrl"] == {"visitCount": 2 * BATCH, "visits": {"totalCount": 2 * BATCH}}
