@@ -1,7 +1,12 @@
+import os
+import platform
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 import typer.main
 
 from graphql_api.cli import app
@@ -172,3 +177,51 @@ def test_every_command_explains_itself_and_each_of_its_options(tmp_path: Path) -
         assert command.help.split("\n")[0][:40] in " ".join(shown.stdout.split())
         for param in command.params:
             assert param.help, f"{name} {param.name}"
+
+
+# Eight threads allocate at once, then the process counts its malloc arenas (malloc_info).
+ARENA_PROBE = """
+import ctypes, sys, tempfile, threading
+from graphql_api.cli import few_malloc_arenas
+if sys.argv[1] == "limit":
+    few_malloc_arenas()
+allocated = threading.Barrier(9)
+def allocate():
+    block = bytes(100_000)  # from this thread's arena (below the mmap threshold)
+    allocated.wait()
+    allocated.wait()
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+allocated.wait()
+libc = ctypes.CDLL(None)
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+with tempfile.NamedTemporaryFile() as report:
+    stream = libc.fopen(report.name.encode(), b"w")
+    libc.malloc_info(0, stream)
+    libc.fclose(stream)
+    print(open(report.name).read().count("<heap nr="))
+allocated.wait()
+"""
+
+
+def malloc_arenas(mode: str, **env: str) -> int:
+    clean = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    probe = subprocess.run(
+        [sys.executable, "-c", ARENA_PROBE, mode],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(probe.stdout)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are glibc's")
+def test_serve_keeps_malloc_to_two_arenas_unless_the_operator_says_otherwise() -> None:
+    assert malloc_arenas("default") > 2  # glibc's own choice, for comparison
+    assert malloc_arenas("limit") <= 2
+    assert malloc_arenas("limit", MALLOC_ARENA_MAX="4") == 4

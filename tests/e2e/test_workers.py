@@ -1,15 +1,17 @@
 """Several worker processes sharing PostgreSQL or SQLite and Redis."""
 
 import asyncio
+import platform
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from graphql_api.core.metrics import FLUSH_SECONDS
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
+from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http, start_server
 from tests.core.test_broker import REDIS_URL, redis_reachable
 from tests.e2e.chat_client import CREATE_ROOM, ChatSocket, gql, joined, send, sent
 from tests.e2e.test_redirect_load import owner_client, shorten
@@ -101,3 +103,29 @@ async def test_metrics_sum_every_worker(tmp_path: Path) -> None:
         assert statuses(url, code, 30) == {302: 30}  # on new connections: both workers answer
         await asyncio.sleep(FLUSH_SECONDS + 0.5)  # each worker adds its redirects every second
         assert redirects_counted(url, "302") == {30.0}  # every answer, whoever gave it
+
+
+def environments_of_children(pid: int) -> list[list[bytes]]:
+    """The environment each child process of `pid` started with (/proc/PID/stat, environ)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append((stat.parent / "environ").read_bytes().split(b"\0"))
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # gone meanwhile
+    return found
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc arenas are glibc's")
+async def test_workers_start_with_two_malloc_arenas(tmp_path: Path) -> None:
+    await redis_reachable()
+    env = cli_env(tmp_path, BROKER_URL=REDIS_URL)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    server = start_server(env, tmp_path, "--workers", "2")
+    try:
+        workers = environments_of_children(server.process.pid)
+    finally:
+        server.stop()
+    assert len(workers) >= 2
+    assert all(b"MALLOC_ARENA_MAX=2" in environment for environment in workers)
