@@ -1,8 +1,14 @@
 """Concurrent writers wait their turn instead of failing ("database is locked")."""
 
 import asyncio
+from pathlib import Path
 
+import pytest
+from sqlalchemy import event, text
+
+from graphql_api.core.db import create_engine, create_sessionmaker, write_transaction
 from tests.conftest import REGISTER, TEST_PASSWORD, GraphQLClient, SignedIn
+from tests.conftest import test_settings as settings_for_tests
 from tests.items.test_create_item import CREATE_ITEM
 from tests.items.test_update_item import UPDATE_ITEM
 from tests.users.test_login import LOGIN
@@ -53,3 +59,34 @@ async def test_concurrent_read_then_write_transactions_all_succeed(alice: Signed
     assert [e for r in results for e in r["updateItem"]["userErrors"]] == []
     final = await alice.client.data("query($id: ID!) { item(id: $id) { price } }", {"id": item_id})
     assert final["item"]["price"] in {f"{i}.00" for i in range(1, 31)}
+
+
+async def test_sqlite_writers_of_one_process_queue_instead_of_meeting_the_busy_handler(
+    tmp_path: Path,
+) -> None:
+    # With SQLite's busy handler off, a writer that found the database locked would fail
+    # at once: all succeed only if this process's writers never overlap.
+    engine = create_engine(settings_for_tests(f"sqlite:///{tmp_path / 'w.db'}", tmp_path))
+    event.listen(
+        engine.sync_engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA busy_timeout=0")
+    )
+    sessionmaker = create_sessionmaker(engine)
+    try:
+        async with write_transaction(sessionmaker) as session:
+            await session.execute(text("CREATE TABLE t (n INTEGER)"))
+
+        async def write(n: int) -> None:
+            async with write_transaction(sessionmaker) as session:
+                await session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+                await asyncio.sleep(0.01)  # others ask for the lock meanwhile
+
+        await asyncio.gather(*(write(n) for n in range(20)))
+        with pytest.raises(ZeroDivisionError):  # a failed transaction gives its turn back
+            async with write_transaction(sessionmaker) as session:
+                await session.execute(text("INSERT INTO t VALUES (-1)"))
+                1 / 0  # noqa: B018
+        await asyncio.wait_for(write(20), timeout=5)
+        async with sessionmaker() as session:
+            assert (await session.scalar(text("SELECT count(*) FROM t"))) == 21
+    finally:
+        await engine.dispose()
