@@ -41,5 +41,5 @@ class ChatQueries:
         permission_classes=[IsAuthenticated],
     )
     async def chat_room(self, info: Info, name: str) -> ChatRoomType | None:
-        async with info.context.sessionmaker() as session:
+        async with info.context.reader() as session:
             return await service.get_room(session, name=name)  # type: ignore[return-value]

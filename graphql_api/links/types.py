@@ -172,7 +172,7 @@ class ShortUrlType(Node):
         if not await may_see_analytics(info, root):
             return None
         since, until = _stats_range(since, until, interval)
-        async with info.context.sessionmaker() as session:
+        async with info.context.reader() as session:
             stats = await visit_stats(
                 session, link_id=root.id, since=since, until=until, interval=interval
             )
