@@ -31,14 +31,15 @@ app = typer.Typer(
 # wanders. `scripts/bench --soak`, growth from round 2 to 5: +2.0, +7.1 and -1.4% with
 # glibc's default, -1.3, +0.7 and +0.8% with two arenas, at the same speed (users pages:
 # 698/s either way; items 1,592 against 1,546/s).
-MALLOC_ARENAS = "MALLOC_ARENA_MAX"  # glibc's variable; the operator's value wins
+MALLOC_ARENAS = "MALLOC_ARENA_MAX"  # glibc's variable (or GLIBC_TUNABLES): the operator's wins
 M_ARENA_MAX = -8  # mallopt's parameter for it (malloc.h)
 
 
 def few_malloc_arenas(arenas: int = 2) -> None:
     """At most `arenas` malloc arenas in this process and in the workers it starts, on glibc,
-    unless MALLOC_ARENA_MAX says otherwise. Call it before the process starts threads."""
-    if MALLOC_ARENAS in os.environ or platform.libc_ver()[0] != "glibc":
+    unless the operator chose a number. Call it before the process starts threads."""
+    chosen = MALLOC_ARENAS in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", "")
+    if chosen or platform.libc_ver()[0] != "glibc":
         return
     os.environ[MALLOC_ARENAS] = str(arenas)  # each worker's C library reads it as it starts
     ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas)  # this process has read it already

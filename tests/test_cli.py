@@ -209,7 +209,7 @@ allocated.wait()
 
 
 def malloc_arenas(mode: str, **env: str) -> int:
-    clean = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+    clean = {k: v for k, v in os.environ.items() if k not in {"MALLOC_ARENA_MAX", "GLIBC_TUNABLES"}}
     probe = subprocess.run(
         [sys.executable, "-c", ARENA_PROBE, mode],
         env={**clean, **env},
@@ -225,3 +225,4 @@ def test_serve_keeps_malloc_to_two_arenas_unless_the_operator_says_otherwise() -
     assert malloc_arenas("default") > 2  # glibc's own choice, for comparison
     assert malloc_arenas("limit") <= 2
     assert malloc_arenas("limit", MALLOC_ARENA_MAX="4") == 4
+    assert malloc_arenas("limit", GLIBC_TUNABLES="glibc.malloc.arena_max=3") == 3

@@ -115,6 +115,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# How long a SQLite writer waits for the write lock: in this process's queue, then in
+# SQLite's busy handler (for other processes).
+BUSY_TIMEOUT_SECONDS = 30
+_HOLDS_WRITER = "graphql_api.holds_writer"  # in a pool entry's record_info: its event loop
+
+
 def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine:
     """The engine; `read_only` gives one for reads alone, in autocommit.
 
@@ -128,7 +134,7 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
         # Nothing to roll back when a connection goes back to the pool.
         kwargs["pool_reset_on_return"] = None
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_SECONDS}
         if read_only:
             # Reads run on the event loop's thread (see core.sqlite_inline).
             kwargs["module"] = sqlite_inline.dbapi(settings.db_statement_timeout_seconds)
@@ -160,7 +166,7 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
         if read_only:
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
@@ -181,18 +187,23 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
         if not conn.get_execution_options().get("sqlite_immediate", False):
             conn.exec_driver_sql("BEGIN")
             return
-        await_only(asyncio.wait_for(writer.acquire(), WRITER_WAIT_SECONDS))
-        conn.connection.record_info[_HOLDS_WRITER] = True  # kept if it is invalidated
+        await_only(asyncio.wait_for(writer.acquire(), BUSY_TIMEOUT_SECONDS))
+        # record_info outlives an invalidation of the connection
+        conn.connection.record_info[_HOLDS_WRITER] = asyncio.get_running_loop()
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     @event.listens_for(engine.sync_engine.pool, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        if record.record_info.pop(_HOLDS_WRITER, False):
+        if record.record_info.pop(_HOLDS_WRITER, None) is not None:
             writer.release()
 
-
-_HOLDS_WRITER = "graphql_api.holds_writer"
-WRITER_WAIT_SECONDS = 30.0  # as long as SQLite's busy timeout
+    @event.listens_for(engine.sync_engine.pool, "detach")
+    def _on_detach(_dbapi_connection: Any, record: Any) -> None:
+        # A connection dropped without being given back (collected as garbage), perhaps
+        # in another thread: its turn is given back on its loop.
+        loop = record.record_info.pop(_HOLDS_WRITER, None)
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(writer.release)
 
 
 # Read engines whose SQLite connections run on the loop's thread, and the connection

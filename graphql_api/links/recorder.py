@@ -94,80 +94,93 @@ class VisitRecorder:
         once written; on failure, what was not written stays buffered for the next try."""
         async with self._flush_lock:
             batch, self._pending = self._pending, []
-            written = 0
+            written = in_flight = 0
             try:
                 while written < len(batch):
                     part = batch[written : written + BATCH]
-                    try:
-                        rows = await self._write(part)
-                    except IntegrityError:
-                        # A link was deleted after its redirect: its visits go with it.
-                        rows = await self._write(await self._of_existing_links(part))
-                    written += len(part)
+                    in_flight = len(part)
+                    rows = await self._write(await self._rows(part))
+                    written, in_flight = written + in_flight, 0
                     await self._publish(rows)
+            except Exception:
+                in_flight = 0  # a failed transaction wrote nothing: it is tried again
+                raise
             finally:
-                self._pending[:0] = batch[written:]
+                # A write cut short by cancellation may have committed: it is not tried
+                # again, so that no visit is ever counted twice.
+                self._pending[:0] = batch[written + in_flight :]
 
-    async def _publish(self, rows: list[dict[str, Any]]) -> None:
-        await self._broker.publish_many(
-            [
-                (
-                    visits_channel(row["short_url_id"]),
-                    {**row, "visited_at": row["visited_at"].isoformat()},
+    async def _rows(self, visits: list[PendingVisit]) -> list[tuple[dict[str, Any], bool]]:
+        """Each visit's row, and whether it adds to its link's count; the User-Agents are
+        classified off the event loop (an unseen one costs milliseconds) and before any
+        transaction begins, so that no writer waits for them."""
+        rows = []
+        for start in range(0, len(visits), CHUNK):
+            chunk = visits[start : start + CHUNK]
+            agents = await asyncio.to_thread(lambda c=chunk: [classify(v.user_agent) for v in c])
+            for visit, agent in zip(chunk, agents, strict=True):
+                row = {
+                    "short_url_id": visit.link_id,
+                    "visited_at": visit.visited_at,
+                    "referrer": visit.referrer,
+                    "user_agent": visit.user_agent,
+                    "browser": agent.browser,
+                    "os": agent.os,
+                    "device": agent.device,
+                    "is_bot": agent.is_bot,
+                }
+                rows.append((row, not visit.counted and not agent.is_bot))
+        return rows
+
+    async def _write(self, rows: list[tuple[dict[str, Any], bool]]) -> list[dict[str, Any]]:
+        """Insert the visits and add them to the counts, in one transaction; the rows
+        written. Visits of links deleted since their redirect go with their links."""
+        try:
+            return await self._insert(rows)
+        except IntegrityError:
+            ids = {row["short_url_id"] for row, _ in rows}
+            async with self._sessionmaker() as session:
+                existing = set(
+                    await session.scalars(select(ShortUrl.id).where(ShortUrl.id.in_(ids)))
                 )
-                for row in rows
-            ]
-        )
+            return await self._insert([r for r in rows if r[0]["short_url_id"] in existing])
 
-    async def _of_existing_links(self, batch: list[PendingVisit]) -> list[PendingVisit]:
-        ids = {visit.link_id for visit in batch}
-        async with self._sessionmaker() as session:
-            existing = set(await session.scalars(select(ShortUrl.id).where(ShortUrl.id.in_(ids))))
-        return [visit for visit in batch if visit.link_id in existing]
-
-    async def _write(self, batch: list[PendingVisit]) -> list[dict[str, Any]]:
-        """Insert the visits and add them to the counts, in one transaction; returns the rows.
-
-        Rows are built and sent in chunks: between two, the event loop serves requests,
-        so a large batch does not stall the redirects behind it.
-        """
+    async def _insert(self, rows: list[tuple[dict[str, Any], bool]]) -> list[dict[str, Any]]:
+        """Sent in chunks: between two, the event loop serves requests, so a large batch
+        does not stall the redirects behind it."""
         written: list[dict[str, Any]] = []
-        if not batch:
+        if not rows:
             return written
-        increments: Counter[int] = Counter()
+        increments = Counter(row["short_url_id"] for row, counts in rows if counts)
         async with write_transaction(self._sessionmaker) as session:
             connection = await session.connection()
-            for start in range(0, len(batch), CHUNK):
-                rows = []
-                chunk = batch[start : start + CHUNK]
-                # Off the event loop: an unseen User-Agent costs milliseconds to classify.
-                agents = await asyncio.to_thread(
-                    lambda c=chunk: [classify(v.user_agent) for v in c]
-                )
-                for visit, agent in zip(chunk, agents, strict=True):
-                    rows.append(
-                        {
-                            "short_url_id": visit.link_id,
-                            "visited_at": visit.visited_at,
-                            "referrer": visit.referrer,
-                            "user_agent": visit.user_agent,
-                            "browser": agent.browser,
-                            "os": agent.os,
-                            "device": agent.device,
-                            "is_bot": agent.is_bot,
-                        }
-                    )
-                    if not visit.counted and not agent.is_bot:
-                        increments[visit.link_id] += 1
+            for start in range(0, len(rows), CHUNK):
                 # RETURNING whole rows: each event is complete without matching rows to
                 # input order, so the driver may send multi-row INSERTs.
-                inserted = await connection.execute(_insert_visits, rows)
+                chunk = [row for row, _ in rows[start : start + CHUNK]]
+                inserted = await connection.execute(_insert_visits, chunk)
                 written += [dict(row._mapping) for row in inserted]
             if increments:
                 await connection.execute(
                     _increment, [{"link_id": k, "visits": n} for k, n in increments.items()]
                 )
         return written
+
+    async def _publish(self, rows: list[dict[str, Any]]) -> None:
+        """The live events of visits just written. They are recorded whatever happens here:
+        a broker that fails loses these events, and the writing goes on."""
+        try:
+            await self._broker.publish_many(
+                [
+                    (
+                        visits_channel(row["short_url_id"]),
+                        {**row, "visited_at": row["visited_at"].isoformat()},
+                    )
+                    for row in rows
+                ]
+            )
+        except Exception:
+            logger.exception("publishing %d visits failed (they are recorded)", len(rows))
 
     async def _run(self) -> None:
         while not self._stopping.is_set():

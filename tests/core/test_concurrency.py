@@ -68,7 +68,9 @@ async def test_sqlite_writers_of_one_process_queue_instead_of_meeting_the_busy_h
     # at once: all succeed only if this process's writers never overlap.
     engine = create_engine(settings_for_tests(f"sqlite:///{tmp_path / 'w.db'}", tmp_path))
     event.listen(
-        engine.sync_engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA busy_timeout=0")
+        engine.sync_engine,
+        "connect",
+        lambda dbapi, _: dbapi.execute("PRAGMA busy_timeout=0").close(),
     )
     sessionmaker = create_sessionmaker(engine)
     try:

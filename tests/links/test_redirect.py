@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
+from graphql_api.core.broker import RedisBroker
 from graphql_api.core.relay import from_global_id
-from graphql_api.links.recorder import BATCH, PendingVisit
+from graphql_api.links.recorder import BATCH, PendingVisit, VisitRecorder
 from tests.conftest import SignedIn
 from tests.links.helpers import BROWSER, GOOGLEBOT, SET_ACTIVE, SHORT_URL, UPDATE, shorten
 
@@ -245,19 +246,21 @@ async def test_a_load_that_began_before_a_change_is_not_kept(services, alice: Si
 COUNTS = """query($code: String!) { shortUrl(code: $code) { visitCount visits { totalCount } } }"""
 
 
-async def backlog(services, alice: SignedIn, n: int) -> tuple[str, list[PendingVisit]]:  # type: ignore[no-untyped-def]
+async def backlog(
+    alice: SignedIn, recorder: VisitRecorder, n: int
+) -> tuple[str, list[PendingVisit]]:
     """A link, and n visits of it waiting in the recorder (as after a burst of redirects)."""
     link = await shorten(alice)
     _, link_id = from_global_id(link["id"])
     visits = [PendingVisit(link_id, datetime.now(UTC), None, BROWSER, False) for _ in range(n)]
     for visit in visits:
-        services.links.recorder.record(visit)
+        recorder.record(visit)
     return link["code"], visits
 
 
 async def test_a_backlog_is_written_a_batch_per_transaction(services, alice: SignedIn) -> None:  # type: ignore[no-untyped-def]
     n = 2 * BATCH + 1
-    code, _ = await backlog(services, alice, n)
+    code, _ = await backlog(alice, services.links.recorder, n)
     commits = 0
 
     def committed(connection: object) -> None:
@@ -280,7 +283,7 @@ async def test_a_failed_batch_leaves_only_the_unwritten_visits_buffered(
     services, alice: SignedIn
 ) -> None:  # type: ignore[no-untyped-def]
     recorder = services.links.recorder
-    code, visits = await backlog(services, alice, 2 * BATCH)
+    code, visits = await backlog(alice, recorder, 2 * BATCH)
     broken = visits[BATCH + 1]
     broken.visited_at = None  # type: ignore[assignment]  # NOT NULL: the second batch fails
     with pytest.raises(IntegrityError):
@@ -291,3 +294,19 @@ async def test_a_failed_batch_leaves_only_the_unwritten_visits_buffered(
     await recorder.flush()  # the next try writes the rest, and nothing twice
     data = await alice.client.data(COUNTS, {"code": code})
     assert data["shortUrl"] == {"visitCount": 2 * BATCH, "visits": {"totalCount": 2 * BATCH}}
+
+
+async def test_visits_are_recorded_while_the_broker_is_down(
+    services, alice: SignedIn, caplog: pytest.LogCaptureFixture
+) -> None:  # type: ignore[no-untyped-def]
+    broker = RedisBroker("redis://127.0.0.1:1/0")  # a real client; no server listens there
+    recorder = VisitRecorder(services.sessionmaker, broker)
+    try:
+        code, _ = await backlog(alice, recorder, BATCH + 1)
+        await recorder.flush()  # the live events are lost, the visits are not
+    finally:
+        await broker.close()
+    assert recorder.pending == 0
+    data = await alice.client.data(COUNTS, {"code": code})
+    assert data["shortUrl"] == {"visitCount": BATCH + 1, "visits": {"totalCount": BATCH + 1}}
+    assert f"publishing {BATCH} visits failed" in caplog.text
