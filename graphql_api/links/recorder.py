@@ -97,9 +97,9 @@ class VisitRecorder:
             written = in_flight = 0
             try:
                 while written < len(batch):
-                    part = batch[written : written + BATCH]
+                    part = await self._rows(batch[written : written + BATCH])
                     in_flight = len(part)
-                    rows = await self._write(await self._rows(part))
+                    rows = await self._write(part)
                     written, in_flight = written + in_flight, 0
                     await self._publish(rows)
             except Exception:
