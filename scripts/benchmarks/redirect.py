@@ -74,6 +74,12 @@ def spread_script() -> list[str]:
     return [str(HERE / "spread.lua"), str(SPREAD_LINKS)]
 
 
+def every_link_script() -> list[str]:
+    """wrk's Lua script (and its argument) walking each of the 10,000 links in turn, each
+    thread in an order of its own (the soak: a round visits every link)."""
+    return [str(HERE / "every.lua"), str(SPREAD_LINKS)]
+
+
 def measure(
     env: dict[str, str], work: Path, seconds: int, rounds: int, connections: int = CONNECTIONS
 ) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import orjson
 import redirect
 import uvloop
 from chat import SEND, TYPING, post, set_up, subscribe
-from harness import HERE, api_command, free_port, listens_on, rss_kib, serve, settle, wrk
+from harness import api_command, free_port, listens_on, rss_kib, serve, settle, wrk
 from wire import HttpClient, WebSocket
 from workloads import WORKLOADS, answer, register
 
@@ -133,8 +133,7 @@ def run(
                 script = workload.wrk_script(work, token)
                 requests[workload.name] = (f"{api.url}/graphql", script, [])
         requests["redirect hot"] = (f"{api.url}/hot", [], browser)
-        every = [str(HERE / "every.lua"), str(redirect.SPREAD_LINKS)]
-        requests["redirect spread"] = (api.url, every, browser)
+        requests["redirect spread"] = (api.url, redirect.every_link_script(), browser)
         tokens, room = uvloop.run(set_up(api.url, 1, secrets.token_hex(3)))
         settle([api.pid])
         start_kib = rss_kib(api.pid)
