@@ -114,6 +114,15 @@ Timestamp = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow)]
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # SQLite hands the largest id out again once its row is deleted: a deleted
+        # user's token then spoke for the next user to sign up. With AUTOINCREMENT an
+        # id is never reused, as a PostgreSQL sequence never reuses one.
+        table = getattr(cls, "__table__", None)
+        if table is not None and len(table.primary_key.columns) == 1:
+            table.dialect_kwargs["sqlite_autoincrement"] = True
+
 
 # How long a SQLite writer waits for the write lock: in this process's queue, then in
 # SQLite's busy handler (for other processes).

@@ -3,6 +3,7 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from graphql_api.core.db import Base, create_engine
@@ -23,11 +24,26 @@ def _run(connection: Connection) -> None:
     )
     with context.begin_transaction():
         context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+
+
+def _without_foreign_keys(dbapi_connection: object, _record: object) -> None:
+    # A table rebuilt on SQLite (batch mode) is dropped and its copy renamed: with
+    # foreign keys on, the drop would cascade to every row that refers to it. They are
+    # checked once, at the end (above), as SQLite's documentation advises.
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
 
 
 async def _run_online() -> None:
     # A migration may rewrite a large table: no statement timeout for it.
     engine = create_engine(settings.model_copy(update={"db_statement_timeout_seconds": 0}))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _without_foreign_keys)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

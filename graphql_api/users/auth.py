@@ -15,8 +15,10 @@ from graphql_api.core.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
 from graphql_api.core.settings import Settings
 from graphql_api.core.tokens import InvalidToken, TokenClaims, TokenCodec, TokenType
 from graphql_api.users import service
-from graphql_api.users.loaders import UserByIdLoader
+from graphql_api.users.loaders import UserBySessionLoader
 from graphql_api.users.models import RefreshToken, User
+
+BAD_ACCESS_TOKEN = "Invalid or expired access token, or its session has ended."
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +60,15 @@ async def start_session(
     family: str | None = None,
 ) -> Session:
     """Issue an access token and a refresh token (stored only as its hash)."""
+    family = family or secrets.token_urlsafe(32)
+    # The access token names its session: it works only while the session lives.
     access, _ = tokens.encode(
         subject=str(user.id),
         token_type=TokenType.ACCESS,
         ttl=settings.access_token_ttl,
         ver=user.token_version,
+        sid=family,
     )
-    family = family or secrets.token_urlsafe(32)
     # Expired tokens are kept for nothing (reuse detection needs only live ones): the
     # table stays as small as the user's live sessions.
     await session.execute(
@@ -198,15 +202,18 @@ async def _revoke_family(session: AsyncSession, family: str) -> None:
 
 
 async def authenticate(context: Context, token: str) -> User:
-    """The active user an access token speaks for; anything else is UNAUTHENTICATED."""
+    """The active user of a live session an access token speaks for; else UNAUTHENTICATED."""
     try:
         claims = context.state.tokens.decode(token, TokenType.ACCESS)
         user_id = int(claims.subject)
-    except (InvalidToken, ValueError):
-        raise Unauthenticated("Invalid or expired access token.") from None
-    user: User | None = await context.loader(UserByIdLoader).load(user_id)
+        family = claims.extra["sid"]
+    except (InvalidToken, ValueError, KeyError):
+        raise Unauthenticated(BAD_ACCESS_TOKEN) from None
+    if not isinstance(family, str):
+        raise Unauthenticated(BAD_ACCESS_TOKEN)
+    user: User | None = await context.loader(UserBySessionLoader).load((user_id, family))
     if user is None or not user.is_active or claims.extra.get("ver") != user.token_version:
-        raise Unauthenticated("Invalid or expired access token.")
+        raise Unauthenticated(BAD_ACCESS_TOKEN)
     return user
 
 

@@ -80,7 +80,8 @@ async def test_forged_claims_are_refused(alice: SignedIn, services, changes) -> 
 
 async def test_the_forge_helper_makes_acceptable_tokens(alice: SignedIn, services) -> None:  # type: ignore[no-untyped-def]
     # Guards the test above: with no change the forged token works.
-    token = forge(services, sub=str(claims_of(alice.client.token)["sub"]))  # type: ignore[arg-type]
+    claims = claims_of(alice.client.token)  # type: ignore[arg-type]
+    token = forge(services, sub=str(claims["sub"]), sid=claims["sid"])
     assert (await GraphQLClient(alice.client.http, token).data(ME))["me"]["username"] == "alice"
 
 
