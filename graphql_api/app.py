@@ -18,7 +18,7 @@ from graphql_api.core import ide
 from graphql_api.core.body_limit import BodySizeLimitMiddleware
 from graphql_api.core.broker import create_broker
 from graphql_api.core.context import AppState, Context, bearer_token
-from graphql_api.core.db import close_read_connection, create_engine, create_sessionmaker
+from graphql_api.core.db import create_engine, create_sessionmaker
 from graphql_api.core.fast_path import FastQueries
 from graphql_api.core.metrics import exposition, flush_redirects_every_second
 from graphql_api.core.middleware import RequestIdMiddleware
@@ -138,7 +138,6 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
             with suppress(asyncio.CancelledError):
                 await counter
             await engine.dispose()
-            await close_read_connection(read_engine)
             await read_engine.dispose()
 
 

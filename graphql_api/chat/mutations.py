@@ -73,7 +73,7 @@ class ChatMutations:
     @reports_user_errors
     async def set_typing(self, info: Info, input: SetTypingInput) -> SetTypingPayload:
         user = await viewer_user(info)
-        async with info.context.reader() as session:
+        async with info.context.reads.session() as session:
             room = await service.room_named(session, name=input.room)
         await info.context.state.broker.publish(
             service.room_channel(room.id),

@@ -28,7 +28,7 @@ class ChatQueries:
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ChatRoomConnection:
         return await paginate(
-            info.context.reader,
+            info.context.reads,
             ChatRoomConnection,
             select(ChatRoom),
             ChatRoom,
@@ -41,5 +41,5 @@ class ChatQueries:
         permission_classes=[IsAuthenticated],
     )
     async def chat_room(self, info: Info, name: str) -> ChatRoomType | None:
-        async with info.context.reader() as session:
+        async with info.context.reads.session() as session:
             return await service.get_room(session, name=name)  # type: ignore[return-value]

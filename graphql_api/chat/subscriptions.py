@@ -85,7 +85,7 @@ class ChatSubscriptions:
     async def chat_events(
         self, info: Info, room: str, after: strawberry.ID | None = None
     ) -> AsyncGenerator[ChatEvent, None]:
-        async with info.context.reader() as session:
+        async with info.context.reads.session() as session:
             found = await service.get_room(session, name=room)
         if found is None:
             raise BadUserInput("No room has this name.")
@@ -125,7 +125,7 @@ class ChatSubscriptions:
 
 async def _missed(info: Info, room_id: int, after_pk: int) -> list[ChatMessage]:
     """The room's messages after `after_pk`, oldest first, in a session closed on return."""
-    async with info.context.reader() as session:
+    async with info.context.reads.session() as session:
         return list(
             await session.scalars(
                 select(ChatMessage)

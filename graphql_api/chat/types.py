@@ -74,7 +74,7 @@ class ChatRoomType(Node):
         before: str | None = None,
     ) -> ChatMessageConnection:
         connection = await paginate(
-            info.context.reader,
+            info.context.reads,
             ChatMessageConnection,
             select(ChatMessage).where(ChatMessage.room_id == root.id),
             ChatMessage,

@@ -18,6 +18,7 @@ safe for queries alone, which change nothing; mutations, subscriptions, introspe
 and operations with field middleware always run on graphql-core.
 """
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -57,8 +58,6 @@ from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
-
-from graphql_api.core.settle import settle_all
 
 DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -382,14 +381,14 @@ class PlanRun:
 
     async def settle(self, waiting: list[tuple[list[Any], int, Any]]) -> None:
         """Await the level's awaitables together; every one has ended when this returns."""
-        outcomes = await settle_all([w[2] for w in waiting])
+        outcomes = await asyncio.gather(*(w[2] for w in waiting), return_exceptions=True)
         for (values, i, _), outcome in zip(waiting, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 raise Fallback from outcome
             values[i] = outcome
 
     async def settle_nested(self, coroutines: list[Any]) -> None:
-        outcomes = await settle_all(coroutines)
+        outcomes = await asyncio.gather(*coroutines, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise Fallback from outcome

@@ -10,6 +10,7 @@ from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
 from graphql_api.core.broker import Broker
+from graphql_api.core.db import Reads
 from graphql_api.core.errors import Unauthenticated
 from graphql_api.core.passwords import PasswordHasher
 from graphql_api.core.ratelimit import RateLimiter
@@ -60,17 +61,18 @@ class Context(BaseContext):
         self.state = state
         self.settings = state.settings
         self.sessionmaker = state.sessionmaker
-        self.reader = state.reader
+        # Reads of this request (a WebSocket's: of its connection), one batch at a time.
+        self.reads = Reads(state.reader)
         self._header_token = token
         self.request_id = request_id
         self._loaders: dict[type, Any] = {}
         self._viewer: Viewer | None = None
 
-    def loader(self, loader_class: Callable[[Sessionmaker], L]) -> L:
+    def loader(self, loader_class: Callable[[Reads], L]) -> L:
         """This request's instance of a DataLoader class (made on first use)."""
         loader = self._loaders.get(loader_class)  # type: ignore[call-overload]
         if loader is None:
-            loader = self._loaders[loader_class] = loader_class(self.reader)  # type: ignore[index]
+            loader = self._loaders[loader_class] = loader_class(self.reads)  # type: ignore[index]
         return loader
 
     def forget(self) -> None:

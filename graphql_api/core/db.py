@@ -1,7 +1,8 @@
 """Declarative base, column types shared by the features, and the async engine."""
 
 import asyncio
-import weakref
+import math
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -22,7 +24,6 @@ from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util import await_only
 
-from graphql_api.core import sqlite_inline
 from graphql_api.core.errors import InvalidInput
 from graphql_api.core.settings import Settings
 
@@ -124,6 +125,8 @@ class Base(DeclarativeBase):
             table.dialect_kwargs["sqlite_autoincrement"] = True
 
 
+# SQLite VM steps between two looks at a read's clock (a few milliseconds at most).
+PROGRESS_STEPS = 10_000
 # How long a SQLite writer waits for the write lock: in this process's queue, then in
 # SQLite's busy handler (for other processes).
 BUSY_TIMEOUT_SECONDS = 30
@@ -142,15 +145,16 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
         kwargs["isolation_level"] = "AUTOCOMMIT"
         # Nothing to roll back when a connection goes back to the pool.
         kwargs["pool_reset_on_return"] = None
+    # A request waits this long at most for a connection, then hears SERVICE_UNAVAILABLE.
+    kwargs.update(
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_SECONDS}
-        if read_only:
-            # Reads run on the event loop's thread (see core.sqlite_inline).
-            kwargs["module"] = sqlite_inline.dbapi(settings.db_statement_timeout_seconds)
     else:
-        kwargs.update(
-            pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size, pool_pre_ping=True
-        )
+        kwargs["pool_pre_ping"] = True
         server_settings = {}
         if settings.db_statement_timeout_seconds:
             timeout_ms = int(settings.db_statement_timeout_seconds * 1000)
@@ -161,13 +165,31 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
             kwargs["connect_args"] = {"server_settings": server_settings}
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, read_only=read_only)
-        if read_only:
-            _INLINE_READERS.add(engine)
+        _configure_sqlite(
+            engine, read_only=read_only, statement_timeout=settings.db_statement_timeout_seconds
+        )
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
+def _interrupt_late_statements(connection: Any, timeout: float) -> None:
+    """Interrupt a SQLite read that runs longer than `timeout`, as PostgreSQL would.
+
+    Both callbacks run on the connection's own thread (aiosqlite's): the trace callback
+    as each statement starts, the progress handler every few thousand steps of it.
+    """
+    started = [math.inf]
+
+    def start(_sql: str) -> None:
+        started[0] = time.monotonic()
+
+    def late() -> int:
+        return int(time.monotonic() - started[0] > timeout)
+
+    await_only(connection.set_trace_callback(start))
+    await_only(connection.set_progress_handler(late, PROGRESS_STEPS))
+
+
+def _configure_sqlite(engine: AsyncEngine, *, read_only: bool, statement_timeout: float) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -179,6 +201,8 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
         if read_only:
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+        if read_only and statement_timeout:
+            _interrupt_late_statements(dbapi_connection.driver_connection, statement_timeout)
 
     if read_only:
         return  # every statement is a transaction of its own
@@ -215,44 +239,53 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool) -> None:
             loop.call_soon_threadsafe(writer.release)
 
 
-# Read engines whose SQLite connections run on the loop's thread, and the connection
-# each one's reads share (see read_connection).
-_INLINE_READERS: weakref.WeakSet[AsyncEngine] = weakref.WeakSet()
-_SHARED: weakref.WeakKeyDictionary[AsyncEngine, AsyncConnection] = weakref.WeakKeyDictionary()
+class Reads:
+    """One request's way to the read engine: one batch at a time, on one connection at most.
 
+    The fields of a level resolve concurrently, and each used to take a connection of
+    its own: 21 aliased lists in one request asked the pool for 21 at once, held what
+    they got while waiting for the rest, and every other request waited behind them.
+    A request now holds at most one read connection, only while a batch runs, so the
+    pool serves as many requests at once as it has connections and none can starve it.
+    A batch must not start another read before it ends (it would wait for itself).
 
-@asynccontextmanager
-async def read_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection of the read engine, for one batch of reads.
+    A connection goes back to the pool as its batch ends, here: `async with
+    engine.connect()` would give it back in a task of its own, when the loop next got to
+    it, and under 32 concurrent requests the pool, meanwhile empty, opened 725 new ones
+    for 2,073 uses. Nothing is reset on the way (autocommit): no I/O a cancellation
+    could interrupt.
 
-    On SQLite every read runs to its end on the loop's thread (`core.sqlite_inline`), so
-    no two ever interleave: all of them share one connection, and a pool checkout per
-    batch (a tenth of a page of users) is saved. `close_read_connection` ends it.
-
-    Elsewhere the connection goes back to the pool at once. `async with
-    engine.connect()` gives it back in a task of its own, only when the loop next gets
-    to that task: under 32 concurrent requests the pool, meanwhile out of connections,
-    opened 725 new ones for 2,073 uses. A read connection goes back without any I/O
-    (nothing to reset: autocommit), so there is nothing a cancellation could interrupt.
+    Once the pool had no connection for it in time, the request's other reads fail at
+    once: it is answered SERVICE_UNAVAILABLE without queueing again for each field.
     """
-    if engine in _INLINE_READERS:
-        shared = _SHARED.get(engine)
-        if shared is None or shared.closed or shared.invalidated:
-            shared = _SHARED[engine] = await engine.connect()
-        yield shared
-        return
-    conn = await engine.connect()
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
+    __slots__ = ("_busy", "_turn", "engine", "sessionmaker")
 
-async def close_read_connection(engine: AsyncEngine) -> None:
-    """End the connection a SQLite read engine's reads share, if it has one."""
-    shared = _SHARED.pop(engine, None)
-    if shared is not None:
-        await shared.close()
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+        self.engine: AsyncEngine = sessionmaker.kw["bind"]
+        self._turn = asyncio.Lock()
+        self._busy: PoolTimeout | None = None
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[AsyncConnection]:
+        async with self._turn:
+            if self._busy is not None:
+                raise self._busy
+            try:
+                conn = await self.engine.connect()
+            except PoolTimeout as exc:
+                self._busy = exc
+                raise
+            try:
+                yield conn
+            finally:
+                await conn.close()
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.connection() as conn, self.sessionmaker(bind=conn) as session:
+            yield session
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -1,5 +1,6 @@
-"""DataLoader bases: every batch opens its own short session or connection (batches run
-concurrently, and neither may be shared between tasks)."""
+"""DataLoader bases: every batch opens its own short session or connection, in its
+request's turn (`core.db.Reads`): batches run concurrently, and neither a session nor a
+connection may be shared between tasks."""
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from functools import lru_cache
@@ -9,8 +10,7 @@ from aiodataloader import DataLoader
 from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from graphql_api.core.context import Sessionmaker
-from graphql_api.core.db import read_connection
+from graphql_api.core.db import Reads
 from graphql_api.core.reads import Read
 from graphql_api.core.records import Record
 
@@ -19,12 +19,12 @@ V = TypeVar("V")
 
 
 class SessionLoader(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
-    def __init__(self, sessionmaker: Sessionmaker) -> None:
+    def __init__(self, reads: Reads) -> None:
         super().__init__()
-        self.sessionmaker = sessionmaker
+        self.reads = reads
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V]:
-        async with self.sessionmaker() as session:
+        async with self.reads.session() as session:
             return await self.load_batch(session, keys)
 
     async def load_batch(self, session: AsyncSession, keys: Sequence[K]) -> list[V]:
@@ -34,12 +34,12 @@ class SessionLoader(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
 class RecordLoader(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
     """A loader of records (`core.records`): Core statements on a connection, no session."""
 
-    def __init__(self, sessionmaker: Sessionmaker) -> None:
+    def __init__(self, reads: Reads) -> None:
         super().__init__()
-        self.engine = sessionmaker.kw["bind"]
+        self.reads = reads
 
     async def batch_load_fn(self, keys: Sequence[K]) -> list[V]:
-        async with read_connection(self.engine) as conn:
+        async with self.reads.connection() as conn:
             return await self.load_batch(conn, keys)
 
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[K]) -> list[V]:

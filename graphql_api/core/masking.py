@@ -8,6 +8,7 @@ exception, while the log gets the traceback and the request id.
 import logging
 
 from graphql import GraphQLError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
@@ -15,6 +16,13 @@ logger = logging.getLogger("graphql_api.errors")
 
 INTERNAL_MESSAGE = "Internal server error"
 INTERNAL_CODE = "INTERNAL_SERVER_ERROR"
+BUSY_MESSAGE = "The server is busy: try again shortly."
+BUSY_CODE = "SERVICE_UNAVAILABLE"
+
+
+def _busy(error: GraphQLError) -> bool:
+    """No database connection came free in time (`db_pool_timeout_seconds`)."""
+    return isinstance(error.original_error, PoolTimeout)
 
 
 def is_unexpected(error: GraphQLError) -> bool:
@@ -29,7 +37,11 @@ class MaskInternalErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": INTERNAL_CODE}
+        if _busy(error):
+            masked.message = BUSY_MESSAGE
+            masked.extensions = {"code": BUSY_CODE}
+        else:
+            masked.extensions = {"code": INTERNAL_CODE}
         return masked
 
 
@@ -41,7 +53,13 @@ def log_unexpected_errors(
     request_id = getattr(context, "request_id", None)
     operation = getattr(execution_context, "operation_name", None)
     for error in errors:
-        if is_unexpected(error):
+        if _busy(error):
+            logger.warning(
+                "no database connection came free in time in %s (request %s)",
+                operation or "anonymous operation",
+                request_id,
+            )
+        elif is_unexpected(error):
             logger.error(
                 "unexpected error in %s at %s (request %s)",
                 operation or "anonymous operation",

@@ -13,7 +13,7 @@ import orjson
 import strawberry
 from sqlalchemy import ColumnElement, Select, bindparam, func, literal, tuple_
 
-from graphql_api.core.db import read_connection
+from graphql_api.core.db import Reads
 from graphql_api.core.errors import BadUserInput
 from graphql_api.core.reads import Read
 from graphql_api.core.records import Record
@@ -208,7 +208,7 @@ def build_connection(
 
 
 async def paginate(
-    sessionmaker: Any,
+    reads: Reads,
     connection_class: type[C],
     stmt: Select[Any],
     model: Any,
@@ -216,19 +216,19 @@ async def paginate(
     page: PageArgs,
 ) -> C:
     """One page of `select(model)...` in one query; `totalCount` costs a count only if asked."""
-    async with sessionmaker() as session:
+    async with reads.session() as session:
         rows = list((await session.execute(key.apply(stmt, model, page))).scalars())
 
     async def count() -> int:
         counted = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
-        async with sessionmaker() as session:
+        async with reads.session() as session:
             return (await session.execute(counted)).scalar_one()  # type: ignore[no-any-return]
 
     return build_connection(connection_class, rows, page, key, count)
 
 
 async def read_page(
-    sessionmaker: Any,
+    reads: Reads,
     connection_class: type[C],
     record: type[Record],
     where: Select[Any],
@@ -242,17 +242,16 @@ async def read_page(
     `filters`; it must be built once (cached by its caller): the page's statement is
     built once for it, since building one costs more than SQLite takes to run it.
     """
-    engine = sessionmaker.kw["bind"]
     read = _page_read(where, record, key, continues=page.after is not None)
     parameters = {**filters, "rows": page.first + 1}
     if page.after is not None:
         parameters.update(key.after_parameters(page.after))
-    async with read_connection(engine) as conn:
+    async with reads.connection() as conn:
         rows = await read.all(conn, parameters)
 
     async def count() -> int:
         counted = where.with_only_columns(func.count(), maintain_column_froms=True)
-        async with read_connection(engine) as conn:
+        async with reads.connection() as conn:
             return (await conn.execute(counted, filters)).scalar_one()  # type: ignore[no-any-return]
 
     return build_connection(connection_class, rows, page, key, count)

@@ -7,20 +7,20 @@ A `Read` keeps what that work decides, once per dialect: the SQL text, the order
 its parameters and how each converts, and how each column of a result converts. A
 read then costs the driver's own time and one conversion per converted value.
 
-Drivers it knows: SQLite through `core.sqlite_inline` (the read engine's) and asyncpg.
-With any other, or with SQL echo on, a read goes through SQLAlchemy as usual. Either
-way `before_cursor_execute` listeners hear every statement.
+Drivers it knows: aiosqlite and asyncpg. With any other, or with SQL echo on, a read
+goes through SQLAlchemy as usual. Either way `before_cursor_execute` listeners hear
+every statement.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiosqlite
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from graphql_api.core import sqlite_inline
 from graphql_api.core.records import Record
 
 Convert = Callable[[Any], Any]
@@ -73,7 +73,7 @@ class Read:
         """The records the statement selects with these parameters."""
         engine = conn.engine
         driver = (await conn.get_raw_connection()).driver_connection
-        sqlite = isinstance(driver, sqlite_inline.Connection)
+        sqlite = isinstance(driver, aiosqlite.Connection)
         if engine.echo or not (sqlite or engine.dialect.driver == "asyncpg"):
             return self.record.from_rows(await conn.execute(self.stmt, parameters))
         compiled = self.compiled(engine.dialect)
@@ -85,7 +85,7 @@ class Read:
         if announce:
             announce(conn.sync_connection, None, compiled.sql, values, None, False)
         if sqlite:
-            rows = driver.fetchall(compiled.sql, values)
+            rows = await driver.execute_fetchall(compiled.sql, values)
         else:
             rows = await driver.fetch(compiled.sql, *values)
         make = self.record._make  # type: ignore[attr-defined]

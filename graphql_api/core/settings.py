@@ -128,6 +128,8 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_parallelism: int = Field(default=4, ge=1)
     db_pool_size: int = Field(default=10, ge=1)
+    # How long a request may wait for a database connection before it is refused.
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     db_echo: bool = False
     # PostgreSQL cancels a statement that runs longer, SQLite interrupts a read (0: never);
     # migrations run without.

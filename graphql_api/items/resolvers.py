@@ -48,7 +48,7 @@ async def all_items(
     page = order.value.page_args(first, after)
     where = ItemFilter(tag=tag, search=search_term(search))
     return await read_page(
-        info.context.reader,
+        info.context.reads,
         ItemConnection,
         ItemRecord,
         service.items_where(where.shape, by_owner=owner_id is not None),

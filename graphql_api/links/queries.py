@@ -44,7 +44,7 @@ class LinkQueries:
             viewer.id, LinkFilter(tag=tag, search=search_term(search), active=active)
         )
         return await paginate(
-            info.context.reader,
+            info.context.reads,
             ShortUrlConnection,
             stmt,
             ShortUrl,

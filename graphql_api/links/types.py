@@ -172,7 +172,7 @@ class ShortUrlType(Node):
         if not await may_see_analytics(info, root):
             return None
         since, until = _stats_range(since, until, interval)
-        async with info.context.reader() as session:
+        async with info.context.reads.session() as session:
             stats = await visit_stats(
                 session, link_id=root.id, since=since, until=until, interval=interval
             )
@@ -191,7 +191,7 @@ class ShortUrlType(Node):
         if not await may_see_analytics(info, root):
             return None
         return await paginate(
-            info.context.reader,
+            info.context.reads,
             VisitConnection,
             select(Visit).where(Visit.short_url_id == root.id),
             Visit,

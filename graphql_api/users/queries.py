@@ -68,7 +68,7 @@ class UserQueries:
         page: PageArgs = USERS_ORDER.page_args(first, after)
         search = search_term(search)
         connection = await read_page(
-            info.context.reader,
+            info.context.reads,
             UserConnection,
             UserRecord,
             _users_where(admin=viewer.is_admin, searching=bool(search)),

@@ -6,7 +6,6 @@ from decimal import Decimal
 from sqlalchemy import select, text
 
 from graphql_api.core.context import AppState
-from graphql_api.core.db import read_connection
 from graphql_api.items.models import Item, ItemRecord
 from graphql_api.users.models import User
 
@@ -28,7 +27,7 @@ async def read_back(services: AppState, item_id: int) -> tuple[Item, ItemRecord]
     """The item as the ORM reads it (writes) and as a record (reads)."""
     async with services.sessionmaker() as session:
         orm = (await session.execute(select(Item).where(Item.id == item_id))).scalar_one()
-    async with read_connection(services.reader.kw["bind"]) as conn:
+    async with services.reader.kw["bind"].connect() as conn:
         rows = await conn.execute(ItemRecord.select().where(Item.id == item_id))
         (record,) = ItemRecord.from_rows(rows)
     return orm, record

@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import bindparam, event
 
 from graphql_api.core.context import AppState
-from graphql_api.core.db import read_connection
 from graphql_api.core.reads import Read
 from graphql_api.items.models import Item, ItemRecord
 from graphql_api.users.models import Role, User, UserRecord
@@ -53,7 +52,7 @@ async def test_records_equal_sqlalchemys_with_typed_parameters(services: AppStat
 
     event.listen(engine.sync_engine, "before_cursor_execute", heard)
     try:
-        async with read_connection(engine) as conn:
+        async with engine.connect() as conn:
             direct = await read.all(conn, parameters)
             assert engine.dialect.name in read._compiled  # the driver's way was taken
             through_sqlalchemy = ItemRecord.from_rows(await conn.execute(stmt, parameters))
@@ -72,7 +71,7 @@ async def test_user_records_keep_enums_and_booleans(services: AppState) -> None:
     await seed(services)
     engine = services.reader.kw["bind"]
     stmt = UserRecord.select().where(User.email.like("%@example.com")).order_by(User.username)
-    async with read_connection(engine) as conn:
+    async with engine.connect() as conn:
         ada, bo = await Read(UserRecord, stmt).all(conn, {})
     assert ada.role is Role.ADMIN and ada.is_admin and ada.is_active is True
     assert bo.role is Role.USER and not bo.is_admin and bo.is_active is False

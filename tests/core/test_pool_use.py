@@ -1,0 +1,79 @@
+"""A request holds at most one read connection: many lists on one level cannot starve the
+pool, and a pool that is out of connections answers SERVICE_UNAVAILABLE at once."""
+
+import asyncio
+import time
+from pathlib import Path
+
+from tests.chat.test_chat import SEND, create_room
+from tests.conftest import GraphQLClient, _empty_tables, error_codes, sign_up
+from tests.items.test_create_item import CREATE_ITEM
+from tests.links.helpers import shorten
+from tests.ratelimit_helpers import client_at, limited_app
+
+LIST = "items(first: 1) { totalCount nodes { id owner { username } } }"
+ALIASED_LISTS = "query { " + " ".join(f"l{n}: {LIST}" for n in range(25)) + " }"
+ROOMS_WITH_MESSAGES = """query { chatRooms(first: 25) { nodes { name
+  messages(last: 5) { totalCount nodes { text author { username } } } } } }"""
+LINKS_WITH_VISITS = """query { myShortUrls(first: 25) { nodes { code
+  visits(first: 5) { totalCount } tags } } }"""
+
+
+async def test_many_lists_on_one_level_need_one_connection(
+    database_url: str, tmp_path: Path
+) -> None:
+    """With a pool of one connection (and one overflow), each of these answers, and four
+    of each at once still do, while a small query gets through between them."""
+    async with (
+        limited_app(database_url, tmp_path, db_pool_size=1, db_pool_timeout_seconds=2) as app,
+        client_at(app) as http,
+    ):
+        await _empty(app)
+        ann = await sign_up(http, "ann")
+        for n in range(25):
+            await ann.client.mutate(CREATE_ITEM, {"title": f"item {n}", "price": "1.00"})
+            await create_room(ann, f"room-{n}")
+            await ann.client.mutate(SEND, {"room": f"room-{n}", "text": "hi"})
+            await shorten(ann, f"https://example.com/{n}")
+        started = time.monotonic()
+        answers = await asyncio.gather(
+            *(
+                ann.client.execute(query)
+                for query in (ALIASED_LISTS, ROOMS_WITH_MESSAGES, LINKS_WITH_VISITS)
+                for _ in range(4)
+            ),
+            GraphQLClient(http).execute("query { items(first: 1) { totalCount } }"),
+        )
+        assert time.monotonic() - started < 10
+        for body in answers:
+            assert "errors" not in body, body["errors"]
+        assert len(answers[0]["data"]) == 25
+        assert answers[0]["data"]["l24"]["totalCount"] == 25
+        assert len(answers[4]["data"]["chatRooms"]["nodes"]) == 25
+        assert len(answers[8]["data"]["myShortUrls"]["nodes"]) == 25
+
+
+async def test_an_exhausted_pool_is_a_fast_clear_error(database_url: str, tmp_path: Path) -> None:
+    async with (
+        limited_app(database_url, tmp_path, db_pool_size=1, db_pool_timeout_seconds=0.5) as app,
+        client_at(app) as http,
+    ):
+        await _empty(app)
+        engine = app.state.services.reader.kw["bind"]
+        held = [await engine.connect() for _ in range(2)]  # the pool and its overflow
+        try:
+            started = time.monotonic()
+            body = (await http.post("/graphql", json={"query": ALIASED_LISTS})).json()
+            assert time.monotonic() - started < 3
+        finally:
+            for conn in held:
+                await conn.close()
+        assert set(error_codes(body)) == {"SERVICE_UNAVAILABLE"}, body
+        assert {e["message"] for e in body["errors"]} == {"The server is busy: try again shortly."}
+        # Once connections are free again, the same request answers.
+        again = (await http.post("/graphql", json={"query": ALIASED_LISTS})).json()
+        assert "errors" not in again and again["data"]["l0"]["totalCount"] == 0
+
+
+async def _empty(app) -> None:  # type: ignore[no-untyped-def]
+    await _empty_tables(app.state.services.engine)
