@@ -18,6 +18,7 @@ from graphql_api.core.metrics import open_subscription
 from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.core.relay import pk_of
 from graphql_api.users.loaders import UserByIdLoader
+from graphql_api.users.revocation import session_events
 
 MAX_REPLAY = 1000
 UserRef = Annotated["UserType", strawberry.lazy("graphql_api.users.types")]  # noqa: F821
@@ -98,7 +99,7 @@ class ChatSubscriptions:
         # the other, and the ID check below drops it from the second.
         async with (
             open_subscription("chatEvents"),
-            info.context.state.broker.subscribe(service.room_channel(found.id)) as events,
+            session_events(info, service.room_channel(found.id)) as events,
         ):
             key = new_key()
             try:

@@ -30,8 +30,10 @@ class Broker(Protocol):
     async def publish_many(self, messages: list[tuple[str, Message]]) -> None: ...
 
     def subscribe(
-        self, channel: str, *, queue_size: int = DEFAULT_QUEUE_SIZE
-    ) -> AbstractAsyncContextManager[AsyncIterator[Message]]: ...
+        self, *channels: str, queue_size: int = DEFAULT_QUEUE_SIZE
+    ) -> AbstractAsyncContextManager[AsyncIterator[Message]]:
+        """The messages of all `channels`, in the order they arrive, on one queue."""
+        ...
 
     async def ping(self) -> bool: ...
 
@@ -75,18 +77,20 @@ class MemoryBroker:
 
     @asynccontextmanager
     async def subscribe(
-        self, channel: str, *, queue_size: int = DEFAULT_QUEUE_SIZE
+        self, *channels: str, queue_size: int = DEFAULT_QUEUE_SIZE
     ) -> AsyncIterator[AsyncIterator[Message]]:
         subscription = _Subscription(queue_size)
-        self._channels[channel].add(subscription)
+        for channel in channels:
+            self._channels[channel].add(subscription)
         try:
             yield subscription.messages()
         finally:
-            subscribers = self._channels.get(channel)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._channels[channel]
+            for channel in channels:
+                subscribers = self._channels.get(channel)
+                if subscribers is not None:
+                    subscribers.discard(subscription)
+                    if not subscribers:
+                        del self._channels[channel]
 
     async def ping(self) -> bool:
         return True
@@ -126,28 +130,35 @@ class RedisBroker:
 
     @asynccontextmanager
     async def subscribe(
-        self, channel: str, *, queue_size: int = DEFAULT_QUEUE_SIZE
+        self, *channels: str, queue_size: int = DEFAULT_QUEUE_SIZE
     ) -> AsyncIterator[AsyncIterator[Message]]:
         subscription = _Subscription(queue_size)
         async with self._subscribing:  # close() waits for a SUBSCRIBE on its way
             if self._closed:
                 subscription.offer(None)  # ends at once
-            elif not self._channels[channel]:
-                await self._pubsub.subscribe(self.prefix + channel)
-            self._channels[channel].add(subscription)
+            else:
+                new = [self.prefix + c for c in channels if not self._channels[c]]
+                if new:
+                    await self._pubsub.subscribe(*new)
+            for channel in channels:
+                self._channels[channel].add(subscription)
         if not self._closed and (self._reader is None or self._reader.done()):
             self._reader = asyncio.create_task(self._read(), name="redis-broker")
         try:
             yield subscription.messages()
         finally:
-            subscribers = self._channels.get(channel)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._channels[channel]
-                    if not self._closed:  # a closed pubsub would only reconnect
-                        with contextlib.suppress(redis.RedisError):
-                            await self._pubsub.unsubscribe(self.prefix + channel)
+            for channel in channels:
+                await self._leave(channel, subscription)
+
+    async def _leave(self, channel: str, subscription: _Subscription) -> None:
+        subscribers = self._channels.get(channel)
+        if subscribers is not None:
+            subscribers.discard(subscription)
+            if not subscribers:
+                del self._channels[channel]
+                if not self._closed:  # a closed pubsub would only reconnect
+                    with contextlib.suppress(redis.RedisError):
+                        await self._pubsub.unsubscribe(self.prefix + channel)
 
     async def _read(self) -> None:
         while self._channels:

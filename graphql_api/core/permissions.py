@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from graphql import OperationType
 from strawberry.permission import BasePermission
 
 from graphql_api.core.context import Info
@@ -13,6 +14,10 @@ class IsAuthenticated(BasePermission):
     error_extensions = {"code": Unauthenticated.code}  # noqa: RUF012
 
     async def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        if info.operation.operation is OperationType.SUBSCRIPTION:
+            # A WebSocket keeps its context, and the viewer in it, as long as it is open:
+            # each new subscription checks the token's session again.
+            info.context.forget()
         return await info.context.viewer() is not None
 
 

@@ -14,6 +14,7 @@ from graphql_api.links.loaders import ShortUrlByCodeLoader
 from graphql_api.links.models import ShortUrl, Visit
 from graphql_api.links.recorder import visits_channel
 from graphql_api.links.types import VisitType, may_see_analytics
+from graphql_api.users.revocation import session_events
 
 
 @strawberry.type
@@ -32,7 +33,7 @@ class LinkSubscriptions:
         channel = visits_channel(link.id)
         async with (
             open_subscription("shortUrlVisits"),
-            info.context.state.broker.subscribe(channel, queue_size=4096) as events,
+            session_events(info, channel, queue_size=4096) as events,
         ):
             try:
                 async for event in events:

@@ -189,10 +189,13 @@ async def refresh(
     )
 
 
-async def logout(session: AsyncSession, *, tokens: TokenCodec, refresh_token: str) -> None:
-    """End the session the refresh token belongs to (its whole family)."""
+async def logout(
+    session: AsyncSession, *, tokens: TokenCodec, refresh_token: str
+) -> tuple[int, str]:
+    """End the session the refresh token belongs to (its whole family): its user and family."""
     stored, _ = await _claim(session, tokens, refresh_token)
     await _revoke_family(session, stored.family)
+    return stored.user_id, stored.family
 
 
 async def _revoke_family(session: AsyncSession, family: str) -> None:

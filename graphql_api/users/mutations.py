@@ -10,6 +10,7 @@ from graphql_api.core.relay import input_pk, to_global_id
 from graphql_api.core.types import DeletePayload, given_fields, reports_user_errors
 from graphql_api.users import auth, service
 from graphql_api.users.auth import viewer_user
+from graphql_api.users.revocation import announce_end
 from graphql_api.users.types import AuthPayload, LogoutPayload, RoleEnum, UserPayload
 
 
@@ -155,7 +156,10 @@ class UserMutations:
     async def logout(self, info: Info, input: LogoutInput) -> LogoutPayload:
         state = info.context.state
         async with write_transaction(state.sessionmaker) as session:
-            await auth.logout(session, tokens=state.tokens, refresh_token=input.refresh_token)
+            user_id, family = await auth.logout(
+                session, tokens=state.tokens, refresh_token=input.refresh_token
+            )
+        await announce_end(state.broker, user_id=user_id, family=family)
         return LogoutPayload(ok=True)
 
     @strawberry.mutation(
@@ -186,6 +190,7 @@ class UserMutations:
                 current_password=input.current_password,
                 new_password=input.new_password,
             )
+        await announce_end(state.broker, user_id=user.id)
         return UserPayload(user=user)  # type: ignore[arg-type]
 
     @strawberry.mutation(
@@ -199,6 +204,7 @@ class UserMutations:
             deleted = await service.delete_user(
                 session, actor=actor, user_id=input_pk(input.id, "User")
             )
+        await announce_end(info.context.state.broker, user_id=deleted)
         return DeletePayload(deleted_id=to_global_id("User", deleted))
 
     @strawberry.mutation(
@@ -215,4 +221,6 @@ class UserMutations:
                 user_id=input_pk(input.id, "User"),
                 changes=changes,
             )
+        if not user.is_active:
+            await announce_end(info.context.state.broker, user_id=user.id)
         return UserPayload(user=user)  # type: ignore[arg-type]

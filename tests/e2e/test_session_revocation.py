@@ -1,0 +1,144 @@
+"""A session that ends ends its subscriptions too, at once and on every worker.
+
+Two server processes share the database and a Redis broker. Carol listens on A (a chat
+room and her link's visits); her session is ended through B; both subscriptions end
+with UNAUTHENTICATED within a second, and a new subscription with her token is refused.
+"""
+
+import asyncio
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import websockets
+
+from tests.cli_helpers import cli_env, run_cli, running_server
+from tests.core.test_broker import REDIS_URL, redis_reachable
+from tests.e2e.chat_client import CREATE_ROOM, EVENTS
+
+PASSWORD = "long enough pw"
+REGISTER = """mutation($input: RegisterInput!) {
+  register(input: $input) { user { id } accessToken refreshToken } }"""
+LOGIN = """mutation($input: LoginInput!) {
+  login(input: $input) { user { id } accessToken refreshToken } }"""
+SHORTEN = """mutation { shortenUrl(input: {url: "https://example.com/a"}) {
+  shortUrl { code } } }"""
+VISITS = "subscription($code: String!) { shortUrlVisits(code: $code) { id } }"
+ENDINGS = {
+    "logout": ("mutation($t: String!) { logout(input: {refreshToken: $t}) { ok } }", "self"),
+    "changePassword": (
+        "mutation($p: String!) { changePassword(input: {currentPassword: $p,"
+        ' newPassword: "another long pw"}) { user { id } } }',
+        "self",
+    ),
+    "disable": (
+        "mutation($id: ID!) { updateUser(input: {id: $id, isActive: false}) { user { id } } }",
+        "admin",
+    ),
+    "deleteUser": ("mutation($id: ID!) { deleteUser(input: {id: $id}) { deletedId } }", "self"),
+}
+
+
+async def post(url: str, query: str, variables: dict[str, Any], token: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=url, headers=headers) as client:
+        body = (await client.post("/graphql", json={"query": query, "variables": variables})).json()
+    assert "errors" not in body, body
+    (payload,) = body["data"].values()
+    return payload
+
+
+async def register(url: str, name: str) -> dict[str, Any]:
+    variables = {"input": {"email": f"{name}@example.com", "username": name, "password": PASSWORD}}
+    return await post(url, REGISTER, variables)  # type: ignore[no-any-return]
+
+
+async def open_socket(url: str, token: str) -> websockets.ClientConnection:
+    socket = await websockets.connect(
+        url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"]
+    )
+    await socket.send(json.dumps({"type": "connection_init", "payload": {"authToken": token}}))
+    assert json.loads(await socket.recv())["type"] == "connection_ack"
+    return socket
+
+
+async def start(socket: websockets.ClientConnection, id: str, query: str, **variables: Any) -> None:
+    payload = {"query": query, "variables": variables}
+    await socket.send(json.dumps({"id": id, "type": "subscribe", "payload": payload}))
+
+
+async def outcomes(
+    socket: websockets.ClientConnection, ids: set[str], within: float
+) -> dict[str, list[str]]:
+    """The error codes that ended each operation of `ids` (events and pings skipped)."""
+    deadline = time.monotonic() + within
+    codes: dict[str, list[str]] = {id: [] for id in ids}
+    done: set[str] = set()
+    while done != ids:
+        message = json.loads(await asyncio.wait_for(socket.recv(), deadline - time.monotonic()))
+        id = message.get("id")
+        if id not in ids:
+            continue
+        if message["type"] == "error":  # refused at the start
+            codes[id] = [e["extensions"]["code"] for e in message["payload"]]
+            done.add(id)
+        elif message["type"] == "next" and "errors" in message["payload"]:
+            codes[id] += [e["extensions"]["code"] for e in message["payload"]["errors"]]
+        elif message["type"] == "complete":
+            done.add(id)
+    return codes
+
+
+async def test_an_ended_session_ends_its_subscriptions_on_every_worker(
+    tmp_path: Path, server_database_url: str
+) -> None:
+    await redis_reachable()
+    env = cli_env(
+        tmp_path,
+        DATABASE_URL=server_database_url,
+        BROKER_URL=REDIS_URL,
+        GRAPHQL_API_REDIS_PREFIX=f"test-{uuid.uuid4().hex}:",
+    )
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    admin = ["create-user", "--email", "root@example.com", "--username", "root", "--admin"]
+    assert run_cli(*admin, "--password", PASSWORD, env=env, cwd=tmp_path).returncode == 0
+    with running_server(env, tmp_path) as a, running_server(env, tmp_path) as b:
+        root = await post(b, LOGIN, {"input": {"login": "root", "password": PASSWORD}})
+        await post(b, CREATE_ROOM, {}, root["accessToken"])
+        for ending, (query, who) in ENDINGS.items():
+            name = f"carol-{ending.lower()}"
+            carol = await register(a, name)
+            token = carol["accessToken"]
+            code = (await post(a, SHORTEN, {}, token))["shortUrl"]["code"]
+            # Carol's other session, which only logout leaves alive.
+            other = await post(a, LOGIN, {"input": {"login": name, "password": PASSWORD}})
+            socket = await open_socket(a, token)
+            bystander = await open_socket(a, other["accessToken"])
+            try:
+                await start(socket, "chat", EVENTS, room="general")
+                await start(socket, "visits", VISITS, code=code)
+                await start(bystander, "chat", EVENTS, room="general")
+                await asyncio.sleep(0.5)  # both subscribed
+
+                variables = {"t": carol["refreshToken"], "p": PASSWORD, "id": carol["user"]["id"]}
+                used = {k: v for k, v in variables.items() if f"${k}" in query}
+                await post(b, query, used, token if who == "self" else root["accessToken"])
+                ended_at = time.monotonic()
+                ended = await outcomes(socket, {"chat", "visits"}, within=1.0)
+                assert ended == {"chat": ["UNAUTHENTICATED"], "visits": ["UNAUTHENTICATED"]}
+                assert time.monotonic() - ended_at < 1.0, ending
+                # The same connection cannot start another with the ended session's token.
+                await start(socket, "again", EVENTS, room="general")
+                assert await outcomes(socket, {"again"}, within=2.0) == {
+                    "again": ["UNAUTHENTICATED"]
+                }
+                if ending == "logout":  # her other session is not touched
+                    with pytest.raises(TimeoutError):
+                        await outcomes(bystander, {"chat"}, within=1.0)
+            finally:
+                await socket.close()
+                await bystander.close()
