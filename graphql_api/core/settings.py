@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # Every attempt from one address counts, successful ones too (they are counted before
     # the password is checked, so that concurrent attempts cannot overshoot).
     rate_limit_login_per_address: str = "30/minute;300/hour"
+    # Sign-ups from one address, failed ones too: a person signs up once, a few people
+    # behind one NAT rarely more than a handful in a minute; a script making accounts
+    # (240 in 40 s were seen, each an argon2 hash) gets 20 an hour.
+    rate_limit_register_per_address: str = "5/minute;20/hour"
     # Counted in links: shortenUrl is one, importShortUrls one per row of its file (at most
     # 1,000, so every window must allow at least that for a full file to go through).
     rate_limit_shorten_per_user: str = "1000/hour;10000/day"
@@ -108,6 +112,7 @@ class Settings(BaseSettings):
         for name in (
             "rate_limit_login_per_account",
             "rate_limit_login_per_address",
+            "rate_limit_register_per_address",
             "rate_limit_shorten_per_user",
             "rate_limit_not_found_per_address",
         ):

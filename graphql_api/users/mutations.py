@@ -74,10 +74,22 @@ def _auth_payload(session: auth.Session) -> AuthPayload:
 
 @strawberry.type
 class UserMutations:
-    @strawberry.mutation(description="Create an account and sign in.")
+    @strawberry.mutation(
+        description="Create an account and sign in. Sign-ups are limited per client "
+        "address: over the limit, a RATE_LIMITED error says in `extensions.retryAfter` how "
+        "many seconds to wait."
+    )
     @reports_user_errors
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
-        state = info.context.state
+        context = info.context
+        state = context.state
+        # Counted before the password is hashed, failures too: the hash is the cost.
+        await enforce(
+            context,
+            Limit.REGISTER_PER_ADDRESS,
+            address_key(context.client_address),
+            reason="Too many sign-ups from your address.",
+        )
         async with write_transaction(state.sessionmaker) as session:
             user = await service.register(
                 session,
