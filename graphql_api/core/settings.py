@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     max_query_directives: int = Field(default=30, ge=0, le=1000)
     max_query_tokens: int = Field(default=2000, ge=100, le=100_000)
     max_query_cost: int = Field(default=5000, ge=10, le=10_000_000)
+    # Mutations that hash a password or import a file, in one operation: aliases must not
+    # multiply the costliest work (and each alias would count against a rate limit anyway).
+    max_expensive_mutations: int = Field(default=1, ge=1, le=100)
     # Query texts (up to 8 KiB each) whose parsed, checked document and execution plan are
     # kept; 0 turns the caches off.
     document_cache_size: int = Field(default=500, ge=0, le=100_000)
