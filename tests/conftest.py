@@ -34,6 +34,7 @@ load_all_models()
 GENEROUS_RATE_LIMITS = {
     "rate_limit_login_per_account": "100000/minute",
     "rate_limit_login_per_address": "100000/minute",
+    "rate_limit_register_per_address": "100000/minute",
     "rate_limit_shorten_per_user": "100000/minute",
     "rate_limit_not_found_per_address": "100000/minute",
 }

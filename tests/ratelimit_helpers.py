@@ -9,7 +9,7 @@ import httpx
 from fastapi import FastAPI
 
 from graphql_api.app import create_app
-from tests.conftest import test_settings
+from tests.conftest import REGISTER, TEST_PASSWORD, test_settings
 
 LOGIN = """
 mutation Login($input: LoginInput!) {
@@ -44,6 +44,11 @@ async def login(http: httpx.AsyncClient, name: str, password: str) -> httpx.Resp
         "/graphql",
         json={"query": LOGIN, "variables": {"input": {"login": name, "password": password}}},
     )
+
+
+async def register(http: httpx.AsyncClient, username: str) -> httpx.Response:
+    new = {"email": f"{username}@example.com", "username": username, "password": TEST_PASSWORD}
+    return await http.post("/graphql", json={"query": REGISTER, "variables": {"input": new}})
 
 
 def login_outcome(response: httpx.Response) -> str:

@@ -180,3 +180,15 @@ async def test_errors_are_not_excessive_in_production(production: httpx.AsyncCli
     body = (await production.post("/graphql", json={"query": "{ itemz { id } }"})).json()
     assert body["errors"][0]["message"] == "Cannot query field 'itemz' on type 'Query'."
     assert set(body["errors"][0]) <= {"message", "locations", "extensions"}  # no stack
+
+
+async def test_aliases_cannot_multiply_an_expensive_mutation_in_production(
+    production: httpx.AsyncClient,
+) -> None:
+    # Under the alias limit, but each would be an argon2 hash.
+    aliases = " ".join(
+        f'a{n}: login(input: {{login: "alice", password: "guess{n}"}}) {{ accessToken }}'
+        for n in range(10)
+    )
+    body = (await production.post("/graphql", json={"query": f"mutation {{ {aliases} }}"})).json()
+    assert refused_limit(body) == "expensiveMutations"

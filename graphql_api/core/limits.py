@@ -2,7 +2,8 @@
 
 Cheap checks come first, on the document alone (aliases, directives, depth), so that a
 hostile document never reaches the costlier standard validation (whose overlapping-fields
-rule is quadratic in the number of fields). A valid document is then priced: every field
+rule is quadratic in the number of fields). A valid document may hold only so many
+expensive mutations in an operation (`core.expensive`), and is then priced: every field
 costs the number of times it would resolve, where a list multiplies its selection by the
 page size asked for (`first`/`last`, else the default page size). Introspection fields
 (`__schema`, `__type`) are not counted: introspection has a switch of its own.
@@ -39,6 +40,7 @@ from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRul
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from graphql_api.core.documents import CachedDocument, DocumentCache
+from graphql_api.core.expensive import expensive_mutations
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graphql_api.core.settings import Settings
 
@@ -52,6 +54,7 @@ class QueryLimits:
     max_aliases: int
     max_directives: int
     max_cost: int
+    max_expensive_mutations: int
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "QueryLimits":
@@ -60,6 +63,7 @@ class QueryLimits:
             max_aliases=settings.max_query_aliases,
             max_directives=settings.max_query_directives,
             max_cost=settings.max_query_cost,
+            max_expensive_mutations=settings.max_expensive_mutations,
         )
 
 
@@ -163,6 +167,25 @@ def document_errors(document: DocumentNode, limits: QueryLimits) -> list[GraphQL
             )
         ]
     return []
+
+
+def expensive_errors(
+    schema: GraphQLSchema, document: DocumentNode, limits: QueryLimits
+) -> list[GraphQLError]:
+    """At most so many expensive mutations (`core.expensive`) in one operation."""
+    names = expensive_mutations(schema, document)
+    maximum = limits.max_expensive_mutations
+    if len(names) <= maximum:
+        return []
+    kinds = ", ".join(sorted(set(names)))
+    return [
+        _refusal(
+            "expensiveMutations",
+            f"The operation holds {len(names)} expensive mutations ({kinds}); at most "
+            f"{maximum} may run in one operation: send the others in requests of their own.",
+            maximum,
+        )
+    ]
 
 
 class _TooCostly(Exception):
@@ -316,7 +339,11 @@ class QueryLimitsExtension(SchemaExtension):
             cached = self.cached if self.cached and self.cached.document is document else None
             errors = cached.errors if cached else None
             if errors is None:
-                errors = document_errors(document, self.limits) or self._validate(document)
+                errors = (
+                    document_errors(document, self.limits)
+                    or self._validate(document)
+                    or expensive_errors(context.schema._schema, document, self.limits)
+                )
                 if cached:
                     cached.errors = errors
             errors = list(errors)

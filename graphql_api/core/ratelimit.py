@@ -45,6 +45,7 @@ class Limit(StrEnum):
 
     LOGIN_PER_ACCOUNT = "login-account"
     LOGIN_PER_ADDRESS = "login-address"
+    REGISTER_PER_ADDRESS = "register-address"
     SHORTEN_PER_USER = "shorten-user"
     NOT_FOUND_PER_ADDRESS = "not-found-address"
 
@@ -53,6 +54,7 @@ def windows_from_settings(settings: Settings) -> dict[Limit, list[RateLimitItem]
     return {
         Limit.LOGIN_PER_ACCOUNT: parse_many(settings.rate_limit_login_per_account),
         Limit.LOGIN_PER_ADDRESS: parse_many(settings.rate_limit_login_per_address),
+        Limit.REGISTER_PER_ADDRESS: parse_many(settings.rate_limit_register_per_address),
         Limit.SHORTEN_PER_USER: parse_many(settings.rate_limit_shorten_per_user),
         Limit.NOT_FOUND_PER_ADDRESS: parse_many(settings.rate_limit_not_found_per_address),
     }

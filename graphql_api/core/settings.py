@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     # Every attempt from one address counts, successful ones too (they are counted before
     # the password is checked, so that concurrent attempts cannot overshoot).
     rate_limit_login_per_address: str = "30/minute;300/hour"
+    # Sign-ups from one address, failed ones too: a person signs up once, a few people
+    # behind one NAT rarely more than a handful in a minute; a script making accounts
+    # (240 in 40 s were seen, each an argon2 hash) gets 20 an hour.
+    rate_limit_register_per_address: str = "5/minute;20/hour"
     # Counted in links: shortenUrl is one, importShortUrls one per row of its file (at most
     # 1,000, so every window must allow at least that for a full file to go through).
     rate_limit_shorten_per_user: str = "1000/hour;10000/day"
@@ -108,6 +112,7 @@ class Settings(BaseSettings):
         for name in (
             "rate_limit_login_per_account",
             "rate_limit_login_per_address",
+            "rate_limit_register_per_address",
             "rate_limit_shorten_per_user",
             "rate_limit_not_found_per_address",
         ):
@@ -150,6 +155,9 @@ class Settings(BaseSettings):
     max_query_directives: int = Field(default=30, ge=0, le=1000)
     max_query_tokens: int = Field(default=2000, ge=100, le=100_000)
     max_query_cost: int = Field(default=5000, ge=10, le=10_000_000)
+    # Mutations that hash a password or import a file, in one operation: aliases must not
+    # multiply the costliest work (and each alias would count against a rate limit anyway).
+    max_expensive_mutations: int = Field(default=1, ge=1, le=100)
     # Query texts (up to 8 KiB each) whose parsed, checked document and execution plan are
     # kept; 0 turns the caches off.
     document_cache_size: int = Field(default=500, ge=0, le=100_000)

@@ -8,6 +8,7 @@ from strawberry.file_uploads import Upload
 from graphql_api.core.context import Info
 from graphql_api.core.db import write_transaction
 from graphql_api.core.errors import ErrorCode, InvalidInput
+from graphql_api.core.expensive import EXPENSIVE
 from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.core.ratelimit import Limit, enforce
 from graphql_api.core.relay import to_global_id
@@ -168,8 +169,9 @@ class LinkMutations:
         "created together, each bad row gives a userError whose field is "
         '["file", line number, column]. Each row counts against the same limit as '
         "shortenUrl: a file that does not fit gets a RATE_LIMITED error and nothing is "
-        "created.",
+        "created. Expensive: one operation holds at most one expensive mutation by default.",
         permission_classes=[IsAuthenticated],
+        metadata=EXPENSIVE,
     )
     @reports_user_errors
     async def import_short_urls(

@@ -4,6 +4,7 @@ import strawberry
 
 from graphql_api.core.context import Info
 from graphql_api.core.db import write_transaction
+from graphql_api.core.expensive import EXPENSIVE
 from graphql_api.core.permissions import IsAdmin, IsAuthenticated
 from graphql_api.core.ratelimit import Limit, address_key, enforce, opaque_key
 from graphql_api.core.relay import input_pk, to_global_id
@@ -75,10 +76,25 @@ def _auth_payload(session: auth.Session) -> AuthPayload:
 
 @strawberry.type
 class UserMutations:
-    @strawberry.mutation(description="Create an account and sign in.")
+    @strawberry.mutation(
+        description="Create an account and sign in. Sign-ups are limited per client "
+        "address: over the limit, a RATE_LIMITED error says in `extensions.retryAfter` how "
+        "many seconds to wait. Expensive: one operation holds at most one expensive "
+        "mutation by default (register, login, changePassword, importShortUrls), else "
+        "QUERY_LIMIT_EXCEEDED.",
+        metadata=EXPENSIVE,
+    )
     @reports_user_errors
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
-        state = info.context.state
+        context = info.context
+        state = context.state
+        # Counted before the password is hashed, failures too: the hash is the cost.
+        await enforce(
+            context,
+            Limit.REGISTER_PER_ADDRESS,
+            address_key(context.client_address),
+            reason="Too many sign-ups from your address.",
+        )
         async with write_transaction(state.sessionmaker) as session:
             user = await service.register(
                 session,
@@ -95,7 +111,9 @@ class UserMutations:
     @strawberry.mutation(
         description="Sign in with a username or email and a password. Attempts are limited "
         "per account and per client address: over a limit, a RATE_LIMITED error says in "
-        "`extensions.retryAfter` how many seconds to wait."
+        "`extensions.retryAfter` how many seconds to wait. Expensive: one operation "
+        "holds at most one expensive mutation by default.",
+        metadata=EXPENSIVE,
     )
     @reports_user_errors
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
@@ -176,8 +194,10 @@ class UserMutations:
         return UserPayload(user=user)  # type: ignore[arg-type]
 
     @strawberry.mutation(
-        description="Change your password. All your sessions end: sign in again.",
+        description="Change your password. All your sessions end: sign in again. "
+        "Expensive: one operation holds at most one expensive mutation by default.",
         permission_classes=[IsAuthenticated],
+        metadata=EXPENSIVE,
     )
     @reports_user_errors
     async def change_password(self, info: Info, input: ChangePasswordInput) -> UserPayload:

@@ -3,13 +3,15 @@
 import time
 from typing import Any
 
+import orjson
 import pytest
 from graphql import get_introspection_query
 
 from graphql_api.core.context import AppState
 from graphql_api.schema import build_schema
-from tests.conftest import GraphQLClient, SignedIn
+from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn
 from tests.items.test_create_item import CREATE_ITEM
+from tests.users.test_register import count_users
 
 ITEM_COUNT = "query { items { totalCount } }"
 LIMITED = "QUERY_LIMIT_EXCEEDED"
@@ -171,3 +173,93 @@ async def test_a_variables_default_page_size_is_priced(alice: SignedIn) -> None:
       users(first: $n) { nodes { items(first: $n) { nodes { title } } } } }"""
     assert refusal(await alice.client.execute(query, {}))["extensions"]["limit"] == "cost"
     assert "errors" not in await alice.client.execute(query, {"n": 10})
+
+
+def registers(count: int) -> str:
+    return (
+        "mutation { "
+        + " ".join(
+            f'r{n}: register(input: {{email: "sybil{n}@example.com", username: "sybil{n}", '
+            f'password: "{TEST_PASSWORD}"}}) {{ accessToken }}'
+            for n in range(count)
+        )
+        + " }"
+    )
+
+
+async def test_aliased_registers_are_refused_and_create_no_account(
+    anon_client: GraphQLClient, services: AppState
+) -> None:
+    # 30 aliases pass the alias limit: the expensive-mutation limit is what refuses them.
+    error = refusal(await anon_client.execute(registers(30)))
+    assert error["extensions"] == {"code": LIMITED, "limit": "expensiveMutations", "maximum": 1}
+    assert error["message"] == (
+        "The operation holds 30 expensive mutations (register); at most 1 may run in one "
+        "operation: send the others in requests of their own."
+    )
+    assert await count_users(services) == 0
+    assert "errors" not in await anon_client.execute(registers(1))
+    assert await count_users(services) == 1
+
+
+LOGIN_CAROL = 'login(input: {login: "carol", password: "pw pw pw pw"}) { accessToken }'
+CHANGE_PASSWORD = (
+    'changePassword(input: {currentPassword: "a", newPassword: "b"}) { userErrors { code } }'
+)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        f"mutation {{ a: {LOGIN_CAROL} b: {LOGIN_CAROL} }}",
+        f"mutation {{ {LOGIN_CAROL} {CHANGE_PASSWORD} }}",
+        # Fragments and inline fragments on the root are counted as if written out.
+        f"mutation {{ ...Twice }} fragment Twice on Mutation {{ a: {LOGIN_CAROL} ...Once }} "
+        f"fragment Once on Mutation {{ ... on Mutation {{ {CHANGE_PASSWORD} }} }}",
+        # Under @skip too: the limit does not depend on the variables.
+        f"mutation($no: Boolean!) {{ a: {LOGIN_CAROL} "
+        'b: login(input: {login: "carol", password: "x"}) @skip(if: $no) { accessToken } }',
+    ],
+)
+async def test_every_expensive_mutation_counts(alice: SignedIn, document: str) -> None:
+    for _ in range(2):  # the second time from the document cache
+        error = refusal(await alice.client.execute(document, {"no": True}))
+        assert error["extensions"]["limit"] == "expensiveMutations"
+
+
+async def test_one_expensive_mutation_goes_with_cheap_ones(alice: SignedIn) -> None:
+    body = await alice.client.execute(
+        f'mutation {{ {CHANGE_PASSWORD} logout(input: {{refreshToken: "x"}}) {{ ok }} '
+        'a: createItem(input: {title: "t", price: "1"}) { item { id } } '
+        'b: createItem(input: {title: "u", price: "1"}) { item { id } } }'
+    )
+    assert "errors" not in body, body
+    # Each operation is counted alone: the one that runs here holds one.
+    two_operations = f"mutation A {{ {LOGIN_CAROL} }} mutation B {{ {LOGIN_CAROL} }}"
+    response = await alice.client.http.post(
+        "/graphql", json={"query": two_operations, "operationName": "B"}
+    )
+    assert "errors" not in response.json(), response.json()
+
+
+async def test_aliased_imports_are_refused_and_create_nothing(alice: SignedIn) -> None:
+    both = (
+        "mutation($a: ImportShortUrlsInput!, $b: ImportShortUrlsInput!) { "
+        "a: importShortUrls(input: $a) { userErrors { code } } "
+        "b: importShortUrls(input: $b) { userErrors { code } } }"
+    )
+    operations = {"query": both, "variables": {"a": {"file": None}, "b": {"file": None}}}
+    response = await alice.client.http.post(
+        "/graphql",
+        data={
+            "operations": orjson.dumps(operations).decode(),
+            "map": orjson.dumps({"0": ["variables.a.file", "variables.b.file"]}).decode(),
+        },
+        files={"0": ("links.csv", b"url\nhttps://example.com/1\n", "text/csv")},
+        headers={"Authorization": f"Bearer {alice.client.token}", "GraphQL-Require-Preflight": "1"},
+    )
+    error = refusal(response.json())
+    assert error["extensions"]["limit"] == "expensiveMutations"
+    assert "(importShortUrls)" in error["message"]
+    mine = await alice.client.data("{ myShortUrls { totalCount } }")
+    assert mine["myShortUrls"]["totalCount"] == 0

@@ -23,6 +23,7 @@ from tests.ratelimit_helpers import (
     limited_app,
     login,
     login_outcome,
+    register,
 )
 
 
@@ -30,6 +31,7 @@ def test_production_defaults_are_real_limits() -> None:
     settings = Settings(env="production", secret_key="k" * 48)
     assert settings.rate_limit_login_per_account == "10/minute"
     assert settings.rate_limit_login_per_address == "30/minute;300/hour"
+    assert settings.rate_limit_register_per_address == "5/minute;20/hour"
     assert settings.rate_limit_shorten_per_user == "1000/hour;10000/day"
     assert settings.rate_limit_not_found_per_address == "60/minute;600/hour"
     assert settings.rate_limit_url is None
@@ -153,6 +155,26 @@ async def test_two_app_instances_on_one_redis_share_the_login_limit(
     assert keys, "the counts are in Redis, under the deployment's prefix"
     assert all(key.startswith(f"{redis_prefix}ratelimit:") for key in keys)
     assert not any("carol" in key.lower() for key in keys), "login names are not stored"
+
+
+async def test_two_app_instances_on_one_redis_share_the_register_limit(
+    database_url: str, services: AppState, tmp_path: Path, redis_prefix: str
+) -> None:
+    limits = {
+        "rate_limit_url": REDIS_URL,
+        "redis_prefix": redis_prefix,
+        "rate_limit_register_per_address": "3/minute",
+    }
+    async with (
+        limited_app(database_url, tmp_path, **limits) as first_app,
+        limited_app(database_url, tmp_path, **limits) as second_app,
+        client_at(first_app) as first,
+        client_at(second_app) as second,
+    ):
+        for http, name in ((first, "carol"), (second, "dave"), (first, "erin")):
+            await sign_up(http, name)
+        assert_rate_limited(await register(second, "frank"))
+        assert_rate_limited(await register(first, "frank"))
 
 
 async def test_two_app_instances_on_one_redis_share_the_not_found_limit(

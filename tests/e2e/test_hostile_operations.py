@@ -6,6 +6,7 @@ HOSTILE_EXAMPLES sets how many operations hypothesis-graphql generates per root 
 (queries, mutations); `scripts/fuzz` runs a larger count.
 """
 
+import asyncio
 import os
 from collections.abc import Iterator
 from datetime import UTC
@@ -16,6 +17,7 @@ import graphql
 import httpx
 import orjson
 import pytest
+import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import mutations, nodes, queries
@@ -124,6 +126,16 @@ def json_body(**fields: Any) -> bytes:
 
 
 ME = "query { me { id } }"
+# 30 argon2 hashes in one request, under the alias limit: the expensive-mutation limit's.
+ALIASED_REGISTERS = (
+    "mutation { "
+    + " ".join(
+        f'r{n}: register(input: {{email: "sybil{n}@example.com", username: "sybil{n}", '
+        f'password: "{PASSWORD}"}}) {{ accessToken }}'
+        for n in range(30)
+    )
+    + " }"
+)
 CORPUS: dict[str, tuple[bytes, dict[str, Any]]] = {
     "deep nesting": (json_body(query="{ me " + "{ items { nodes " * 500 + "}" * 1001), {}),
     "deep JSON": (
@@ -157,6 +169,7 @@ CORPUS: dict[str, tuple[bytes, dict[str, Any]]] = {
         ),
         {},
     ),
+    "aliased registers": (json_body(query=ALIASED_REGISTERS), {}),
     "a batch": (orjson.dumps([{"query": ME}] * 1000), {}),
     "malformed JSON": (b'{"query": "{ me { id } }"', {}),
     "not JSON at all": (b"\x00\x01\x02", {}),
@@ -211,6 +224,33 @@ def test_hostile_requests(server: Server, name: str) -> None:
 )
 def test_hostile_gets(server: Server, params: dict[str, str]) -> None:
     assert_safe(server.http.get("/graphql", params=params, headers={"Accept": "application/json"}))
+
+
+async def test_aliased_registers_are_refused_whole_over_http_and_websocket(
+    server: Server,
+) -> None:
+    def refused(errors: list[dict[str, Any]]) -> None:
+        (error,) = errors
+        assert error["extensions"]["limit"] == "expensiveMutations", error
+
+    body = server.post(json_body(query=ALIASED_REGISTERS)).json()
+    assert body["data"] is None
+    refused(body["errors"])
+    ws_url = server.url.replace("http", "ws", 1) + "/graphql"
+    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as socket:
+        init = {"type": "connection_init", "payload": {"authToken": server.token}}
+        await socket.send(orjson.dumps(init).decode())
+        assert orjson.loads(await socket.recv())["type"] == "connection_ack"
+        subscribe = {"id": "1", "type": "subscribe", "payload": {"query": ALIASED_REGISTERS}}
+        await socket.send(orjson.dumps(subscribe).decode())
+        async with asyncio.timeout(10):
+            answer = orjson.loads(await socket.recv())
+        assert answer["type"] == "error", answer
+        refused(answer["payload"])
+    sybils = 'query { users(search: "sybil") { totalCount } }'
+    headers = {"Authorization": f"Bearer {server.token}"}
+    found = server.post(json_body(query=sybils), headers).json()
+    assert found["data"]["users"]["totalCount"] == 0, found
 
 
 def test_the_server_still_answers_afterwards(server: Server) -> None:
