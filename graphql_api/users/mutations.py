@@ -199,6 +199,7 @@ class UserMutations:
             deleted = await service.delete_user(
                 session, actor=actor, user_id=input_pk(input.id, "User")
             )
+        await info.context.state.links.owner_deleted(deleted)  # their links stop redirecting
         return DeletePayload(deleted_id=to_global_id("User", deleted))
 
     @strawberry.mutation(
