@@ -76,8 +76,7 @@ async def get_context(
 
 def own_hosts(settings: Settings) -> frozenset[str]:
     """The host short links live on: targets there are refused (no redirect loops)."""
-    host = urlsplit(settings.public_url).hostname or ""
-    return frozenset({"loopback" if host.lower() == "localhost" else host_key(host)})
+    return frozenset({host_key(urlsplit(settings.public_url).hostname or "")})
 
 
 def reserved_codes(app: FastAPI, settings: Settings) -> frozenset[str]:

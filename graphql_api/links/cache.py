@@ -3,8 +3,8 @@
 Misses are loaded in batches: every code asked for while a load is under way goes
 into the next single query, so a burst over many cold links costs a few queries, not
 one each, and a burst on one cold link costs one. Entries expire after a TTL and are
-dropped at once when their link changes (see `invalidate`), so a change is seen by
-the next redirect in this process.
+dropped at once when their link changes (see `invalidate`) or their owner is deleted
+(`invalidate_owner`), so a change is seen by the next redirect in this process.
 """
 
 import asyncio
@@ -115,6 +115,13 @@ class LinkCache:
     def invalidate(self, code: str) -> None:
         self._generation += 1
         self._entries.pop(code, None)
+
+    def invalidate_owner(self, owner_id: int) -> None:
+        """Drop every link of one owner (a scan: it runs once per deleted user)."""
+        self._generation += 1
+        gone = [c for c, (_, link) in self._entries.items() if link and link.owner_id == owner_id]
+        for code in gone:
+            del self._entries[code]
 
     def clear(self) -> None:
         self._generation += 1

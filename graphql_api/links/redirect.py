@@ -56,11 +56,23 @@ class LinkRuntime:
         self.cache.invalidate(code)
         await self.broker.publish(LINKS_CHANGED, {"code": code})
 
+    async def owner_deleted(self, owner_id: int) -> None:
+        """A user and so all their links went: drop them here at once, and in every process.
+
+        By owner, not by code: the codes would have to be read before the deletion, and a
+        link created meanwhile would be missed.
+        """
+        self.cache.invalidate_owner(owner_id)
+        await self.broker.publish(LINKS_CHANGED, {"owner": owner_id})
+
     async def follow_changes(self) -> None:
         """Drop cached copies of links changed by other processes (runs for the app's life)."""
         async with self.broker.subscribe(LINKS_CHANGED, queue_size=10_000) as changes:
             async for change in changes:
-                self.cache.invalidate(change["code"])
+                if "owner" in change:
+                    self.cache.invalidate_owner(change["owner"])
+                else:
+                    self.cache.invalidate(change["code"])
 
 
 def gone_reason(link: LinkSnapshot, now: datetime) -> str | None:

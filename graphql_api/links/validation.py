@@ -3,7 +3,6 @@
 import ipaddress
 import re
 import secrets
-import socket
 import unicodedata
 from urllib.parse import SplitResult, quote, urlsplit, urlunsplit
 
@@ -25,26 +24,56 @@ def random_code(length: int = RANDOM_CODE_LENGTH) -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
 
 
+LOOPBACK = "loopback"
+# "This network" (RFC 1122): Linux and macOS connect 0.0.0.0 to the machine itself.
+_THIS_NETWORK = ipaddress.IPv4Network("0.0.0.0/8")
+_IPV4_NUMBER = re.compile(r"0[xX](?P<hex>[0-9a-fA-F]*)|0(?P<oct>[0-7]+)|(?P<dec>0|[1-9][0-9]*)")
+
+
+def _ipv4_number(label: str) -> int | None:
+    match = _IPV4_NUMBER.fullmatch(label)
+    if match is None:
+        return None
+    if match["dec"] is not None:
+        return int(match["dec"])
+    return int(match["oct"], 8) if match["oct"] is not None else int(match["hex"] or "0", 16)
+
+
+def _ipv4(host: str) -> ipaddress.IPv4Address | None:
+    """The address a browser reads in `host` (the URL Standard's IPv4 parser: `127.1`,
+    `0x7f.1`, `0177.0.0.1`, `2130706433`, `0x` ...), or None for a name."""
+    numbers: list[int] = []
+    for label in host.split("."):
+        if (number := _ipv4_number(label)) is None:
+            return None
+        numbers.append(number)
+    *first, last = numbers
+    if len(numbers) > 4 or any(n > 255 for n in first) or last >= 256 ** (5 - len(numbers)):
+        return None
+    return ipaddress.IPv4Address(sum(n << 8 * (3 - i) for i, n in enumerate(first)) + last)
+
+
 def host_key(host: str) -> str:
     """A host in a comparable form: punycode, lower case, IP addresses in their one
-    spelling (`127.1`, `2130706433` and `::ffff:127.0.0.1` are all 127.0.0.1)."""
+    spelling; every loopback or unspecified address and the whole `.localhost` domain
+    (RFC 6761) are one key, LOOPBACK: wherever it is opened, such a link leads back to
+    the machine that opens it, this server's when it is the one following it."""
     host = host.strip("[]").lower().rstrip(".")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        try:  # the loose IPv4 forms browsers accept
-            address = ipaddress.ip_address(socket.inet_aton(host))
-        except OSError:
-            return idna.encode(host, uts46=True).decode("ascii") if not host.isascii() else host
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
-    return "loopback" if address.is_loopback else str(address)
-
-
-def is_own_host(host: str, own_hosts: frozenset[str]) -> bool:
-    """Whether `host` is this server, on any port or scheme ("localhost" is loopback)."""
-    key = "loopback" if host.lower().rstrip(".") == "localhost" else host_key(host)
-    return key in own_hosts
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None
+    if ":" in host:
+        try:
+            address = ipaddress.IPv6Address(host)
+        except ValueError:
+            return host
+        address = address.ipv4_mapped or address
+    else:
+        address = _ipv4(host)
+    if address is None:
+        name = host if host.isascii() else idna.encode(host, uts46=True).decode("ascii")
+        return LOOPBACK if name == "localhost" or name.endswith(".localhost") else name
+    if address.is_loopback or address.is_unspecified or address in _THIS_NETWORK:
+        return LOOPBACK
+    return str(address)
 
 
 def _has_hidden_characters(value: str) -> bool:
@@ -94,7 +123,14 @@ def check_target_url(
         host = _ascii_host(parts)
     except (ValueError, idna.IDNAError, UnicodeError):
         return refuse(ErrorCode.INVALID, "url has an invalid host or port.")
-    if is_own_host(host, own_hosts):
+    key = host_key(host)
+    if key == LOOPBACK:
+        return refuse(
+            ErrorCode.NOT_ALLOWED,
+            "url must not point at localhost or a loopback or unspecified address "
+            "(127.0.0.0/8, ::1, 0.0.0.0): such a link leads back to the machine that opens it.",
+        )
+    if key in own_hosts:
         return refuse(ErrorCode.NOT_ALLOWED, "url must not point at this server's short links.")
     netloc = host if port is None else f"{host}:{port}"
     path, query, fragment = (

@@ -225,6 +225,7 @@ class UserMutations:
                 session, actor=actor, user_id=input_pk(input.id, "User")
             )
         await announce_end(info.context.state.broker, user_id=deleted)
+        await info.context.state.links.owner_deleted(deleted)  # their links stop redirecting
         return DeletePayload(deleted_id=to_global_id("User", deleted))
 
     @strawberry.mutation(

@@ -72,6 +72,24 @@ async def test_good_rows_are_created_and_bad_rows_reported(alice: SignedIn) -> N
     assert (await alice.client.data(MINE))["myShortUrls"]["totalCount"] == 3
 
 
+async def test_rows_that_loop_back_are_refused(alice: SignedIn) -> None:
+    csv = (
+        b"url\n"
+        b"http://0.0.0.0:8000/a\n"
+        b"http://0:8000/b\n"
+        b"http://[::]:8000/c\n"
+        b"http://anything.localhost:8000/d\n"
+        b"http://2130706433/e\n"
+        b"https://example.com/kept\n"
+    )
+    result = await imported(alice, csv)
+    assert [(e["field"], e["code"]) for e in result["userErrors"]] == [
+        (["file", str(line), "url"], "NOT_ALLOWED") for line in range(2, 7)
+    ]
+    assert [link["targetUrl"] for link in result["shortUrls"]] == ["https://example.com/kept"]
+    assert (await alice.client.data(MINE))["myShortUrls"]["totalCount"] == 1
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

@@ -36,6 +36,10 @@ async def test_update_a_subset_and_clear_with_null(alice: SignedIn) -> None:
     [
         ({"url": "javascript:alert(1)"}, [(["url"], "INVALID")]),
         ({"url": None}, [(["url"], "REQUIRED")]),
+        ({"url": "http://0.0.0.0:8000/abc1234"}, [(["url"], "NOT_ALLOWED")]),
+        ({"url": "http://[::]:8000/abc1234"}, [(["url"], "NOT_ALLOWED")]),
+        ({"url": "http://anything.localhost:8000/"}, [(["url"], "NOT_ALLOWED")]),
+        ({"url": "http://0x7f.1/"}, [(["url"], "NOT_ALLOWED")]),
         ({"redirectStatus": 200}, [(["redirectStatus"], "INVALID")]),
         ({"validSince": "2999-06-01T00:00:00Z"}, [(["expiresAt"], "INVALID")]),
     ],

@@ -67,6 +67,19 @@ async def test_idn_host_is_stored_as_punycode(alice: SignedIn) -> None:
         ("http://2130706433/abc1234", "NOT_ALLOWED"),
         ("http://[::1]/abc1234", "NOT_ALLOWED"),
         ("http://[::ffff:127.0.0.1]/abc1234", "NOT_ALLOWED"),
+        # Unspecified addresses and the .localhost domain reach this machine too.
+        ("http://0.0.0.0:8000/abc1234", "NOT_ALLOWED"),
+        ("http://0:8000/abc1234", "NOT_ALLOWED"),
+        ("http://0x:8000/abc1234", "NOT_ALLOWED"),  # a browser reads 0.0.0.0
+        ("http://[::]:8000/abc1234", "NOT_ALLOWED"),
+        ("http://[::ffff:0.0.0.0]:8000/abc1234", "NOT_ALLOWED"),
+        ("http://anything.localhost:8000/abc1234", "NOT_ALLOWED"),
+        ("http://a.b.LOCALHOST./abc1234", "NOT_ALLOWED"),
+        ("http://localhost./abc1234", "NOT_ALLOWED"),
+        ("http://0x7f.1/abc1234", "NOT_ALLOWED"),
+        ("http://0177.0.0.1/abc1234", "NOT_ALLOWED"),
+        ("http://127.0.0.1./abc1234", "NOT_ALLOWED"),
+        ("http://127.9.9.9:1234/", "NOT_ALLOWED"),  # any loopback address, any port
         ("http://[fe80::1%25eth0]/", "INVALID"),  # zone IDs
         ("http://[v1.x]/", "INVALID"),  # IPvFuture
         ("http://[::1]x/", "INVALID"),  # text after the bracket

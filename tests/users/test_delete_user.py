@@ -1,5 +1,16 @@
-from tests.conftest import GraphQLClient, SignedIn, error_codes
+import asyncio
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from graphql_api.core.context import AppState
+from tests.conftest import GraphQLClient, SignedIn, error_codes, sign_up
+from tests.core.test_broker import REDIS_URL, redis_reachable
 from tests.items.test_create_item import CREATE_ITEM
+from tests.links.helpers import BROWSER, shorten
+from tests.ratelimit_helpers import client_at, limited_app
 
 DELETE_USER = """
 mutation DeleteUser($input: DeleteUserInput!) {
@@ -49,3 +60,50 @@ async def test_anonymous_delete_is_unauthenticated(
 ) -> None:
     body = await anon_client.execute(DELETE_USER, {"input": {"id": bob.id}})
     assert error_codes(body) == ["UNAUTHENTICATED"]
+
+
+async def redirect_status(http: httpx.AsyncClient, code: str) -> int:
+    return (await http.get(f"/{code}", headers={"User-Agent": BROWSER})).status_code
+
+
+async def test_a_deleted_users_links_stop_at_once(
+    http: httpx.AsyncClient, alice: SignedIn, bob: SignedIn
+) -> None:
+    codes = [(await shorten(alice))["code"] for _ in range(3)]
+    kept = (await shorten(bob))["code"]
+    for code in [*codes, kept]:
+        assert await redirect_status(http, code) == 302  # cached now
+    await alice.client.mutate(DELETE_USER, {"id": alice.id})
+    assert [await redirect_status(http, code) for code in codes] == [404, 404, 404]
+    assert await redirect_status(http, kept) == 302
+
+
+async def statuses_within(
+    http: httpx.AsyncClient, codes: list[str], expected: int, seconds: float = 2.0
+) -> list[int]:
+    """The codes' statuses once each is `expected`, or as they are after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (found := [await redirect_status(http, c) for c in codes]) != [expected] * len(codes):
+        if time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.02)
+    return found
+
+
+async def test_a_deleted_users_links_stop_in_every_app_instance(
+    database_url: str, services: AppState, tmp_path: Path
+) -> None:
+    await redis_reachable()
+    shared = {"broker_url": REDIS_URL, "redis_prefix": f"test-{uuid.uuid4().hex}:"}
+    async with (
+        limited_app(database_url, tmp_path, **shared) as first_app,
+        limited_app(database_url, tmp_path, **shared) as second_app,
+        client_at(first_app) as first,
+        client_at(second_app) as second,
+    ):
+        carol = await sign_up(first, "carol")
+        codes = [(await shorten(carol))["code"] for _ in range(3)]
+        assert await statuses_within(second, codes, 302) == [302, 302, 302]  # cached there
+        await carol.client.mutate(DELETE_USER, {"id": carol.id})
+        # The cache would keep them for a minute (GRAPHQL_API_LINK_CACHE_SECONDS).
+        assert await statuses_within(second, codes, 404) == [404, 404, 404]
