@@ -38,17 +38,24 @@ def _invalid_credentials() -> InvalidInput:
     )
 
 
-def _invalid_token(keep_changes: bool = False) -> InvalidInput:
-    return InvalidInput(
-        [
-            FieldError(
-                ("refreshToken",),
-                ErrorCode.INVALID_TOKEN,
-                "The refresh token is invalid, expired or already used.",
-            )
-        ],
-        keep_changes=keep_changes,
-    )
+_INVALID_TOKEN = FieldError(
+    ("refreshToken",),
+    ErrorCode.INVALID_TOKEN,
+    "The refresh token is invalid, expired or already used.",
+)
+
+
+def _invalid_token() -> InvalidInput:
+    return InvalidInput([_INVALID_TOKEN])
+
+
+class SessionRevoked(InvalidInput):
+    """A used refresh token came back: its session was revoked (and that is committed)."""
+
+    def __init__(self, user_id: int, family: str) -> None:
+        super().__init__([_INVALID_TOKEN], keep_changes=True)
+        self.user_id = user_id
+        self.family = family
 
 
 async def start_session(
@@ -177,7 +184,7 @@ async def refresh(
     stored, claims = await _claim(session, tokens, refresh_token)
     if stored.used_at is not None or stored.revoked:
         await _revoke_family(session, stored.family)
-        raise _invalid_token(keep_changes=True)
+        raise SessionRevoked(stored.user_id, stored.family)
     user = await service.get_user(session, user_id=stored.user_id)
     if user is None or not user.is_active or claims.extra.get("ver") != user.token_version:
         raise _invalid_token()

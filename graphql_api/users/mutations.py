@@ -160,13 +160,17 @@ class UserMutations:
     @reports_user_errors
     async def refresh_token(self, info: Info, input: RefreshTokenInput) -> AuthPayload:
         state = info.context.state
-        async with write_transaction(state.sessionmaker) as session:
-            signed_in = await auth.refresh(
-                session,
-                settings=state.settings,
-                tokens=state.tokens,
-                refresh_token=input.refresh_token,
-            )
+        try:
+            async with write_transaction(state.sessionmaker) as session:
+                signed_in = await auth.refresh(
+                    session,
+                    settings=state.settings,
+                    tokens=state.tokens,
+                    refresh_token=input.refresh_token,
+                )
+        except auth.SessionRevoked as revoked:
+            await announce_end(state.broker, user_id=revoked.user_id, family=revoked.family)
+            raise
         return _auth_payload(signed_in)
 
     @strawberry.mutation(description="End the session a refresh token belongs to.")

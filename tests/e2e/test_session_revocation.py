@@ -40,6 +40,11 @@ ENDINGS = {
         "admin",
     ),
     "deleteUser": ("mutation($id: ID!) { deleteUser(input: {id: $id}) { deletedId } }", "self"),
+    # A refresh token used twice: the second use revokes the session.
+    "reuse": (
+        "mutation($t: String!) { refreshToken(input: {refreshToken: $t}) { accessToken } }",
+        "twice",
+    ),
 }
 
 
@@ -114,7 +119,7 @@ async def test_an_ended_session_ends_its_subscriptions_on_every_worker(
             carol = await register(a, name)
             token = carol["accessToken"]
             code = (await post(a, SHORTEN, {}, token))["shortUrl"]["code"]
-            # Carol's other session, which only logout leaves alive.
+            # Carol's other session, which logout and reuse leave alive.
             other = await post(a, LOGIN, {"input": {"login": name, "password": PASSWORD}})
             socket = await open_socket(a, token)
             bystander = await open_socket(a, other["accessToken"])
@@ -126,6 +131,8 @@ async def test_an_ended_session_ends_its_subscriptions_on_every_worker(
 
                 variables = {"t": carol["refreshToken"], "p": PASSWORD, "id": carol["user"]["id"]}
                 used = {k: v for k, v in variables.items() if f"${k}" in query}
+                if who == "twice":
+                    assert (await post(b, query, used))["accessToken"]  # rotated: still on
                 await post(b, query, used, token if who == "self" else root["accessToken"])
                 ended_at = time.monotonic()
                 ended = await outcomes(socket, {"chat", "visits"}, within=1.0)
@@ -136,7 +143,7 @@ async def test_an_ended_session_ends_its_subscriptions_on_every_worker(
                 assert await outcomes(socket, {"again"}, within=2.0) == {
                     "again": ["UNAUTHENTICATED"]
                 }
-                if ending == "logout":  # her other session is not touched
+                if ending in ("logout", "reuse"):  # her other session is not touched
                     with pytest.raises(TimeoutError):
                         await outcomes(bystander, {"chat"}, within=1.0)
             finally:

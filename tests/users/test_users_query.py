@@ -1,6 +1,9 @@
 from sqlalchemy import text
 
+from tests.chat.test_chat import SEND, create_room
 from tests.conftest import GraphQLClient, SignedIn, error_codes
+from tests.items.test_create_item import CREATE_ITEM
+from tests.links.helpers import shorten
 
 USERS = """
 query Users($first: Int, $after: String, $search: String) {
@@ -42,17 +45,32 @@ async def test_search_by_username_and_only_admins_by_email(
     ]
 
 
-async def test_disabled_users_are_hidden_except_from_admins(
+async def test_disabled_users_are_shown_alike_everywhere(
     alice: SignedIn, bob: SignedIn, admin: SignedIn, services
 ) -> None:  # type: ignore[no-untyped-def]
+    """One rule: a disabled account appears wherever it would, marked isActive: false."""
+    await bob.client.mutate(CREATE_ITEM, {"title": "bob's", "price": "1.00"})
+    await create_room(bob, "bobs-room")
+    await bob.client.mutate(SEND, {"room": "bobs-room", "text": "hi"})
+    bob_link = (await shorten(bob))["code"]
     async with services.engine.begin() as conn:
         await conn.execute(text("UPDATE users SET is_active = false WHERE username = 'bob'"))
-    seen = await alice.client.data(USERS)
-    assert [u["username"] for u in seen["users"]["nodes"]] == ["alice", "root_admin"]
-    lookup = "query($id: ID!) { user(id: $id) { username } }"
-    assert (await alice.client.data(lookup, {"id": bob.id}))["user"] is None
-    assert (await admin.client.data(lookup, {"id": bob.id}))["user"] == {"username": "bob"}
-    assert (await admin.client.data(USERS))["users"]["totalCount"] == 3
+    bob_as_shown = {"username": "bob", "isActive": False}
+    everywhere = """query($id: ID!, $code: String!) {
+      user(id: $id) { username isActive }
+      node(id: $id) { ... on User { username isActive } }
+      users(first: 10) { nodes { username isActive } }
+      items(first: 1) { nodes { owner { username isActive } } }
+      shortUrl(code: $code) { owner { username isActive } }
+      chatRoom(name: "bobs-room") { messages(last: 1) { nodes { author { username isActive } } } }
+    }"""
+    for viewer in (alice, admin):
+        seen = await viewer.client.data(everywhere, {"id": bob.id, "code": bob_link})
+        assert seen["user"] == seen["node"] == bob_as_shown
+        assert bob_as_shown in seen["users"]["nodes"]
+        assert seen["items"]["nodes"][0]["owner"] == bob_as_shown
+        assert seen["shortUrl"]["owner"] == bob_as_shown
+        assert seen["chatRoom"]["messages"]["nodes"][0]["author"] == bob_as_shown
     # A disabled user's token no longer works.
     assert error_codes(await bob.client.execute("query { me { id } }")) == ["UNAUTHENTICATED"]
 
