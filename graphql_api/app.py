@@ -188,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(close_uploads)],
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
+        sockets_per_address=settings.ws_max_connections_per_address,
         # Browsers let any page open a WebSocket: only these origins (and our own) may.
         allowed_origins=settings.cors_origins,
     )

@@ -3,6 +3,7 @@
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,10 +109,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("server_database_url", BACKENDS, indirect=True)
 
 
-@pytest.fixture
-async def server_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+@asynccontextmanager
+async def server_database(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     """An empty, unmigrated database of its own, for a server started in a subprocess."""
-    if request.param == "sqlite":
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'server.db'}"
         return
     name, url = await _postgres_database()
@@ -119,6 +120,12 @@ async def server_database_url(request: pytest.FixtureRequest, tmp_path: Path) ->
         yield url
     finally:
         await _drop_postgres_database(name)
+
+
+@pytest.fixture
+async def server_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    async with server_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -70,7 +70,13 @@ class Settings(BaseSettings):
     # Where short links point: their host is also refused as a link target (no loops).
     public_url: str = "http://127.0.0.1:8000"
     reserved_codes: Annotated[list[str], NoDecode] = []
+    # On both subprotocols: a socket without connection_init in this time is closed (4408).
     ws_init_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Open sockets one client address (an IPv6 /64) may hold in one process; one more is
+    # closed with 4429. A browser user never nears it; a NAT'd office might.
+    ws_max_connections_per_address: int = Field(default=50, ge=1, le=1_000_000)
+    # An anonymous socket with no operation running for this long is closed (1000).
+    ws_idle_anonymous_seconds: float = Field(default=60.0, gt=0, le=24 * 3600)
     ws_max_subscriptions: int = Field(default=20, ge=1, le=1000)
     # A bigger WebSocket message closes the connection (1009) before it is read whole.
     # `graphql-api serve` passes it to uvicorn; another ASGI server needs its own limit.

@@ -11,9 +11,7 @@ send cross-site without a CORS preflight (a GET, or a POST of a form or of text/
 ever runs a mutation.
 """
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import suppress
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -32,9 +30,6 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-)
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
@@ -49,6 +44,7 @@ from graphql_api.core.media_types import (
     response_media_type,
 )
 from graphql_api.core.security_headers import GRAPHIQL_POLICY
+from graphql_api.core.ws_connections import LegacyWSHandler, SocketCounts, TransportWSHandler
 
 NUL_MESSAGE = "Strings must not contain NUL characters."
 # Apollo's names are accepted too, so its upload clients work unchanged.
@@ -97,28 +93,23 @@ async def _method_not_allowed() -> Response:
     )
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            # A task keeps the CancelledError that ended it, whose traceback holds the
-            # task's own frames, and so the task: a cycle of the whole subscription (~200
-            # objects) left to the cyclic collector. Taking the error hands it over, and
-            # it all goes now.
-            with suppress(asyncio.CancelledError):
-                task.result()
-            return
-        super()._task_done(task)
-
-
 class GraphQLApiRouter(GraphQLRouter[Context, None]):
     websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
     graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     def __init__(
-        self, schema: Any, path: str = "", *, ide_assets: Path | None = None, **kwargs: Any
+        self,
+        schema: Any,
+        path: str = "",
+        *,
+        ide_assets: Path | None = None,
+        sockets_per_address: int,
+        **kwargs: Any,
     ) -> None:
         super().__init__(schema, path, **kwargs)
         self.ide_assets = ide_assets
+        self.sockets = SocketCounts(sockets_per_address)
         # Without it Starlette answers other methods with the first route's `Allow: GET`.
         self.add_api_route(
             path, _method_not_allowed, methods=OTHER_METHODS, include_in_schema=False

@@ -94,6 +94,8 @@ def server_env(database_url: str, work: Path, broker_url: str = "memory://") -> 
         GRAPHQL_API_ARGON2_TIME_COST="1",
         GRAPHQL_API_ARGON2_PARALLELISM="1",
         GRAPHQL_API_ACCESS_TOKEN_MINUTES="1440",
+        # Every subscriber the load generators open comes from this one address.
+        GRAPHQL_API_WS_MAX_CONNECTIONS_PER_ADDRESS="100000",
     )
     return env
 

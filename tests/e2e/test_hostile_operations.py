@@ -22,11 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import mutations, nodes, queries
 
+from graphql_api.core.settings import Settings
 from tests.cli_helpers import REGISTER, cli_env, run_cli, running_server
 
 SCHEMA = (Path(__file__).parents[2] / "schema.graphql").read_text()
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "5000"))
 SECRET = "hostile-input-secret-" + "s" * 40
+WS_INIT_TIMEOUT = 3  # seconds: long enough for every idle socket to be open at once
 PASSWORD = "hostile input password"
 # Text that only a leaked internal error could put into an answer.
 LEAKS = (
@@ -70,7 +72,11 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     tmp_path = tmp_path_factory.mktemp("hostile")
-    env = cli_env(tmp_path, GRAPHQL_API_SECRET_KEY=SECRET)
+    env = cli_env(
+        tmp_path,
+        GRAPHQL_API_SECRET_KEY=SECRET,
+        GRAPHQL_API_WS_INIT_TIMEOUT_SECONDS=str(WS_INIT_TIMEOUT),
+    )
     assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
     with running_server(env, tmp_path) as url:
         variables = {"input": {"email": "eve@example.com", "username": "eve", "password": PASSWORD}}
@@ -251,6 +257,25 @@ async def test_aliased_registers_are_refused_whole_over_http_and_websocket(
     headers = {"Authorization": f"Bearer {server.token}"}
     found = server.post(json_body(query=sybils), headers).json()
     assert found["data"]["users"]["totalCount"] == 0, found
+
+
+async def test_many_idle_sockets(server: Server) -> None:
+    """Sockets opened and never used (1,000 of them once used up the file descriptors): one
+    address holds at most its cap of them, and those time out for want of connection_init."""
+    cap = Settings.model_fields["ws_max_connections_per_address"].default
+    url = server.url.replace("http", "ws") + "/graphql"
+    protocols = ["graphql-ws", "graphql-transport-ws"]
+
+    async def closed_with(n: int) -> int | None:
+        async with websockets.connect(url, subprotocols=[protocols[n % 2]]) as socket:
+            with pytest.raises(websockets.ConnectionClosed):
+                async with asyncio.timeout(WS_INIT_TIMEOUT + 5):
+                    await socket.recv()
+            return socket.close_code
+
+    codes = await asyncio.gather(*(closed_with(n) for n in range(4 * cap)))
+    assert codes.count(4408) == cap
+    assert codes.count(4429) == 3 * cap
 
 
 def test_the_server_still_answers_afterwards(server: Server) -> None:

@@ -1,0 +1,52 @@
+"""The bookkeeping behind the WebSocket limits (the limits themselves: e2e/test_idle_websockets)."""
+
+import asyncio
+
+from graphql_api.core.ws_connections import Idleness, SocketCounts
+
+
+def test_an_address_holds_sockets_up_to_its_cap_and_frees_them_on_close() -> None:
+    counts = SocketCounts(per_address=2)
+    with counts.held("192.0.2.1") as first, counts.held("192.0.2.1") as second:
+        with counts.held("192.0.2.1") as third:
+            assert (first, second, third) == (True, True, False)
+        with counts.held("192.0.2.2") as elsewhere:
+            assert elsewhere
+    with counts.held("192.0.2.1") as again:
+        assert again
+    assert not counts._open  # nothing kept for addresses with no socket open
+
+
+def test_an_ipv6_client_counts_per_64() -> None:
+    counts = SocketCounts(per_address=1)
+    with counts.held("2001:db8:0:1::1") as first, counts.held("2001:db8:0:1::2") as second:
+        assert (first, second) == (True, False)
+
+
+async def test_a_running_operation_holds_off_idleness() -> None:
+    loop = asyncio.get_running_loop()
+    idleness = Idleness(lambda: 0)
+    idle = asyncio.create_task(idleness.wait(0.2))
+    with idleness.busy():
+        await asyncio.sleep(0.5)
+        assert not idle.done()
+    ended = loop.time()
+    await idle
+    assert 0.18 <= loop.time() - ended < 0.4  # counted from the end of the operation
+
+
+async def test_an_operation_taken_in_but_not_started_holds_off_idleness() -> None:
+    registered = 1
+    idleness = Idleness(lambda: registered)
+    idle = asyncio.create_task(idleness.wait(0.1))
+    await asyncio.sleep(0.3)
+    assert not idle.done()
+    registered = 0
+    await idle
+
+
+async def test_idleness_counts_from_the_start_without_operations() -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await Idleness(lambda: 0).wait(0.2)
+    assert 0.18 <= loop.time() - started < 0.4
