@@ -4,8 +4,9 @@ Cheap checks come first, on the document alone (aliases, directives, depth), so 
 hostile document never reaches the costlier standard validation (whose overlapping-fields
 rule is quadratic in the number of fields). A valid document is then priced: every field
 costs the number of times it would resolve, where a list multiplies its selection by the
-page size asked for (`first`/`last`, else the default page size). Introspection fields
-(`__schema`, `__type`) are not counted: introspection has a switch of its own.
+page size asked for (`first`/`last`, with the variables as they coerce, else the default
+page size). Introspection fields (`__schema`, `__type`) are not counted: introspection
+has a switch of its own.
 """
 
 from collections.abc import Callable, Iterator
@@ -32,11 +33,13 @@ from graphql import (
     is_list_type,
     validate,
 )
+from graphql.execution.values import get_variable_values
 from graphql.language import Visitor, visit
 from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+from strawberry.types import ExecutionContext
 
 from graphql_api.core.documents import CachedDocument, DocumentCache
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -170,7 +173,10 @@ class _TooCostly(Exception):
 
 
 def _page_size(field: FieldNode, variables: dict[str, Any]) -> int | None:
-    """The `first` or `last` a field asks for (clamped to what a page can hold), if any."""
+    """The `first` or `last` a field asks for (clamped to what a page can hold), if any.
+
+    A null, a variable left out or one with no value is the resolvers' default size.
+    """
     for argument in field.arguments or ():
         if argument.name.value not in ("first", "last"):
             continue
@@ -186,6 +192,19 @@ def _page_size(field: FieldNode, variables: dict[str, Any]) -> int | None:
     return None
 
 
+def coerced_variables(
+    schema: GraphQLSchema, document: DocumentNode, context: ExecutionContext
+) -> dict[str, Any] | None:
+    """The variables as execution will see them (coerced, defaults applied); None if they
+    do not coerce, which execution reports before anything runs."""
+    operation = get_operation_ast(document, context.operation_name)
+    raw = context.variables or {}
+    if operation is None or not isinstance(raw, dict):
+        return None
+    values = get_variable_values(schema, operation.variable_definitions or (), raw)
+    return None if isinstance(values, list) else values.coerced
+
+
 def query_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -195,20 +214,14 @@ def query_cost(
 ) -> int:
     """How many field resolutions the operation may take; stops counting past `ceiling`.
 
-    Stopping early bounds the work, also for fragments that expand exponentially.
+    `variables` are the coerced values (`coerced_variables`), the page sizes it will run
+    with. Stopping early bounds the work, also for fragments that expand exponentially.
     """
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return 0
     root = schema.get_root_type(operation.operation)
     fragments = _fragments(document)
-    # A variable left out takes its default: execution will, so the price must too.
-    defaults = {
-        d.variable.name.value: int(d.default_value.value)
-        for d in operation.variable_definitions or ()
-        if isinstance(d.default_value, IntValueNode)
-    }
-    variables = {**defaults, **variables}
     total = 0
 
     def selections(selection_set: SelectionSetNode, parent: Any) -> Iterator[tuple[Any, Any]]:
@@ -268,11 +281,15 @@ def priced(
 ) -> int:
     """`query_cost`, kept with a cached document for the page sizes its variables ask for.
 
-    Only whole-number variables can change the price (they are the page sizes).
+    `variables` are coerced: a page size is then an Int or null (or left out), so those
+    values, and only they, key the price.
     """
     if cached is None or cached.document is not document:
         return query_cost(schema, document, operation_name, variables, ceiling)
-    key = (operation_name, *sorted((k, v) for k, v in variables.items() if type(v) is int))
+    key = (
+        operation_name,
+        *sorted((k, v) for k, v in variables.items() if v is None or type(v) is int),
+    )
     cost = cached.costs.get(key)
     if cost is None:
         cost = query_cost(schema, cached.document, operation_name, variables, ceiling)
@@ -320,13 +337,16 @@ class QueryLimitsExtension(SchemaExtension):
                 if cached:
                     cached.errors = errors
             errors = list(errors)
-            if not errors:
+            schema = context.schema._schema
+            # Variables that do not coerce run nothing: execution says what is wrong.
+            variables = None if errors else coerced_variables(schema, document, context)
+            if variables is not None:
                 cost = priced(
-                    context.schema._schema,
+                    schema,
                     document,
                     self.cached,
                     context.operation_name,
-                    context.variables or {},
+                    variables,
                     self.limits.max_cost,
                 )
                 if cost > self.limits.max_cost:
