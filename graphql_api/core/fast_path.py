@@ -30,7 +30,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 
 from graphql_api.core.compiled import run_compiled
 from graphql_api.core.context import Context, bearer_token
-from graphql_api.core.limits import priced
+from graphql_api.core.cost import priced
 from graphql_api.core.media_types import response_media_type
 from graphql_api.core.metrics import record_operation
 from graphql_api.core.transport import has_nul
