@@ -140,6 +140,7 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
             await engine.dispose()
             await close_read_connection(read_engine)
             await read_engine.dispose()
+            links.qr_codes.close()
 
 
 # What /readyz finds when the process can take traffic.

@@ -2,8 +2,9 @@
 
 Every field costs the number of times it would resolve, where a list multiplies its
 selection by the page size asked for (`first`/`last`, with the variables as they coerce,
-else the default page size). Introspection fields (`__schema`, `__type`) are not
-counted: introspection has a switch of its own.
+else the default page size), and a field declared with `costs(n)` counts n times for
+each resolution (a QR code costs about what a page of rows does). Introspection fields
+(`__schema`, `__type`) are not counted: introspection has a switch of its own.
 """
 
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLField,
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
@@ -25,10 +27,13 @@ from graphql import (
 )
 from graphql.execution.values import get_variable_values
 from graphql.utilities import get_operation_ast
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types import ExecutionContext
 
 from graphql_api.core.documents import CachedDocument
 from graphql_api.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
 
 def fragment_definitions(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
@@ -37,6 +42,21 @@ def fragment_definitions(document: DocumentNode) -> dict[str, FragmentDefinition
 
 class _TooCostly(Exception):
     pass
+
+
+# The metadata key of a field whose one resolution costs like several (`costs`).
+_COST = "graphql_api.cost"
+
+
+def costs(resolutions: int) -> dict[str, int]:
+    """A Strawberry field's `metadata`: each resolution counts as `resolutions` fields."""
+    return {_COST: resolutions}
+
+
+def _weight(definition: GraphQLField | None) -> int:
+    strawberry_field = definition.extensions.get(DEFINITION) if definition else None
+    metadata = getattr(strawberry_field, "metadata", None) or {}
+    return metadata.get(_COST, 1)  # type: ignore[no-any-return]
 
 
 def _page_size(field: FieldNode, variables: dict[str, Any]) -> int | None:
@@ -108,15 +128,15 @@ def query_cost(
     def walk(selection_set: SelectionSetNode, parent: Any, times: int, page: int | None) -> None:
         nonlocal total
         for field, parent_type in selections(selection_set, parent):
+            name = field.name.value
+            definition = None if name.startswith("__") else parent_type.fields[name]
             # Every field counts, an empty page's and __typename too, so that the walk
             # always ends at the ceiling, however often fragments repeat.
-            total += max(times, 1)
+            total += max(times, 1) * _weight(definition)
             if total > ceiling:
                 raise _TooCostly
-            if field.selection_set is None or field.name.value.startswith("__"):
+            if field.selection_set is None or definition is None:
                 continue  # introspection is left to its switch (and graphql-core's depth cap)
-            name = field.name.value
-            definition = parent_type.fields[name]
             inner_times = times
             if is_list_type(get_nullable_type(definition.type)):
                 inner_times *= DEFAULT_PAGE_SIZE if page is None else page
