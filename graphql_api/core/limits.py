@@ -152,6 +152,20 @@ def document_errors(document: DocumentNode, limits: QueryLimits) -> list[GraphQL
     return []
 
 
+def _without_tracebacks(error: GraphQLError) -> GraphQLError:
+    """An error fit to keep for later requests: the tracebacks of it and of the exceptions
+    behind it hold the frames of the request that found it (its context and records)."""
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        exc = pending.pop()
+        if exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            exc.__traceback__ = None
+            pending += (exc.__cause__, exc.__context__, getattr(exc, "original_error", None))
+    return error
+
+
 class QueryLimitsExtension(SchemaExtension):
     """Runs the checks above around the standard validation, in the cheap-first order.
 
@@ -188,7 +202,7 @@ class QueryLimitsExtension(SchemaExtension):
             if errors is None:
                 errors = document_errors(document, self.limits) or self._validate(document)
                 if cached:
-                    cached.errors = errors
+                    cached.errors = [_without_tracebacks(e) for e in errors]
             errors = list(errors)
             schema = context.schema._schema
             # Variables that do not coerce run nothing: execution says what is wrong.

@@ -246,3 +246,17 @@ async def test_a_fault_of_the_fast_path_is_logged_and_answered_the_whole_way(
     assert again.content == whole.content
     (record,) = caplog.records
     assert record.getMessage() == "the fast path failed; answering the whole way"
+
+
+async def test_a_document_refused_by_validation_keeps_no_request_alive(
+    http: httpx.AsyncClient,
+) -> None:
+    # Its errors are kept with the document; a traceback among them (the KeyError behind
+    # an unknown enum value, say) kept the frames of the request that found them, and
+    # with them its context, loaders and records.
+    gc.collect()
+    before = {id(o) for o in gc.get_objects() if isinstance(o, Context)}
+    refused = await post(http, "query Kept { items(orderBy: TITLE_ASCC) { totalCount } }")
+    assert "Did you mean" in refused.json()["errors"][0]["message"]
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, Context) and id(o) not in before] == []
