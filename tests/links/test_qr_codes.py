@@ -102,6 +102,7 @@ async def test_a_page_of_qr_codes_does_not_hold_up_other_requests(
         waits.append(time.perf_counter() - started)
     took = time.perf_counter() - began
     assert len((await page).json()["data"]["myShortUrls"]["nodes"]) == 100
-    # Drawn on the loop, the page held it for one wait as long as the page took (about
-    # 1 s); a ratio, so that a loaded machine slows both alike.
-    assert max(waits) < took / 4, (took, sorted(waits)[-5:])
+    # Drawn on the loop, the page held it for one wait nearly as long as the page took
+    # (about 1 s); off it, the longest wait is a few tens of ms. A ratio, so that a loaded
+    # machine slows both alike.
+    assert max(waits) < took / 2, (took, sorted(waits)[-5:])
