@@ -138,6 +138,7 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
                 await counter
             await engine.dispose()
             await read_engine.dispose()
+            links.qr_codes.close()
 
 
 # What /readyz finds when the process can take traffic.

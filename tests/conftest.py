@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graphql_api.app import create_app
 from graphql_api.core.context import AppState
 from graphql_api.core.db import Base
+from graphql_api.core.fast_path import FastQueries
 from graphql_api.core.migrate import upgrade_async
 from graphql_api.core.settings import Settings
 from graphql_api.models import load_all_models
@@ -219,6 +220,17 @@ async def http(app: FastAPI, services: AppState) -> AsyncIterator[httpx.AsyncCli
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture
+def fast(app: FastAPI) -> FastQueries:
+    """The app's fast path, to count what it answered."""
+    if app.middleware_stack is None:  # built by the first request otherwise
+        app.middleware_stack = app.build_middleware_stack()
+    layer: Any = app.middleware_stack
+    while not isinstance(layer, FastQueries):
+        layer = layer.app
+    return layer
 
 
 REGISTER = """

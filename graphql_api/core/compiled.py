@@ -32,6 +32,7 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLAbstractType,
     GraphQLBoolean,
+    GraphQLError,
     GraphQLField,
     GraphQLID,
     GraphQLLeafType,
@@ -233,10 +234,14 @@ class Compiler:
         return SelectionPlan(object_type, fields, tuple(grouped))
 
     def _included(self, node: Any) -> bool:
-        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
-        if skip and skip["if"] is True:
-            return False
-        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        try:
+            skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+            if skip and skip["if"] is True:
+                return False
+            include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        except GraphQLError as exc:
+            # A null for `if`: the client's mistake, which graphql-core reports its way.
+            raise Unsupported("a directive graphql-core refuses") from exc
         return not (include and include["if"] is False)
 
     def _applies(self, condition: Any, object_type: GraphQLObjectType) -> bool:
@@ -619,9 +624,10 @@ class PlanCache:
 
     @staticmethod
     def _directive_variables(executor: Any) -> tuple[Any, ...]:
-        # Conservative and cheap: every boolean variable could steer a @skip/@include.
+        # Conservative and cheap: every boolean variable could steer a @skip/@include, and
+        # a null one makes the operation graphql-core's (`Compiler._included`).
         coerced = executor.variable_values.coerced
-        return tuple(sorted((k, v) for k, v in coerced.items() if isinstance(v, bool)))
+        return tuple(sorted((k, v) for k, v in coerced.items() if v is None or isinstance(v, bool)))
 
 
 def run_compiled(executor: Any, plans: PlanCache) -> Any:

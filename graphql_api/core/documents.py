@@ -20,7 +20,7 @@ class CachedDocument:
     document: DocumentNode
     # What the document-only checks found; None until they have run.
     errors: list[GraphQLError] | None = None
-    # Its cost (core.limits), by operation name and the whole numbers among the variables.
+    # Its cost (core.cost), by operation name and the coerced Int and null variables.
     costs: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
 

@@ -30,7 +30,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 
 from graphql_api.core.compiled import run_compiled
 from graphql_api.core.context import Context, bearer_token
-from graphql_api.core.limits import priced
+from graphql_api.core.cost import priced
 from graphql_api.core.media_types import response_media_type
 from graphql_api.core.metrics import record_operation
 from graphql_api.core.transport import has_nul
@@ -140,11 +140,6 @@ class FastQueries:
             return None
         if operation.operation is not OperationType.QUERY:
             return None
-        ceiling = self.schema.limits.max_cost
-        if priced(self.schema._schema, document, cached, operation_name, variables, ceiling) > (
-            ceiling
-        ):
-            return None
 
         state = scope["app"].state.services
         context = Context(
@@ -164,6 +159,13 @@ class FastQueries:
         )
         if isinstance(executor, list):
             return None  # variables that do not coerce
+        # Priced with the values it will run with: `2.0` is the Int 2, null the default.
+        ceiling = self.schema.limits.max_cost
+        coerced = executor.variable_values.coerced
+        if priced(self.schema._schema, document, cached, operation_name, coerced, ceiling) > (
+            ceiling
+        ):
+            return None
         run = run_compiled(executor, self.schema.plans)
         result = None if run is None else await run
         if result is None:

@@ -3,10 +3,8 @@
 Cheap checks come first, on the document alone (aliases, directives, depth), so that a
 hostile document never reaches the costlier standard validation (whose overlapping-fields
 rule is quadratic in the number of fields). A valid document may hold only so many
-expensive mutations in an operation (`core.expensive`), and is then priced: every field
-costs the number of times it would resolve, where a list multiplies its selection by the
-page size asked for (`first`/`last`, else the default page size). Introspection fields
-(`__schema`, `__type`) are not counted: introspection has a switch of its own.
+expensive mutations in an operation (`core.expensive`), and is then priced (`core.cost`)
+with the variables as they will run.
 """
 
 from collections.abc import Callable, Iterator
@@ -19,7 +17,6 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FloatValueNode,
-    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLSchema,
@@ -27,21 +24,16 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    VariableNode,
-    get_named_type,
-    get_nullable_type,
-    is_list_type,
     validate,
 )
 from graphql.language import Visitor, visit
-from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
 from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
+from graphql_api.core.cost import coerced_variables, fragment_definitions, priced
 from graphql_api.core.documents import CachedDocument, DocumentCache
 from graphql_api.core.expensive import expensive_mutations
-from graphql_api.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from graphql_api.core.settings import Settings
 
 CODE = "QUERY_LIMIT_EXCEEDED"
@@ -92,13 +84,9 @@ class _Counter(Visitor):
         self.longest_number = max(self.longest_number, len(node.value))
 
 
-def _fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
-    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-
-
 def _depth(document: DocumentNode) -> int:
     """The deepest field nesting of any operation, fragments included (cycles cut short)."""
-    fragments = _fragments(document)
+    fragments = fragment_definitions(document)
     known: dict[str, int] = {}
     entered: set[str] = set()
 
@@ -188,121 +176,18 @@ def expensive_errors(
     ]
 
 
-class _TooCostly(Exception):
-    pass
-
-
-def _page_size(field: FieldNode, variables: dict[str, Any]) -> int | None:
-    """The `first` or `last` a field asks for (clamped to what a page can hold), if any."""
-    for argument in field.arguments or ():
-        if argument.name.value not in ("first", "last"):
-            continue
-        value = argument.value
-        size: Any = None
-        if isinstance(value, IntValueNode):
-            size = int(value.value)
-        elif isinstance(value, VariableNode):
-            size = variables.get(value.name.value)
-        if isinstance(size, int) and not isinstance(size, bool):
-            return max(0, min(size, MAX_PAGE_SIZE))
-        return DEFAULT_PAGE_SIZE
-    return None
-
-
-def query_cost(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    operation_name: str | None,
-    variables: dict[str, Any],
-    ceiling: int,
-) -> int:
-    """How many field resolutions the operation may take; stops counting past `ceiling`.
-
-    Stopping early bounds the work, also for fragments that expand exponentially.
-    """
-    operation = get_operation_ast(document, operation_name)
-    if operation is None:
-        return 0
-    root = schema.get_root_type(operation.operation)
-    fragments = _fragments(document)
-    # A variable left out takes its default: execution will, so the price must too.
-    defaults = {
-        d.variable.name.value: int(d.default_value.value)
-        for d in operation.variable_definitions or ()
-        if isinstance(d.default_value, IntValueNode)
-    }
-    variables = {**defaults, **variables}
-    total = 0
-
-    def selections(selection_set: SelectionSetNode, parent: Any) -> Iterator[tuple[Any, Any]]:
-        """(field node, its parent type) for each field, fragments flattened."""
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                yield selection, parent
-            elif isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                inner = schema.get_type(condition.name.value) if condition else parent
-                yield from selections(selection.selection_set, inner)
-            elif isinstance(selection, FragmentSpreadNode):
-                fragment = fragments[selection.name.value]
-                inner = schema.get_type(fragment.type_condition.name.value)
-                yield from selections(fragment.selection_set, inner)
-
-    def walk(selection_set: SelectionSetNode, parent: Any, times: int, page: int | None) -> None:
-        nonlocal total
-        for field, parent_type in selections(selection_set, parent):
-            # Every field counts, an empty page's and __typename too, so that the walk
-            # always ends at the ceiling, however often fragments repeat.
-            total += max(times, 1)
-            if total > ceiling:
-                raise _TooCostly
-            if field.selection_set is None or field.name.value.startswith("__"):
-                continue  # introspection is left to its switch (and graphql-core's depth cap)
-            name = field.name.value
-            definition = parent_type.fields[name]
-            inner_times = times
-            if is_list_type(get_nullable_type(definition.type)):
-                inner_times *= DEFAULT_PAGE_SIZE if page is None else page
-            walk(
-                field.selection_set,
-                get_named_type(definition.type),
-                inner_times,
-                _page_size(field, variables),
-            )
-
-    if root is not None:
-        try:
-            walk(operation.selection_set, root, 1, None)
-        except _TooCostly:
-            return total
-    return total
-
-
-MAX_COSTS_PER_DOCUMENT = 64
-
-
-def priced(
-    schema: GraphQLSchema,
-    document: DocumentNode,
-    cached: CachedDocument | None,
-    operation_name: str | None,
-    variables: dict[str, Any],
-    ceiling: int,
-) -> int:
-    """`query_cost`, kept with a cached document for the page sizes its variables ask for.
-
-    Only whole-number variables can change the price (they are the page sizes).
-    """
-    if cached is None or cached.document is not document:
-        return query_cost(schema, document, operation_name, variables, ceiling)
-    key = (operation_name, *sorted((k, v) for k, v in variables.items() if type(v) is int))
-    cost = cached.costs.get(key)
-    if cost is None:
-        cost = query_cost(schema, cached.document, operation_name, variables, ceiling)
-        if len(cached.costs) >= MAX_COSTS_PER_DOCUMENT:
-            cached.costs.clear()
-        cached.costs[key] = cost
-    return cost
+def _without_tracebacks(error: GraphQLError) -> GraphQLError:
+    """An error fit to keep for later requests: the tracebacks of it and of the exceptions
+    behind it hold the frames of the request that found it (its context and records)."""
+    pending: list[BaseException | None] = [error]
+    seen: set[int] = set()
+    while pending:
+        exc = pending.pop()
+        if exc is not None and id(exc) not in seen:
+            seen.add(id(exc))
+            exc.__traceback__ = None
+            pending += (exc.__cause__, exc.__context__, getattr(exc, "original_error", None))
+    return error
 
 
 class QueryLimitsExtension(SchemaExtension):
@@ -345,15 +230,18 @@ class QueryLimitsExtension(SchemaExtension):
                     or expensive_errors(context.schema._schema, document, self.limits)
                 )
                 if cached:
-                    cached.errors = errors
+                    cached.errors = [_without_tracebacks(e) for e in errors]
             errors = list(errors)
-            if not errors:
+            schema = context.schema._schema
+            # Variables that do not coerce run nothing: execution says what is wrong.
+            variables = None if errors else coerced_variables(schema, document, context)
+            if variables is not None:
                 cost = priced(
-                    context.schema._schema,
+                    schema,
                     document,
                     self.cached,
                     context.operation_name,
-                    context.variables or {},
+                    variables,
                     self.limits.max_cost,
                 )
                 if cost > self.limits.max_cost:

@@ -68,12 +68,18 @@ class MethodNotAllowed(HTTPException):
 
 def has_nul(value: Any) -> bool:
     """Whether a NUL character hides in a decoded JSON value, keys included."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_nul(v) for v in value)
+    # A loop, not recursion: JSON may nest deeper than Python's recursion limit.
+    pending = [value]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
     return False
 
 

@@ -35,7 +35,6 @@ class LinkSnapshot:
     used_up: bool
     # Redirect bodies rendered once, keyed by "the client wants JSON".
     bodies: dict[bool, bytes] = field(default_factory=dict)
-    qr_svg: bytes | None = None
 
     @classmethod
     def of(cls, link: ShortUrl) -> "LinkSnapshot":

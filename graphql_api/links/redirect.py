@@ -10,11 +10,10 @@ or the health endpoints. Measured with `scripts/bench-redirect` (see the README)
 import html
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import orjson
-import segno
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -24,6 +23,7 @@ from graphql_api.core.metrics import record_redirect
 from graphql_api.core.ratelimit import Limit, RateLimiter, address_key
 from graphql_api.links.agents import is_bot
 from graphql_api.links.cache import LinkCache, LinkSnapshot
+from graphql_api.links.qr import QrCodes
 from graphql_api.links.recorder import PendingVisit, VisitRecorder
 from graphql_api.links.service import LinkRules
 
@@ -47,9 +47,14 @@ class LinkRuntime:
     rules: LinkRules
     public_url: str
     broker: Broker
+    qr_codes: QrCodes = field(default_factory=QrCodes)
 
     def short_url(self, code: str) -> str:
         return f"{self.public_url}/{code}"
+
+    async def qr_code(self, code: str) -> str:
+        """The SVG QR code of the short link, drawn off the event loop."""
+        return await self.qr_codes.svg(self.short_url(code))
 
     async def changed(self, code: str) -> None:
         """A link was written: drop cached copies here at once, and in every process."""
@@ -86,11 +91,6 @@ def gone_reason(link: LinkSnapshot, now: datetime) -> str | None:
     if link.used_up:
         return "This link has reached its maximum number of visits."
     return None
-
-
-def qr_svg(data: str) -> str:
-    """An SVG QR code for `data` (segno: pure Python, maintained)."""
-    return segno.make(data, error="m").svg_inline(scale=4, border=2)
 
 
 def _body(wants_json: bool, status: int, message: str, location: str | None) -> bytes:
@@ -168,9 +168,8 @@ class RedirectShim:
         if link is None:
             await self._not_found(scope, send, wants_json, content_type)
         elif match[2]:
-            if link.qr_svg is None:  # ~4 ms to draw: once per link
-                link.qr_svg = qr_svg(runtime.short_url(link.code)).encode()
-            await _answer(send, scope, 200, link.qr_svg, b"image/svg+xml")
+            svg = await runtime.qr_code(link.code)
+            await _answer(send, scope, 200, svg.encode(), b"image/svg+xml")
         else:
             await self._redirect(scope, send, runtime, link, headers, wants_json, content_type)
 

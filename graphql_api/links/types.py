@@ -8,15 +8,22 @@ import strawberry
 from sqlalchemy import select
 
 from graphql_api.core.context import Info
+from graphql_api.core.cost import costs
 from graphql_api.core.db import utcnow
 from graphql_api.core.errors import BadUserInput
-from graphql_api.core.pagination import Connection, SortKey, paginate, parse_datetime, parse_int
+from graphql_api.core.pagination import (
+    DEFAULT_PAGE_SIZE,
+    Connection,
+    SortKey,
+    paginate,
+    parse_datetime,
+    parse_int,
+)
 from graphql_api.core.relay import Node, to_global_id
 from graphql_api.core.types import UserError
 from graphql_api.core.validation import utc_moment
 from graphql_api.links.loaders import TagsByShortUrlIdLoader
 from graphql_api.links.models import ShortUrl, Visit
-from graphql_api.links.redirect import qr_svg
 from graphql_api.links.stats import MAX_BUCKETS, Interval, visit_stats
 from graphql_api.users.loaders import UserByIdLoader
 
@@ -140,9 +147,14 @@ class ShortUrlType(Node):
     async def owner(root: strawberry.Parent[ShortUrl], info: Info) -> UserRef:
         return await info.context.loader(UserByIdLoader).load(root.owner_id)  # type: ignore[no-any-return]
 
-    @strawberry.field(description="An SVG QR code of the short link (also at /{code}/qr.svg).")
-    def qr_code_svg(root: strawberry.Parent[ShortUrl], info: Info) -> str:
-        return qr_svg(info.context.state.links.short_url(root.code))
+    @strawberry.field(
+        description="An SVG QR code of the short link (also at /{code}/qr.svg). Drawing "
+        f"one costs about what reading a page does: it counts as {DEFAULT_PAGE_SIZE} "
+        "fields in the query cost limit.",
+        metadata=costs(DEFAULT_PAGE_SIZE),
+    )
+    async def qr_code_svg(root: strawberry.Parent[ShortUrl], info: Info) -> str:
+        return await info.context.state.links.qr_code(root.code)
 
     @strawberry.field(
         description="Visit counts per hour or day, and the top referrers, browsers, systems "

@@ -194,6 +194,24 @@ async def test_errors_without_a_token_come_from_graphql_core(
     assert answer["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+async def test_a_null_for_a_directive_is_reported_as_graphql_core_reports_it(
+    data: dict[str, Any], schemas: tuple[Schema, Schema], services: AppState
+) -> None:
+    """@include takes a Boolean!: a null from a variable with a default is the client's
+    mistake, met while planning (at the root) or while the plan runs (in a fragment)."""
+    at_root = "query R($b: Boolean = true) { me @include(if: $b) { id } }"
+    in_a_fragment = (
+        "query F($id: ID!, $b: Boolean = true) "
+        "{ node(id: $id) { id ... on User @include(if: $b) { username } } }"
+    )
+    for query in (at_root, in_a_fragment):
+        await compare(schemas, services, query, {"id": data["a"]}, data["token"])
+        answer = orjson.loads(
+            await compare(schemas, services, query, {"id": data["a"], "b": None}, data["token"])
+        )
+        assert "provided to non-null type 'Boolean!' not to be None" in str(answer), answer
+
+
 def generated_queries(count: int) -> list[str]:
     """`count` queries from hypothesis-graphql, the same on every run: half ask for one
     root field that needs no arguments (mostly answerable), half for anything."""

@@ -7,14 +7,16 @@ refusals, mutations) must get the whole way's answer, and be executed once.
 """
 
 import gc
+import logging
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from graphql_api.core.context import Context
+from graphql_api.core.context import AppState, Context
 from graphql_api.core.fast_path import FastQueries
+from graphql_api.schema import build_schema
 from tests.conftest import SignedIn, error_codes
 
 ITEMS = """
@@ -168,3 +170,93 @@ async def test_a_request_is_freed_when_it_ends_not_by_the_cycle_collector(
         gc.enable()
     assert fast.answered > before
     assert alive == []
+
+
+INCLUDED = "query Counted($b: Boolean = true) { items { totalCount @include(if: $b) } }"
+# The fragment's directive is read when the plan first meets a User, while it runs.
+NODE = """query Node($id: ID!, $b: Boolean = true) {
+  node(id: $id) { id ... on User @include(if: $b) { username } } }"""
+# Deeper than a recursive walk can go (two frames a level, 1,000 at most).
+NESTED: Any = None
+for _ in range(600):
+    NESTED = [NESTED]
+
+
+@pytest.mark.parametrize(
+    ("query", "seen", "wrong"),
+    [
+        pytest.param(INCLUDED, {}, {"b": None}, id="null-directive"),
+        pytest.param(NODE, {}, {"b": None}, id="null-directive-in-a-fragment"),
+        pytest.param(INCLUDED, {}, {"b": "yes"}, id="string-for-boolean"),
+        pytest.param(ITEMS, {"n": 1}, {"n": 2.5}, id="fraction-for-int"),
+        pytest.param(ITEMS, {"n": 1}, {"n": [1]}, id="list-for-int"),
+        pytest.param(ITEMS, {"n": 1}, {"n": {"first": 1}}, id="object-for-int"),
+        pytest.param(ITEMS, {"n": 1}, {"n": 1, "unused": NESTED}, id="deeply-nested"),
+        pytest.param(
+            CREATE_ITEM,
+            {"input": {"title": "a", "price": "1.00"}},
+            {"input": [{"title": "a", "price": "1.00"}]},
+            id="list-for-object",
+        ),
+    ],
+)
+async def test_a_clients_mistakes_are_answered_as_graphql_core_would_and_not_logged(
+    http: httpx.AsyncClient,
+    services: AppState,
+    alice: SignedIn,
+    caplog: pytest.LogCaptureFixture,
+    query: str,
+    seen: dict[str, Any],
+    wrong: dict[str, Any],
+) -> None:
+    token = alice.client.token
+    seen = {"id": alice.id, **seen} if "$id" in query else seen
+    wrong = {"id": alice.id, **wrong} if "$id" in query else wrong
+    for _ in range(2):  # the whole way, then the fast path: both have its document and plan
+        assert (
+            "errors" not in (await post(http, query, seen, Authorization=f"Bearer {token}")).json()
+        )
+    with caplog.at_level(logging.INFO):
+        answer = await post(http, query, wrong, Authorization=f"Bearer {token}")
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    reference = build_schema(services.settings.model_copy(update={"document_cache_size": 0}))
+    context = Context(services, token=token, request_id="reference")
+    result = await reference.execute(query, wrong, context_value=context)
+    expected: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        expected["errors"] = [e.formatted for e in result.errors]
+    assert answer.json() == expected
+
+
+async def test_a_fault_of_the_fast_path_is_logged_and_answered_the_whole_way(
+    http: httpx.AsyncClient,
+    fast: FastQueries,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(accept: str | None) -> str:
+        raise RuntimeError("a bug")
+
+    whole = await post(http, "query Plain { items { totalCount } }")
+    monkeypatch.setattr("graphql_api.core.fast_path.response_media_type", broken)
+    before = fast.answered
+    with caplog.at_level(logging.ERROR):
+        again = await post(http, "query Plain { items { totalCount } }")
+    assert fast.answered == before
+    assert again.content == whole.content
+    (record,) = caplog.records
+    assert record.getMessage() == "the fast path failed; answering the whole way"
+
+
+async def test_a_document_refused_by_validation_keeps_no_request_alive(
+    http: httpx.AsyncClient,
+) -> None:
+    # Its errors are kept with the document; a traceback among them (the KeyError behind
+    # an unknown enum value, say) kept the frames of the request that found them, and
+    # with them its context, loaders and records.
+    gc.collect()
+    before = {id(o) for o in gc.get_objects() if isinstance(o, Context)}
+    refused = await post(http, "query Kept { items(orderBy: TITLE_ASCC) { totalCount } }")
+    assert "Did you mean" in refused.json()["errors"][0]["message"]
+    gc.collect()
+    assert [o for o in gc.get_objects() if isinstance(o, Context) and id(o) not in before] == []

@@ -1,13 +1,16 @@
 """Query limits: a document over a limit is refused, names the limit, and runs nothing."""
 
+import json
 import time
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from graphql import get_introspection_query
 
 from graphql_api.core.context import AppState
+from graphql_api.core.fast_path import FastQueries
 from graphql_api.schema import build_schema
 from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn
 from tests.items.test_create_item import CREATE_ITEM
@@ -263,3 +266,57 @@ async def test_aliased_imports_are_refused_and_create_nothing(alice: SignedIn) -
     assert "(importShortUrls)" in error["message"]
     mine = await alice.client.data("{ myShortUrls { totalCount } }")
     assert mine["myShortUrls"]["totalCount"] == 0
+
+
+# The issue's query: three nested pages of `$n`, 1 by default.
+COST = (
+    "query Cost($n: Int = 1) { items(first: $n) { nodes { owner { items(first: $n) "
+    "{ nodes { owner { items(first: $n) { nodes { id } } } } } } } } }"
+)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+@pytest.mark.parametrize(
+    ("variables", "page"),
+    [
+        pytest.param({"n": None}, None, id="null"),  # the resolvers' default, 20: refused
+        pytest.param({"n": 2.0}, 2, id="2.0"),  # coerces to 2
+        pytest.param({"n": 100.0}, None, id="100.0"),  # coerces to 100: refused
+        pytest.param({"n": 2}, 2, id="2"),
+    ],
+)
+async def test_variables_are_priced_as_they_will_run_seen_before_or_not(
+    http: httpx.AsyncClient,
+    fast: FastQueries,
+    alice: SignedIn,
+    method: str,
+    variables: dict[str, Any],
+    page: int | None,
+) -> None:
+    for n in range(3):
+        await alice.client.mutate(CREATE_ITEM, {"title": f"t{n}", "price": "1.00"})
+
+    async def send(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        if method == "GET":
+            params = {"query": query, "variables": json.dumps(variables)}
+            response = await http.get("/graphql", params=params)
+        else:
+            response = await http.post("/graphql", json={"query": query, "variables": variables})
+        return response.json()  # type: ignore[no-any-return]
+
+    fresh = await send(COST + " # never seen", variables)
+    for _ in range(2):  # POST: the whole way, then the fast path, with the price for n = 1
+        answered = fast.answered
+        assert "errors" not in await send(COST, {})
+    assert fast.answered == answered + (method == "POST")
+    answered = fast.answered
+    seen = await send(COST, variables)
+    assert seen == fresh
+    if page is None:
+        assert refusal(seen)["extensions"]["limit"] == "cost"
+        assert fast.answered == answered
+    else:
+        nodes = seen["data"]["items"]["nodes"]
+        assert len(nodes) == page
+        assert len(nodes[0]["owner"]["items"]["nodes"][0]["owner"]["items"]["nodes"]) == page
+        assert fast.answered == answered + (method == "POST")

@@ -142,6 +142,9 @@ ALIASED_REGISTERS = (
     )
     + " }"
 )
+
+
+DIRECTIVE = "query Directive($b: Boolean = true) { items { totalCount @include(if: $b) } }"
 CORPUS: dict[str, tuple[bytes, dict[str, Any]]] = {
     "deep nesting": (json_body(query="{ me " + "{ items { nodes " * 500 + "}" * 1001), {}),
     "deep JSON": (
@@ -211,6 +214,9 @@ CORPUS: dict[str, tuple[bytes, dict[str, Any]]] = {
         {"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."},
     ),
     "a malformed authorization": (json_body(query=ME), {"Authorization": b"Basic \xff\xfe"}),
+    # Seen once, then with a null for the directive: the fast path and the plans see it.
+    "a directive, first": (json_body(query=DIRECTIVE), {}),
+    "a directive given null": (json_body(query=DIRECTIVE, variables={"b": None}), {}),
 }
 
 
@@ -276,6 +282,38 @@ async def test_many_idle_sockets(server: Server) -> None:
     codes = await asyncio.gather(*(closed_with(n) for n in range(4 * cap)))
     assert codes.count(4408) == cap
     assert codes.count(4429) == 3 * cap
+
+
+# Three nested pages of $n: cheap at 1, over the cost limit at 20 or 100.
+PAGES = (
+    "query Pages($n: Int = 1) { items(first: $n) { nodes { owner { items(first: $n) "
+    "{ nodes { owner { items(first: $n) { nodes { id } } } } } } } } }"
+)
+# 2,000 QR codes.
+QR_CODES = (
+    "{ "
+    + " ".join(f"a{n}: myShortUrls(first: 100) {{ nodes {{ qrCodeSvg }} }}" for n in range(20))
+    + " }"
+)
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        pytest.param(PAGES, {"n": 100.0}, id="a float page size"),
+        pytest.param(PAGES, {"n": None}, id="a null page size"),
+        pytest.param(QR_CODES, {}, id="QR codes"),
+    ],
+)
+def test_amplifications_are_refused_by_the_cost_limit(
+    server: Server, query: str, variables: dict[str, Any]
+) -> None:
+    headers = {"Authorization": f"Bearer {server.token}"}
+    for sent in ({}, {}, variables):  # seen before (the fast path too), at the cheap price
+        response = server.post(json_body(query=query, variables=sent), headers)
+    assert_safe(response)
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["limit"] == "cost", error
 
 
 def test_the_server_still_answers_afterwards(server: Server) -> None:
