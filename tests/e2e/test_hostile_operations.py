@@ -8,6 +8,7 @@ HOSTILE_EXAMPLES sets how many operations hypothesis-graphql generates per root 
 
 import asyncio
 import os
+import time
 from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
@@ -314,6 +315,28 @@ def test_amplifications_are_refused_by_the_cost_limit(
     assert_safe(response)
     (error,) = response.json()["errors"]
     assert error["extensions"]["limit"] == "cost", error
+
+
+# Many lists on one level: each used to take a pool connection of its own (and the
+# whole level stalled for the pool's 30 s timeout); and aliased searches of every item.
+WIDE = {
+    "aliased lists": " ".join(f"a{n}: items(first: 1) {{ nodes {{ id }} }}" for n in range(25)),
+    "rooms with messages": "chatRooms(first: 25) { nodes { messages { totalCount } } }",
+    "links with visits": "myShortUrls(first: 25) { nodes { visits { totalCount } } }",
+    "aliased searches": " ".join(
+        f'a{n}: items(first: 20, search: "term{n}") {{ totalCount }}' for n in range(30)
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(WIDE))
+def test_many_lists_on_one_level_answer_at_once(server: Server, name: str) -> None:
+    headers = {"Authorization": f"Bearer {server.token}"}
+    started = time.monotonic()
+    response = server.post(json_body(query="{ " + WIDE[name] + " }"), headers)
+    assert_safe(response)
+    assert "errors" not in response.json(), response.text
+    assert time.monotonic() - started < 5
 
 
 def test_the_server_still_answers_afterwards(server: Server) -> None:
