@@ -6,10 +6,9 @@ one `visit_count = visit_count + n` per link. A popular link thus costs one row 
 batch, not per request, and no count is ever read, changed and written back, so
 concurrent batches (from other processes, too) never lose an update.
 
-Links with `maxVisits` are the exception: their cap must hold across processes, so each
-human visit first reserves its place with one atomic conditional UPDATE. A graceful
-stop writes whatever is buffered; a hard kill loses the visits not written yet, those of
-about the last `interval` (none is ever counted twice).
+Links with `maxVisits` are the exception: their visits are counted before the redirect
+answers (see `caps`). A graceful stop writes whatever is buffered; a hard kill loses the
+visits not written yet, those of about the last `interval` (none is ever counted twice).
 """
 
 import asyncio
@@ -27,6 +26,7 @@ from graphql_api.core.broker import Broker
 from graphql_api.core.context import Sessionmaker
 from graphql_api.core.db import write_transaction
 from graphql_api.links.agents import classify
+from graphql_api.links.caps import CapReservations
 from graphql_api.links.models import ShortUrl, Visit
 
 logger = logging.getLogger("graphql_api.links")
@@ -57,7 +57,7 @@ class PendingVisit:
     visited_at: datetime
     referrer: str | None
     user_agent: str | None
-    counted: bool  # already added to visit_count by a reservation
+    counted: bool  # a human visit of a capped link: added to visit_count as it is reserved
 
 
 class VisitRecorder:
@@ -68,26 +68,25 @@ class VisitRecorder:
         self._broker = broker
         self._interval = interval
         self._pending: list[PendingVisit] = []
+        self._caps = CapReservations[PendingVisit](sessionmaker, self._append)
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
 
-    def record(self, visit: PendingVisit) -> None:
+    async def record(self, visit: PendingVisit) -> bool:
+        """Buffer a visit. A human visit of a capped link is counted toward the cap
+        first: False, and nothing recorded, when it is reached."""
+        if visit.counted:
+            return await self._caps.reserve(visit.link_id, visit)
+        self._append(visit)
+        return True
+
+    def _append(self, visit: PendingVisit) -> None:
         self._pending.append(visit)
 
     @property
     def pending(self) -> int:
         return len(self._pending)
-
-    async def reserve(self, link_id: int) -> bool:
-        """Count one human visit of a capped link now; False when the cap is reached."""
-        async with write_transaction(self._sessionmaker) as session:
-            result = await session.execute(
-                update(_links)
-                .where(_links.c.id == link_id, _links.c.visit_count < _links.c.max_visits)
-                .values(visit_count=_links.c.visit_count + 1)
-            )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def flush(self) -> None:
         """Write everything buffered so far, a transaction per BATCH visits, each published

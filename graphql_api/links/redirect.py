@@ -202,8 +202,10 @@ class RedirectShim:
             return
         if scope["method"] == "GET":  # HEAD only looks: not a visit
             user_agent = headers.get(b"user-agent", b"").decode("latin-1")[:MAX_USER_AGENT]
+            referrer = headers.get(b"referer", b"").decode("latin-1")[:MAX_REFERRER]
             counted = link.max_visits is not None and not is_bot(user_agent)
-            if counted and not await runtime.recorder.reserve(link.id):
+            visit = PendingVisit(link.id, now, referrer or None, user_agent or None, counted)
+            if not await runtime.recorder.record(visit):
                 link.used_up = True
                 await _answer(
                     send,
@@ -213,10 +215,6 @@ class RedirectShim:
                     content_type,
                 )
                 return
-            referrer = headers.get(b"referer", b"").decode("latin-1")[:MAX_REFERRER]
-            runtime.recorder.record(
-                PendingVisit(link.id, now, referrer or None, user_agent or None, counted)
-            )
         body = link.bodies.get(wants_json)
         if body is None:  # rendered once per link and kind, then kept with the snapshot
             body = link.bodies[wants_json] = _body(

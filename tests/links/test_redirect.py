@@ -1,6 +1,7 @@
 """GET|HEAD /{code}: every outcome, and what is recorded."""
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -11,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from graphql_api.core.broker import RedisBroker
 from graphql_api.core.relay import from_global_id
 from graphql_api.links.recorder import BATCH, PendingVisit, VisitRecorder
-from tests.conftest import SignedIn
+from tests.conftest import SignedIn, StatementLog
 from tests.links.helpers import BROWSER, GOOGLEBOT, SET_ACTIVE, SHORT_URL, UPDATE, shorten
 
 VISITS = """query($code: String!) { shortUrl(code: $code) {
@@ -130,6 +131,23 @@ async def test_used_up_after_max_visits_and_bots_do_not_count(
     # Raising the cap revives the link.
     await alice.client.mutate(UPDATE, {"code": link["code"], "maxVisits": 3})
     assert (await follow(http, link["code"])).status_code == 302
+
+
+async def test_concurrent_visits_of_a_capped_link_are_reserved_together(
+    http: httpx.AsyncClient, alice: SignedIn, services, sql_statements: StatementLog
+) -> None:  # type: ignore[no-untyped-def]
+    link = await shorten(alice, maxVisits=60)
+    assert (await follow(http, link["code"])).status_code == 302  # cached now
+    sql_statements.clear()
+    responses = await asyncio.gather(*(follow(http, link["code"]) for _ in range(99)))
+    assert Counter(r.status_code for r in responses) == {302: 59, 410: 40}
+    # One write per round trip, not per redirect (there were 99): on SQLite every other
+    # writer queued behind them.
+    reservations = [s for s in sql_statements.statements if s.startswith("UPDATE short_urls")]
+    assert len(reservations) <= 10, reservations
+    await services.links.recorder.flush()
+    data = await alice.client.data(VISITS, {"code": link["code"]})
+    assert (data["shortUrl"]["visitCount"], data["shortUrl"]["visits"]["totalCount"]) == (60, 60)
 
 
 async def test_visit_is_recorded_with_its_agent(
@@ -254,7 +272,7 @@ async def backlog(
     _, link_id = from_global_id(link["id"])
     visits = [PendingVisit(link_id, datetime.now(UTC), None, BROWSER, False) for _ in range(n)]
     for visit in visits:
-        recorder.record(visit)
+        assert await recorder.record(visit)
     return link["code"], visits
 
 
