@@ -24,7 +24,7 @@ from graphql_api.core.metrics import record_redirect
 from graphql_api.core.ratelimit import Limit, RateLimiter, address_key
 from graphql_api.links.agents import is_bot
 from graphql_api.links.cache import LinkCache, LinkSnapshot
-from graphql_api.links.recorder import PendingVisit, VisitRecorder
+from graphql_api.links.recorder import PendingVisit, VisitRecorder, VisitsBacklogged
 from graphql_api.links.service import LinkRules
 
 MAX_REFERRER = 1024
@@ -32,6 +32,7 @@ MAX_USER_AGENT = 512
 _PATH = re.compile(r"/([A-Za-z0-9_-]{1,64})(/qr\.svg)?")
 _NOT_FOUND = "No link has this address."
 _UNAVAILABLE = "Links cannot be looked up right now: try again in a moment."
+_BACKLOGGED = "Too many visits are waiting to be recorded: try again in a moment."
 logger = logging.getLogger("graphql_api.links")
 
 
@@ -205,7 +206,14 @@ class RedirectShim:
             referrer = headers.get(b"referer", b"").decode("latin-1")[:MAX_REFERRER]
             counted = link.max_visits is not None and not is_bot(user_agent)
             visit = PendingVisit(link.id, now, referrer or None, user_agent or None, counted)
-            if not await runtime.recorder.record(visit):
+            try:
+                kept = await runtime.recorder.record(visit)
+            except VisitsBacklogged:
+                # Not redirected, so that no redirect answered goes unrecorded.
+                body = _body(wants_json, 503, _BACKLOGGED, None)
+                await _answer(send, scope, 503, body, content_type, (b"retry-after", b"1"))
+                return
+            if not kept:
                 link.used_up = True
                 await _answer(
                     send,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from graphql_api.core.broker import RedisBroker
+from graphql_api.core.broker import Broker, RedisBroker
 from graphql_api.core.relay import from_global_id
 from graphql_api.links.recorder import BATCH, PendingVisit, VisitRecorder
 from tests.conftest import SignedIn, StatementLog
@@ -150,6 +150,27 @@ async def test_concurrent_visits_of_a_capped_link_are_reserved_together(
     assert (data["shortUrl"]["visitCount"], data["shortUrl"]["visits"]["totalCount"]) == (60, 60)
 
 
+async def test_a_redirect_that_finds_no_room_in_time_is_refused(
+    http: httpx.AsyncClient, alice: SignedIn, services
+) -> None:  # type: ignore[no-untyped-def]
+    link = await shorten(alice)
+    runtime = services.links
+    kept = runtime.recorder
+    # Room for one visit, and no flusher to make more: the database "never" keeps up.
+    runtime.recorder = VisitRecorder(services.sessionmaker, services.broker, capacity=1, wait=0.1)
+    try:
+        assert (await follow(http, link["code"])).status_code == 302
+        refused = await follow(http, link["code"], Accept="application/json")
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert "try again" in refused.json()["error"]
+        assert runtime.recorder.pending == 1  # the refused visit was not kept
+        await runtime.recorder.flush()
+    finally:
+        runtime.recorder = kept
+    data = await alice.client.data(VISITS, {"code": link["code"]})
+    assert data["shortUrl"]["visitCount"] == 1
+
+
 async def test_visit_is_recorded_with_its_agent(
     http: httpx.AsyncClient, alice: SignedIn, services
 ) -> None:  # type: ignore[no-untyped-def]
@@ -264,6 +285,11 @@ async def test_a_load_that_began_before_a_change_is_not_kept(services, alice: Si
 COUNTS = """query($code: String!) { shortUrl(code: $code) { visitCount visits { totalCount } } }"""
 
 
+def idle_recorder(services, broker: Broker | None = None) -> VisitRecorder:  # type: ignore[no-untyped-def]
+    """A recorder with room for a large backlog and no flusher of its own: the test flushes."""
+    return VisitRecorder(services.sessionmaker, broker or services.broker, capacity=3 * BATCH)
+
+
 async def backlog(
     alice: SignedIn, recorder: VisitRecorder, n: int
 ) -> tuple[str, list[PendingVisit]]:
@@ -278,7 +304,8 @@ async def backlog(
 
 async def test_a_backlog_is_written_a_batch_per_transaction(services, alice: SignedIn) -> None:  # type: ignore[no-untyped-def]
     n = 2 * BATCH + 1
-    code, _ = await backlog(alice, services.links.recorder, n)
+    recorder = idle_recorder(services)
+    code, _ = await backlog(alice, recorder, n)
     commits = 0
 
     def committed(connection: object) -> None:
@@ -288,11 +315,11 @@ async def test_a_backlog_is_written_a_batch_per_transaction(services, alice: Sig
     engine = services.engine.sync_engine
     event.listen(engine, "commit", committed)
     try:
-        await services.links.recorder.flush()
+        await recorder.flush()
     finally:
         event.remove(engine, "commit", committed)
     assert commits == 3
-    assert services.links.recorder.pending == 0
+    assert recorder.pending == 0
     data = await alice.client.data(COUNTS, {"code": code})
     assert data["shortUrl"] == {"visitCount": n, "visits": {"totalCount": n}}
 
@@ -300,7 +327,7 @@ async def test_a_backlog_is_written_a_batch_per_transaction(services, alice: Sig
 async def test_a_failed_batch_leaves_only_the_unwritten_visits_buffered(
     services, alice: SignedIn
 ) -> None:  # type: ignore[no-untyped-def]
-    recorder = services.links.recorder
+    recorder = idle_recorder(services)
     code, visits = await backlog(alice, recorder, 2 * BATCH)
     broken = visits[BATCH + 1]
     broken.visited_at = None  # type: ignore[assignment]  # NOT NULL: the second batch fails
@@ -318,7 +345,7 @@ async def test_visits_are_recorded_while_the_broker_is_down(
     services, alice: SignedIn, caplog: pytest.LogCaptureFixture
 ) -> None:  # type: ignore[no-untyped-def]
     broker = RedisBroker("redis://127.0.0.1:1/0")  # a real client; no server listens there
-    recorder = VisitRecorder(services.sessionmaker, broker)
+    recorder = idle_recorder(services, broker)
     try:
         code, _ = await backlog(alice, recorder, BATCH + 1)
         await recorder.flush()  # the live events are lost, the visits are not
