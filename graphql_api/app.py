@@ -102,7 +102,13 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
     rate_limits = RateLimiter.from_settings(settings)
     links = LinkRuntime(
         cache=LinkCache(sessionmaker, ttl=settings.link_cache_seconds),
-        recorder=VisitRecorder(sessionmaker, broker, interval=settings.visit_flush_seconds),
+        recorder=VisitRecorder(
+            sessionmaker,
+            broker,
+            interval=settings.visit_flush_seconds,
+            capacity=settings.visit_buffer,
+            wait=settings.visit_wait_seconds,
+        ),
         rules=LinkRules(own_hosts=own_hosts(settings), reserved_codes=reserved),
         public_url=settings.public_url.rstrip("/"),
         broker=broker,

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # A chat subscriber whose process stops renewing its presence leaves after this long.
     presence_ttl_seconds: float = Field(default=30.0, ge=1, le=3600)
     visit_flush_seconds: float = Field(default=0.2, gt=0, le=60)
+    # Visits a process holds unwritten before redirects wait for the database to take
+    # some: the most a hard kill may lose. A redirect waits at most visit_wait_seconds.
+    visit_buffer: int = Field(default=2000, ge=1, le=100_000)
+    visit_wait_seconds: float = Field(default=5.0, gt=0, le=60)
     link_cache_seconds: float = Field(default=60.0, ge=0)
     # Rate limits
     # Each is one window or several for `limits.parse_many` ("10/minute",

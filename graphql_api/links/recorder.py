@@ -1,15 +1,20 @@
 """Visits are buffered in memory and written in batches.
 
-A redirect only appends to a list; every `interval` seconds a background task writes
-what has come in, in transactions of up to BATCH visits: multi-row INSERTs of visits and
-one `visit_count = visit_count + n` per link. A popular link thus costs one row update per
-batch, not per request, and no count is ever read, changed and written back, so
-concurrent batches (from other processes, too) never lose an update.
+A redirect only appends to a list; a background task writes what has come in, in
+transactions of up to BATCH visits: multi-row INSERTs of visits and one `visit_count =
+visit_count + n` per link. A popular link thus costs one row update per batch, not per
+request, and no count is ever read, changed and written back, so concurrent batches
+(from other processes, too) never lose an update. Links with `maxVisits` are the
+exception: their visits are counted before the redirect answers (see `caps`).
 
-Links with `maxVisits` are the exception: their cap must hold across processes, so each
-human visit first reserves its place with one atomic conditional UPDATE. A graceful
-stop writes whatever is buffered; a hard kill loses the visits not written yet, those of
-about the last `interval` (none is ever counted twice).
+The buffer is bounded, so that a hard kill loses little: a flush starts every
+`interval`, and at once when a quarter of `capacity` is waiting. When `capacity` visits
+are not written yet, a redirect waits for the database to take some (backpressure: the
+rate of redirects falls to what the database can write), and past `wait` it is refused
+(503) rather than answered unrecorded. A visit is never dropped once its redirect is
+answered, so counts stay exact; a SIGKILL loses at most the visits not written yet:
+fewer than `capacity`, and while the database keeps up, those of about the last
+`interval`. A graceful stop writes them all; none is ever counted twice.
 """
 
 import asyncio
@@ -27,6 +32,7 @@ from graphql_api.core.broker import Broker
 from graphql_api.core.context import Sessionmaker
 from graphql_api.core.db import write_transaction
 from graphql_api.links.agents import classify
+from graphql_api.links.caps import CapReservations
 from graphql_api.links.models import ShortUrl, Visit
 
 logger = logging.getLogger("graphql_api.links")
@@ -57,50 +63,90 @@ class PendingVisit:
     visited_at: datetime
     referrer: str | None
     user_agent: str | None
-    counted: bool  # already added to visit_count by a reservation
+    counted: bool  # a human visit of a capped link: added to visit_count as it is reserved
+
+
+class VisitsBacklogged(Exception):
+    """The buffer stayed full for `wait`: the database takes visits slower than they come."""
 
 
 class VisitRecorder:
     def __init__(
-        self, sessionmaker: Sessionmaker, broker: Broker, *, interval: float = 0.2
+        self,
+        sessionmaker: Sessionmaker,
+        broker: Broker,
+        *,
+        interval: float = 0.2,
+        capacity: int = 2000,
+        wait: float = 5.0,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._broker = broker
         self._interval = interval
+        self._capacity = capacity
+        self._flush_at = max(1, capacity // 4)
+        self._wait = wait
         self._pending: list[PendingVisit] = []
+        self._writing: list[PendingVisit] = []  # taken by the flush under way
+        self._written = 0  # of them, committed
+        self._caps = CapReservations[PendingVisit](sessionmaker, self._append)
         self._task: asyncio.Task[None] | None = None
         self._flush_lock = asyncio.Lock()
+        self._wake = asyncio.Event()  # a flush is wanted now, not at the next tick
+        self._room = asyncio.Event()  # set (and replaced) whenever visits are written
         self._stopping = asyncio.Event()
-
-    def record(self, visit: PendingVisit) -> None:
-        self._pending.append(visit)
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Visits answered and not written yet: what a hard kill would lose."""
+        return len(self._pending) + len(self._writing) - self._written
 
-    async def reserve(self, link_id: int) -> bool:
-        """Count one human visit of a capped link now; False when the cap is reached."""
-        async with write_transaction(self._sessionmaker) as session:
-            result = await session.execute(
-                update(_links)
-                .where(_links.c.id == link_id, _links.c.visit_count < _links.c.max_visits)
-                .values(visit_count=_links.c.visit_count + 1)
-            )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+    async def record(self, visit: PendingVisit) -> bool:
+        """Buffer a visit once there is room for it. A human visit of a capped link is
+        counted toward the cap first: False, and nothing recorded, when it is reached."""
+        if not self._has_room():
+            await self._wait_for_room()
+        if visit.counted:
+            return await self._caps.reserve(visit.link_id, visit)
+        self._append(visit)
+        return True
+
+    def _append(self, visit: PendingVisit) -> None:
+        self._pending.append(visit)
+        if len(self._pending) >= self._flush_at:
+            self._wake.set()
+
+    def _has_room(self) -> bool:
+        # Visits waiting for their reservation take room too: they are buffered next.
+        return self.pending + self._caps.waiting < self._capacity
+
+    async def _wait_for_room(self) -> None:
+        """Until the flush has written enough; VisitsBacklogged past `wait`."""
+        try:
+            async with asyncio.timeout(self._wait):
+                while not self._has_room():
+                    self._wake.set()
+                    await self._room.wait()
+        except TimeoutError:
+            raise VisitsBacklogged from None
+
+    def _made_room(self) -> None:
+        self._room.set()
+        self._room = asyncio.Event()
 
     async def flush(self) -> None:
         """Write everything buffered so far, a transaction per BATCH visits, each published
         once written; on failure, what was not written stays buffered for the next try."""
         async with self._flush_lock:
-            batch, self._pending = self._pending, []
-            written = in_flight = 0
+            self._writing, self._pending = self._pending, []
+            batch, in_flight = self._writing, 0
             try:
-                while written < len(batch):
-                    part = await self._rows(batch[written : written + BATCH])
+                while self._written < len(batch):
+                    part = await self._rows(batch[self._written : self._written + BATCH])
                     in_flight = len(part)
                     rows = await self._write(part)
-                    written, in_flight = written + in_flight, 0
+                    self._written, in_flight = self._written + in_flight, 0
+                    self._made_room()
                     await self._publish(rows)
             except Exception:
                 in_flight = 0  # a failed transaction wrote nothing: it is tried again
@@ -108,7 +154,9 @@ class VisitRecorder:
             finally:
                 # A write cut short by cancellation may have committed: it is not tried
                 # again, so that no visit is ever counted twice.
-                self._pending[:0] = batch[written + in_flight :]
+                self._pending[:0] = batch[self._written + in_flight :]
+                self._writing, self._written = [], 0
+                self._made_room()
 
     async def _rows(self, visits: list[PendingVisit]) -> list[tuple[dict[str, Any], bool]]:
         """Each visit's row, and whether it adds to its link's count; the User-Agents are
@@ -185,11 +233,13 @@ class VisitRecorder:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
             try:
                 await self.flush()
             except Exception:
                 logger.exception("writing %d buffered visits failed; retrying", self.pending)
+                await asyncio.sleep(self._interval)  # not at once, however full the buffer
 
     def start(self) -> None:
         self._stopping.clear()
@@ -199,6 +249,7 @@ class VisitRecorder:
         """Write what is left and stop. A flush under way finishes: it is never cut short,
         since a write transaction cancelled half-way could leave its lock behind."""
         self._stopping.set()
+        self._wake.set()
         if self._task is not None:
             await self._task
             self._task = None

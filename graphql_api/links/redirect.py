@@ -24,7 +24,7 @@ from graphql_api.core.ratelimit import Limit, RateLimiter, address_key
 from graphql_api.links.agents import is_bot
 from graphql_api.links.cache import LinkCache, LinkSnapshot
 from graphql_api.links.qr import QrCodes
-from graphql_api.links.recorder import PendingVisit, VisitRecorder
+from graphql_api.links.recorder import PendingVisit, VisitRecorder, VisitsBacklogged
 from graphql_api.links.service import LinkRules
 
 MAX_REFERRER = 1024
@@ -32,6 +32,7 @@ MAX_USER_AGENT = 512
 _PATH = re.compile(r"/([A-Za-z0-9_-]{1,64})(/qr\.svg)?")
 _NOT_FOUND = "No link has this address."
 _UNAVAILABLE = "Links cannot be looked up right now: try again in a moment."
+_BACKLOGGED = "Too many visits are waiting to be recorded: try again in a moment."
 logger = logging.getLogger("graphql_api.links")
 
 
@@ -213,8 +214,17 @@ class RedirectShim:
             return
         if scope["method"] == "GET":  # HEAD only looks: not a visit
             user_agent = headers.get(b"user-agent", b"").decode("latin-1")[:MAX_USER_AGENT]
+            referrer = headers.get(b"referer", b"").decode("latin-1")[:MAX_REFERRER]
             counted = link.max_visits is not None and not is_bot(user_agent)
-            if counted and not await runtime.recorder.reserve(link.id):
+            visit = PendingVisit(link.id, now, referrer or None, user_agent or None, counted)
+            try:
+                kept = await runtime.recorder.record(visit)
+            except VisitsBacklogged:
+                # Not redirected, so that no redirect answered goes unrecorded.
+                body = _body(wants_json, 503, _BACKLOGGED, None)
+                await _answer(send, scope, 503, body, content_type, (b"retry-after", b"1"))
+                return
+            if not kept:
                 link.used_up = True
                 await _answer(
                     send,
@@ -224,10 +234,6 @@ class RedirectShim:
                     content_type,
                 )
                 return
-            referrer = headers.get(b"referer", b"").decode("latin-1")[:MAX_REFERRER]
-            runtime.recorder.record(
-                PendingVisit(link.id, now, referrer or None, user_agent or None, counted)
-            )
         body = link.bodies.get(wants_json)
         if body is None:  # rendered once per link and kind, then kept with the snapshot
             body = link.bodies[wants_json] = _body(

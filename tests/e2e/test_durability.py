@@ -6,8 +6,8 @@ is restarted on the same database. After each restart every mutation whose answe
 back (data, no errors, no userErrors) must be in the database as answered, and the
 database must pass its integrity checks.
 
-Visits are buffered for GRAPHQL_API_VISIT_FLUSH_SECONDS and a hard kill may lose the last
-of them, as the README says: they are not held to durability, only to consistency (each
+Visits are buffered and a hard kill may lose those not written yet, as the README says
+(how many is test_visit_buffer's business): here they are held to consistency only (each
 link's `visit_count` equals its stored human visits: a batch is written whole or not).
 
 The kill moments come from a seeded random generator; the seed is printed, and

@@ -77,8 +77,14 @@ async def test_concurrent_redirects_are_counted_exactly(
 async def test_graceful_stop_writes_every_buffered_visit(
     tmp_path: Path, server_database_url: str
 ) -> None:
-    # A flush interval longer than the test: only the shutdown can write the visits.
-    env = cli_env(tmp_path, DATABASE_URL=server_database_url, GRAPHQL_API_VISIT_FLUSH_SECONDS="60")
+    # A flush interval, and room in the buffer, beyond the test: only the shutdown can
+    # write the visits.
+    env = cli_env(
+        tmp_path,
+        DATABASE_URL=server_database_url,
+        GRAPHQL_API_VISIT_FLUSH_SECONDS="60",
+        GRAPHQL_API_VISIT_BUFFER=str(10 * REQUESTS),
+    )
     assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
     with running_server(env, tmp_path) as url:
         client = await owner_client(url)

@@ -14,7 +14,7 @@ from graphql_api.core.metrics import FLUSH_SECONDS
 from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http, start_server
 from tests.core.test_broker import REDIS_URL, redis_reachable
 from tests.e2e.chat_client import CREATE_ROOM, ChatSocket, gql, joined, send, sent
-from tests.e2e.test_redirect_load import owner_client, shorten
+from tests.e2e.test_redirect_load import owner_client, settled_counts, shorten
 from tests.links.helpers import BROWSER, SET_ACTIVE
 
 
@@ -45,6 +45,24 @@ async def test_a_disabled_link_stops_in_every_worker(
             )
             assert response.json()["data"]["setShortUrlActive"]["userErrors"] == []
             assert statuses(url, code, 40) == {410: 40}
+
+
+async def test_a_capped_link_is_exact_across_workers(
+    tmp_path: Path, server_database_url: str
+) -> None:
+    await redis_reachable()
+    env = cli_env(tmp_path, DATABASE_URL=server_database_url, BROKER_URL=REDIS_URL)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    with running_server(env, tmp_path, "--workers", "2") as url:
+        client = await owner_client(url)
+        async with client:
+            code = await shorten(client, maxVisits=50)
+            # Concurrent, each on a connection of its own: both workers reserve at once.
+            headers = {"User-Agent": BROWSER, "Connection": "close"}
+            async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as anon:
+                responses = await asyncio.gather(*(anon.get(f"/{code}") for _ in range(200)))
+            assert Counter(r.status_code for r in responses) == {302: 50, 410: 150}
+            assert await settled_counts(client, code, 50) == (50, 50)
 
 
 async def test_chat_reaches_listeners_on_every_worker(

@@ -1,6 +1,7 @@
 """GET|HEAD /{code}: every outcome, and what is recorded."""
 
 import asyncio
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -8,10 +9,10 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
-from graphql_api.core.broker import RedisBroker
+from graphql_api.core.broker import Broker, RedisBroker
 from graphql_api.core.relay import from_global_id
 from graphql_api.links.recorder import BATCH, PendingVisit, VisitRecorder
-from tests.conftest import SignedIn
+from tests.conftest import SignedIn, StatementLog
 from tests.links.helpers import BROWSER, GOOGLEBOT, SET_ACTIVE, SHORT_URL, UPDATE, shorten
 
 VISITS = """query($code: String!) { shortUrl(code: $code) {
@@ -132,6 +133,44 @@ async def test_used_up_after_max_visits_and_bots_do_not_count(
     assert (await follow(http, link["code"])).status_code == 302
 
 
+async def test_concurrent_visits_of_a_capped_link_are_reserved_together(
+    http: httpx.AsyncClient, alice: SignedIn, services, sql_statements: StatementLog
+) -> None:  # type: ignore[no-untyped-def]
+    link = await shorten(alice, maxVisits=60)
+    assert (await follow(http, link["code"])).status_code == 302  # cached now
+    sql_statements.clear()
+    responses = await asyncio.gather(*(follow(http, link["code"]) for _ in range(99)))
+    assert Counter(r.status_code for r in responses) == {302: 59, 410: 40}
+    # One write per round trip, not per redirect (there were 99): on SQLite every other
+    # writer queued behind them.
+    reservations = [s for s in sql_statements.statements if s.startswith("UPDATE short_urls")]
+    assert len(reservations) <= 10, reservations
+    await services.links.recorder.flush()
+    data = await alice.client.data(VISITS, {"code": link["code"]})
+    assert (data["shortUrl"]["visitCount"], data["shortUrl"]["visits"]["totalCount"]) == (60, 60)
+
+
+async def test_a_redirect_that_finds_no_room_in_time_is_refused(
+    http: httpx.AsyncClient, alice: SignedIn, services
+) -> None:  # type: ignore[no-untyped-def]
+    link = await shorten(alice)
+    runtime = services.links
+    kept = runtime.recorder
+    # Room for one visit, and no flusher to make more: the database "never" keeps up.
+    runtime.recorder = VisitRecorder(services.sessionmaker, services.broker, capacity=1, wait=0.1)
+    try:
+        assert (await follow(http, link["code"])).status_code == 302
+        refused = await follow(http, link["code"], Accept="application/json")
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert "try again" in refused.json()["error"]
+        assert runtime.recorder.pending == 1  # the refused visit was not kept
+        await runtime.recorder.flush()
+    finally:
+        runtime.recorder = kept
+    data = await alice.client.data(VISITS, {"code": link["code"]})
+    assert data["shortUrl"]["visitCount"] == 1
+
+
 async def test_visit_is_recorded_with_its_agent(
     http: httpx.AsyncClient, alice: SignedIn, services
 ) -> None:  # type: ignore[no-untyped-def]
@@ -246,6 +285,11 @@ async def test_a_load_that_began_before_a_change_is_not_kept(services, alice: Si
 COUNTS = """query($code: String!) { shortUrl(code: $code) { visitCount visits { totalCount } } }"""
 
 
+def idle_recorder(services, broker: Broker | None = None) -> VisitRecorder:  # type: ignore[no-untyped-def]
+    """A recorder with room for a large backlog and no flusher of its own: the test flushes."""
+    return VisitRecorder(services.sessionmaker, broker or services.broker, capacity=3 * BATCH)
+
+
 async def backlog(
     alice: SignedIn, recorder: VisitRecorder, n: int
 ) -> tuple[str, list[PendingVisit]]:
@@ -254,13 +298,14 @@ async def backlog(
     _, link_id = from_global_id(link["id"])
     visits = [PendingVisit(link_id, datetime.now(UTC), None, BROWSER, False) for _ in range(n)]
     for visit in visits:
-        recorder.record(visit)
+        assert await recorder.record(visit)
     return link["code"], visits
 
 
 async def test_a_backlog_is_written_a_batch_per_transaction(services, alice: SignedIn) -> None:  # type: ignore[no-untyped-def]
     n = 2 * BATCH + 1
-    code, _ = await backlog(alice, services.links.recorder, n)
+    recorder = idle_recorder(services)
+    code, _ = await backlog(alice, recorder, n)
     commits = 0
 
     def committed(connection: object) -> None:
@@ -270,11 +315,11 @@ async def test_a_backlog_is_written_a_batch_per_transaction(services, alice: Sig
     engine = services.engine.sync_engine
     event.listen(engine, "commit", committed)
     try:
-        await services.links.recorder.flush()
+        await recorder.flush()
     finally:
         event.remove(engine, "commit", committed)
     assert commits == 3
-    assert services.links.recorder.pending == 0
+    assert recorder.pending == 0
     data = await alice.client.data(COUNTS, {"code": code})
     assert data["shortUrl"] == {"visitCount": n, "visits": {"totalCount": n}}
 
@@ -282,7 +327,7 @@ async def test_a_backlog_is_written_a_batch_per_transaction(services, alice: Sig
 async def test_a_failed_batch_leaves_only_the_unwritten_visits_buffered(
     services, alice: SignedIn
 ) -> None:  # type: ignore[no-untyped-def]
-    recorder = services.links.recorder
+    recorder = idle_recorder(services)
     code, visits = await backlog(alice, recorder, 2 * BATCH)
     broken = visits[BATCH + 1]
     broken.visited_at = None  # type: ignore[assignment]  # NOT NULL: the second batch fails
@@ -300,7 +345,7 @@ async def test_visits_are_recorded_while_the_broker_is_down(
     services, alice: SignedIn, caplog: pytest.LogCaptureFixture
 ) -> None:  # type: ignore[no-untyped-def]
     broker = RedisBroker("redis://127.0.0.1:1/0")  # a real client; no server listens there
-    recorder = VisitRecorder(services.sessionmaker, broker)
+    recorder = idle_recorder(services, broker)
     try:
         code, _ = await backlog(alice, recorder, BATCH + 1)
         await recorder.flush()  # the live events are lost, the visits are not
