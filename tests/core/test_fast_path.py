@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from graphql_api.core.context import AppState, Context
 from graphql_api.core.fast_path import FastQueries
@@ -30,17 +29,6 @@ mutation CreateItem($input: CreateItemInput!) {
   createItem(input: $input) { item { id } userErrors { code } }
 }
 """
-
-
-@pytest.fixture
-def fast(app: FastAPI) -> FastQueries:
-    """The app's fast path, to count what it answered."""
-    if app.middleware_stack is None:  # built by the first request otherwise
-        app.middleware_stack = app.build_middleware_stack()
-    layer: Any = app.middleware_stack
-    while not isinstance(layer, FastQueries):
-        layer = layer.app
-    return layer
 
 
 async def post(
