@@ -255,27 +255,29 @@ class Reads:
     for 2,073 uses. Nothing is reset on the way (autocommit): no I/O a cancellation
     could interrupt.
 
-    Once the pool had no connection for it in time, the request's other reads fail at
-    once: it is answered SERVICE_UNAVAILABLE without queueing again for each field.
+    Once the pool had no connection for it in time, the request's reads of the next
+    second fail at once: it is answered SERVICE_UNAVAILABLE without queueing again for
+    each field (and a WebSocket's context, which outlives its operations, recovers).
     """
 
-    __slots__ = ("_busy", "_turn", "engine", "sessionmaker")
+    __slots__ = ("_busy", "_busy_until", "_turn", "engine", "sessionmaker")
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
         self.engine: AsyncEngine = sessionmaker.kw["bind"]
         self._turn = asyncio.Lock()
         self._busy: PoolTimeout | None = None
+        self._busy_until = 0.0
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:
         async with self._turn:
-            if self._busy is not None:
+            if self._busy is not None and time.monotonic() < self._busy_until:
                 raise self._busy
             try:
                 conn = await self.engine.connect()
             except PoolTimeout as exc:
-                self._busy = exc
+                self._busy, self._busy_until = exc, time.monotonic() + 1.0
                 raise
             try:
                 yield conn
