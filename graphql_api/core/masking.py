@@ -10,6 +10,7 @@ import logging
 from graphql import GraphQLError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionContext
 
 logger = logging.getLogger("graphql_api.errors")
@@ -25,10 +26,15 @@ def _busy(error: GraphQLError) -> bool:
     return isinstance(error.original_error, PoolTimeout)
 
 
+# What Strawberry raises for an operation a transport does not run (a query over the
+# legacy graphql-ws protocol, a mutation over GET) or cannot find: the client's doing.
+CLIENT_MISTAKES = (GraphQLError, InvalidOperationTypeError, CannotGetOperationTypeError)
+
+
 def is_unexpected(error: GraphQLError) -> bool:
     """An error no client caused: it came from an exception that is not a GraphQLError."""
     original = error.original_error
-    return original is not None and not isinstance(original, GraphQLError)
+    return original is not None and not isinstance(original, CLIENT_MISTAKES)
 
 
 class MaskInternalErrors(MaskErrors):

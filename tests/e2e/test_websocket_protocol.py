@@ -180,3 +180,22 @@ async def test_subscriptions_beyond_the_cap_are_refused_and_the_connection_goes_
 
 def event_type(message: dict[str, Any]) -> str:
     return message["payload"]["data"]["chatEvents"]["__typename"]  # type: ignore[no-any-return]
+
+
+async def test_a_query_over_the_legacy_protocol_is_the_clients_mistake(
+    server: str, tmp_path: Path
+) -> None:
+    """graphql-ws (the legacy protocol) runs subscriptions only: a query there is refused
+    with a message that says so, and the server logs no error for it."""
+    async with websockets.connect(ws_url(server), subprotocols=["graphql-ws"]) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await socket.recv())["type"] == "connection_ack"
+        start = {"id": "1", "type": "start", "payload": {"query": "query { me { id } }"}}
+        await socket.send(json.dumps(start))
+        async with asyncio.timeout(5):
+            while (answer := json.loads(await socket.recv()))["type"] == "ka":
+                pass
+    assert answer["type"] == "error", answer
+    assert "Internal server error" not in json.dumps(answer)
+    log = await asyncio.to_thread(lambda: next(tmp_path.glob("server-*.log")).read_text())
+    assert "unexpected error" not in log and "Traceback" not in log, log[-3000:]
