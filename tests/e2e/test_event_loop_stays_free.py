@@ -35,7 +35,7 @@ SEARCH_ATTACK = "query {{ {} }}".format(
     )
 )
 ATTACKERS = 4
-ATTACK_SECONDS = 4.0
+ATTACK_SECONDS = 3.0
 LIVEZ_P99_SECONDS = 0.1
 
 

@@ -27,7 +27,7 @@ from graphql_api.core.settings import Settings
 from tests.cli_helpers import REGISTER, cli_env, run_cli, running_server
 
 SCHEMA = (Path(__file__).parents[2] / "schema.graphql").read_text()
-EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "5000"))
+EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "2500"))
 SECRET = "hostile-input-secret-" + "s" * 40
 WS_INIT_TIMEOUT = 3  # seconds: long enough for every idle socket to be open at once
 PASSWORD = "hostile input password"
