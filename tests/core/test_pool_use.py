@@ -28,7 +28,7 @@ async def test_many_lists_on_one_level_need_one_connection(
         limited_app(database_url, tmp_path, db_pool_size=1, db_pool_timeout_seconds=2) as app,
         client_at(app) as http,
     ):
-        await _empty(app)
+        await _empty_tables(app.state.services.engine)
         ann = await sign_up(http, "ann")
         for n in range(25):
             await ann.client.mutate(CREATE_ITEM, {"title": f"item {n}", "price": "1.00"})
@@ -58,7 +58,7 @@ async def test_an_exhausted_pool_is_a_fast_clear_error(database_url: str, tmp_pa
         limited_app(database_url, tmp_path, db_pool_size=1, db_pool_timeout_seconds=0.5) as app,
         client_at(app) as http,
     ):
-        await _empty(app)
+        await _empty_tables(app.state.services.engine)
         engine = app.state.services.reader.kw["bind"]
         held = [await engine.connect() for _ in range(2)]  # the pool and its overflow
         try:
@@ -73,7 +73,3 @@ async def test_an_exhausted_pool_is_a_fast_clear_error(database_url: str, tmp_pa
         # Once connections are free again, the same request answers.
         again = (await http.post("/graphql", json={"query": ALIASED_LISTS})).json()
         assert "errors" not in again and again["data"]["l0"]["totalCount"] == 0
-
-
-async def _empty(app) -> None:  # type: ignore[no-untyped-def]
-    await _empty_tables(app.state.services.engine)
