@@ -47,6 +47,7 @@ def few_malloc_arenas(arenas: int = 2) -> None:
 
 # prometheus_client's variable (core.metrics); not imported here, as it is read on import.
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+PUBLIC_URL = "GRAPHQL_API_PUBLIC_URL"
 
 
 @contextmanager
@@ -116,6 +117,12 @@ def serve(
             "several workers need a broker they share: set BROKER_URL=redis://host:6379/0 "
             "(with memory:// one process cannot tell the others about changes)"
         )
+    if "public_url" not in settings.model_fields_set:  # neither the environment nor .env
+        from graphql_api.core.settings import served_url
+
+        # Short links on the address served. Each worker (and a reloaded process) reads
+        # its settings anew: the environment, which they inherit, tells them.
+        os.environ[PUBLIC_URL] = served_url(host, port)
     import uvicorn
 
     from graphql_api.core.logs import logging_config

@@ -67,6 +67,9 @@ class Context(BaseContext):
         self.request_id = request_id
         self._loaders: dict[type, Any] = {}
         self._viewer: Viewer | None = None
+        # Users this request proved to be without a token (sign-up, sign-in, refresh):
+        # their own private fields show in its answer, though they are not its viewer.
+        self._signed_in: set[int] = set()
 
     def loader(self, loader_class: Callable[[Reads], L]) -> L:
         """This request's instance of a DataLoader class (made on first use)."""
@@ -76,9 +79,37 @@ class Context(BaseContext):
         return loader
 
     def forget(self) -> None:
-        """Drop what this request has cached: after a mutation it may be out of date."""
+        """Drop what this request has cached: after a mutation it may be out of date.
+
+        Sign-ins stay: they are facts of the request, not cached reads.
+        """
         self._loaders.clear()
         self._viewer = None
+
+    def signed_in(self, user_id: int) -> None:
+        """Note that this request proved to be `user_id`: it gave their credentials.
+
+        It does not make them the viewer (later fields of the operation still run as the
+        token says); it lets the user see what is theirs in this request's answer, such
+        as their email in the payload that signed them in.
+        """
+        self._signed_in.add(user_id)
+
+    def end_operation(self) -> None:
+        """An operation ended: its sign-ins end with it (a WebSocket runs many)."""
+        self._signed_in.clear()
+
+    async def sees_private_fields_of(self, user_id: int) -> bool:
+        """Whether the requester is `user_id`, or an admin: who may see a user's private fields.
+
+        The requester is the viewer, or a user this request signed in as. A sign-in is
+        checked first: a request that signs in needs no token, and a bad one must not
+        hide the signed-in user's own fields.
+        """
+        if user_id in self._signed_in:
+            return True
+        viewer = await self.viewer()
+        return viewer is not None and (viewer.is_admin or viewer.id == user_id)
 
     @property
     def token(self) -> str | None:

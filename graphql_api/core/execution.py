@@ -3,7 +3,7 @@
 import weakref
 from typing import Any
 
-from graphql import GraphQLResolveInfoHelpers
+from graphql import GraphQLResolveInfoHelpers, OperationType
 from graphql.execution import ExecutionResult, Executor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
@@ -25,6 +25,8 @@ class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         """A query runs from its plan (`core.compiled`); graphql-core answers what that cannot."""
+        if self.operation.operation is OperationType.MUTATION:
+            return self._then_end_sign_ins(super().execute_operation(serially))
         plans = getattr(self.schema._strawberry_schema, "plans", None)  # type: ignore[attr-defined]
         compiled = None if serially or plans is None else run_compiled(self, plans)
         if compiled is None:
@@ -40,6 +42,25 @@ class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
             return await fallback if self.is_awaitable(fallback) else fallback
 
         return answer()
+
+    def _then_end_sign_ins(self, result: Any) -> Any:
+        """The mutation's result, after which its sign-ins end (`Context.signed_in`).
+
+        Over HTTP the context ends with the request anyway; a WebSocket's serves every
+        operation of the connection, and a sign-in in one must not show in the next.
+        """
+        context = self.context_value
+        if not self.is_awaitable(result):
+            context.end_operation()
+            return result
+
+        async def ended() -> Any:
+            try:
+                return await result
+            finally:
+                context.end_operation()
+
+        return ended()
 
     def build_per_event_executor(self, payload: Any) -> Executor:
         """An executor for one subscription event, with a memo of its own.

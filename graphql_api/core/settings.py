@@ -1,5 +1,6 @@
 """Settings read from the environment and an optional `.env` file."""
 
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(default=30, ge=1, le=365)
     cors_origins: Annotated[list[str], NoDecode] = []
     # Where short links point: their host is also refused as a link target (no loops).
+    # `graphql-api serve` sets it to the address it serves unless it is configured.
     public_url: str = "http://127.0.0.1:8000"
     reserved_codes: Annotated[list[str], NoDecode] = []
     # On both subprotocols: a socket without connection_init in this time is closed (4408).
@@ -253,6 +255,27 @@ def _development_secret(path: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(value + "\n")
     return value
+
+
+# The addresses that mean "every interface": a link cannot point at them, but this
+# machine's own loopback reaches what listens there.
+_EVERY_INTERFACE = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def served_url(host: str, port: int) -> str:
+    """The base URL of a server listening on `host` and `port`, for short links to live on.
+
+    For an address that means every interface (0.0.0.0, ::) it is this machine's own
+    loopback: the one URL sure to reach the server; other machines need a public URL.
+    """
+    host = _EVERY_INTERFACE.get(host, host)
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None  # a name, such as localhost
+    if address is not None and address.version == 6:
+        host = f"[{host.replace('%', '%25')}]"  # a zone (fe80::1%eth0) is escaped in a URL
+    return f"http://{host}" if port == 80 else f"http://{host}:{port}"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -36,8 +36,7 @@ VISITS_NEWEST_FIRST = SortKey("v-", ("visited_at", "id"), (parse_datetime, parse
 
 
 async def may_see_analytics(info: Info, link: ShortUrl) -> bool:
-    viewer = await info.context.viewer()
-    return viewer is not None and (viewer.is_admin or viewer.id == link.owner_id)
+    return await info.context.sees_private_fields_of(link.owner_id)
 
 
 @strawberry.type(name="Visit", description="One redirect served by a short URL.")

@@ -66,7 +66,9 @@ class UpdateUserInput:
     )
 
 
-def _auth_payload(session: auth.Session) -> AuthPayload:
+def _auth_payload(info: Info, session: auth.Session) -> AuthPayload:
+    """The payload of a new session, whose user this request has now proved to be."""
+    info.context.signed_in(session.user.id)
     return AuthPayload(
         user=session.user,  # type: ignore[arg-type]
         access_token=session.access_token,
@@ -106,7 +108,7 @@ class UserMutations:
             signed_in = await auth.start_session(
                 session, settings=state.settings, tokens=state.tokens, user=user
             )
-        return _auth_payload(signed_in)
+        return _auth_payload(info, signed_in)
 
     @strawberry.mutation(
         description="Sign in with a username or email and a password. Attempts are limited "
@@ -151,7 +153,7 @@ class UserMutations:
                 new_hash=new_hash,
             )
         await state.rate_limits.reset(Limit.LOGIN_PER_ACCOUNT, account)
-        return _auth_payload(signed_in)
+        return _auth_payload(info, signed_in)
 
     @strawberry.mutation(
         description="Trade a refresh token for a new pair. A refresh token works once: "
@@ -171,7 +173,7 @@ class UserMutations:
         except auth.SessionRevoked as revoked:
             await announce_end(state.broker, user_id=revoked.user_id, family=revoked.family)
             raise
-        return _auth_payload(signed_in)
+        return _auth_payload(info, signed_in)
 
     @strawberry.mutation(description="End the session a refresh token belongs to.")
     @reports_user_errors

@@ -34,10 +34,7 @@ class UserType(Node):
 
     @strawberry.field(description="Email address: visible to the user and to admins, else null.")
     async def email(root: strawberry.Parent[User], info: Info) -> str | None:
-        viewer = await info.context.viewer()
-        if viewer is not None and (viewer.is_admin or viewer.id == root.id):
-            return root.email
-        return None
+        return root.email if await info.context.sees_private_fields_of(root.id) else None
 
     @strawberry.field(description="The user's items, newest first unless ordered otherwise.")
     async def items(

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from graphql_api.core.settings import Settings
+from graphql_api.core.settings import Settings, served_url
 
 
 def test_production_refuses_a_missing_secret(tmp_path: Path) -> None:
@@ -50,3 +50,19 @@ def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.delenv(name)
     (tmp_path / ".env").write_text("DATABASE_URL=sqlite:///from-env-file.db\n")
     assert Settings().async_database_url == "sqlite+aiosqlite:///from-env-file.db"
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("127.0.0.1", 9000, "http://127.0.0.1:9000"),
+        ("localhost", 8000, "http://localhost:8000"),
+        ("192.0.2.7", 80, "http://192.0.2.7"),
+        ("0.0.0.0", 9000, "http://127.0.0.1:9000"),
+        ("::", 9000, "http://[::1]:9000"),
+        ("2001:db8::1", 9000, "http://[2001:db8::1]:9000"),
+        ("fe80::1%eth0", 9000, "http://[fe80::1%25eth0]:9000"),
+    ],
+)
+def test_the_served_url_names_the_address_served(host: str, port: int, url: str) -> None:
+    assert served_url(host, port) == url

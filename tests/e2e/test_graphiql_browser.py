@@ -1,7 +1,8 @@
 """GraphiQL in headless Chromium (Debian's `chromium`, driven by playwright-core), offline.
 
-It signs up, types the token into the headers editor, runs a mutation and a query, and
-receives a subscription event: every request goes to graphql_api itself, none elsewhere.
+It signs up, runs documents pasted a moment before, types the token into the headers
+editor, runs a mutation and a query, and receives a subscription event: every request
+goes to graphql_api itself, none elsewhere.
 The screenshot lands in test-artifacts/graphiql.png.
 """
 
@@ -69,6 +70,11 @@ def test_graphiql_runs_queries_mutations_and_subscriptions_offline(tmp_path: Pat
         )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
+    # Run right after a paste: the document pasted, not the tab's last operation (SignUp).
+    assert report["pasted"] == [
+        {"data": {"items": {"totalCount": 0}}},
+        {"data": {"me": None}},
+    ]
     assert report["outside"] == []  # nothing fetched from anywhere but graphql_api
     assert report["problems"] == []  # no script error, no refused resource (CSP)
     item = report["created"]["createItem"]

@@ -1,13 +1,28 @@
-"""The served app over a real socket: GraphQL, GraphiQL, health."""
+"""The served app over a real socket: GraphQL, GraphiQL, health, and its short links."""
 
+import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.cli_helpers import cli_env, run_cli, running_server
+from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
+from tests.core.test_broker import REDIS_URL, redis_reachable
 
 REGISTER = """mutation($input: RegisterInput!) {
   register(input: $input) { accessToken userErrors { code } } }"""
+SHORTEN = """mutation($url: String!) {
+  shortenUrl(input: {url: $url}) { shortUrl { code shortUrl } userErrors { code } } }"""
+
+
+def shorten(url: str, token: str, target: str) -> dict[str, object]:
+    answer = httpx.post(
+        f"{url}/graphql",
+        json={"query": SHORTEN, "variables": {"url": target}},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    payload: dict[str, object] = answer.json()["data"]["shortenUrl"]
+    return payload
 
 
 def test_served_api_answers_graphql_and_graphiql(tmp_path: Path) -> None:
@@ -53,3 +68,42 @@ def test_production_server_hides_graphiql_and_introspection(tmp_path: Path) -> N
         )
         assert "data" not in introspection.json() or introspection.json()["data"] is None
         assert introspection.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(), ("--host", "0.0.0.0"), ("--workers", "2")],
+    ids=["default-host", "every-interface", "two-workers"],
+)
+def test_short_links_live_on_the_address_served(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """`scripts/serve --port P` (`graphql-api serve --port P`): links on that port."""
+    env = cli_env(tmp_path)
+    if "--workers" in args:
+        asyncio.run(redis_reachable())
+        env["BROKER_URL"] = REDIS_URL
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    with running_server(env, tmp_path, *args) as url:  # on a free port
+        token = asyncio.run(sign_up_over_http(url, "eve"))
+        for n in range(4):  # with two workers, each is likely to make some
+            made = shorten(url, token, f"https://example.com/docs/{n}")
+            assert made["userErrors"] == []
+            code = made["shortUrl"]["code"]  # type: ignore[index]
+            assert made["shortUrl"] == {"code": code, "shortUrl": f"{url}/{code}"}
+            followed = httpx.get(f"{url}/{code}")
+            assert followed.status_code == 302
+            assert followed.headers["location"] == f"https://example.com/docs/{n}"
+
+
+def test_a_configured_public_url_wins_over_the_address_served(tmp_path: Path) -> None:
+    """Set in `.env` (the environment works alike): links there, and no link to there."""
+    env = cli_env(tmp_path)
+    (tmp_path / ".env").write_text("GRAPHQL_API_PUBLIC_URL=https://sho.rt\n")
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    with running_server(env, tmp_path) as url:
+        token = asyncio.run(sign_up_over_http(url, "eve"))
+        made = shorten(url, token, "https://example.com/docs")
+        code = made["shortUrl"]["code"]  # type: ignore[index]
+        assert made["shortUrl"] == {"code": code, "shortUrl": f"https://sho.rt/{code}"}
+        assert shorten(url, token, f"https://sho.rt/{code}")["userErrors"] == [
+            {"code": "NOT_ALLOWED"}
+        ]

@@ -15,13 +15,40 @@ function socketFor(headers) {
   return sockets.get(key);
 }
 
-function chosenOperation(params, documentAST) {
-  const operations = (documentAST ? documentAST.definitions : []).filter(
-    (d) => d.kind === "OperationDefinition",
-  );
-  const named = operations.find((d) => d.name && d.name.value === params.operationName);
-  // Right after a switch of tabs GraphiQL may still name the last tab's operation.
-  return named || (operations.length === 1 ? operations[0] : undefined);
+function operationsOf(documentAST) {
+  return (documentAST ? documentAST.definitions : []).filter((d) => d.kind === "OperationDefinition");
+}
+
+// The operations of the document the fetcher is sending, or null if it does not parse
+// (the server says why). GraphiQL's own documentAST and operationName lag behind the
+// editor: it parses 100 ms after the last edit, so a run right after a paste would
+// send the new document with the old operation's name.
+function operationsSent(query) {
+  try {
+    return operationsOf(GraphiQL.GraphQL.parse(query));
+  } catch {
+    return null;
+  }
+}
+
+// The operation GraphiQL shows as chosen for the document sent: its own rule
+// (@graphiql/toolkit's getSelectedOperationName) applied to that document. The
+// operation picked before, if the document still has one of that name; else the one at
+// its place among the operations before; else the first.
+function chosenOperation(params, previousAST) {
+  const operations = operationsSent(params.query);
+  if (!operations || operations.length === 0) {
+    return undefined;
+  }
+  const names = operations.map((d) => (d.name ? d.name.value : undefined));
+  const picked = params.operationName;
+  let index = picked ? names.indexOf(picked) : -1;
+  if (index === -1 && picked) {
+    const before = operationsOf(previousAST).map((d) => (d.name ? d.name.value : undefined));
+    const place = before.indexOf(picked);
+    index = place !== -1 && place < operations.length ? place : -1;
+  }
+  return operations[index === -1 ? 0 : index];
 }
 
 async function answer(response) {
@@ -36,9 +63,9 @@ async function answer(response) {
 function fetcher(params, options) {
   const headers = (options && options.headers) || {};
   const operation = chosenOperation(params, options && options.documentAST);
-  if (operation) {
-    params = { ...params, operationName: operation.name ? operation.name.value : undefined };
-  }
+  // Named after the document sent: a name it lacks would be refused, and none at all
+  // for a document of several operations.
+  params = { ...params, operationName: operation && operation.name ? operation.name.value : undefined };
   if (operation && operation.operation === "subscription") {
     const client = socketFor(headers);
     return {

@@ -1,6 +1,6 @@
 // GraphiQL as a person uses it, in headless Chromium (Debian's, no browser download):
-// sign up, paste the token into the headers editor, run a query and a mutation, and
-// watch a subscription receive a message. Arguments: server URL, screenshot path.
+// sign up, paste documents and run them at once, paste the token into the headers
+// editor, run a query and a mutation, and watch a subscription receive a message. Arguments: server URL, screenshot path.
 import { chromium } from "playwright-core";
 
 const [url, screenshot] = process.argv.slice(2);
@@ -42,12 +42,42 @@ async function run(expected) {
   return JSON.parse(await result.locator(".CodeMirror").evaluate((e) => e.CodeMirror.getValue()));
 }
 
+// Pastes `text` over the open tab's document and runs it at once, as a quick person does:
+// in one go, so surely within the 100 ms before GraphiQL parses what was pasted. The answer
+// is what the run shows next (JSON, or the text GraphiQL shows when a run fails).
+async function pasteAndRun(text) {
+  await page.evaluate((text) => {
+    const editor = document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror;
+    editor.focus();
+    editor.execCommand("selectAll");
+    editor.replaceSelection(text, "end", "paste"); // what CodeMirror does with a paste
+    document.querySelector(".graphiql-execute-button").click(); // which empties the result
+  }, text);
+  const shown = await page.waitForFunction(
+    () => document.querySelector("section.result-window .CodeMirror").CodeMirror.getValue().trim(),
+    null,
+    { timeout: 15000 },
+  );
+  const value = await shown.jsonValue();
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
 try {
   await page.goto(`${url}/graphql`);
   await page.locator(".graphiql-tab", { hasText: "SignUp" }).waitFor();
 
   const signedUp = await run("accessToken");
   const token = signedUp.data.register.accessToken;
+  // A new document pasted over the last one runs as what the editor shows, not as the
+  // operation the tab named before (SignUp): one operation, then two (the first runs).
+  const pasted = [
+    await pasteAndRun("query Pasted { items(first: 1) { totalCount } }"),
+    await pasteAndRun("query Anyone { me { username } }\nquery Count { items { totalCount } }"),
+  ];
 
   await open("CreateItem");
   await typeHeaders(token);
@@ -70,7 +100,7 @@ try {
   await result.getByText("Hello from GraphiQL").first().waitFor({ timeout: 15000 });
   const event = JSON.parse(await result.locator(".CodeMirror").evaluate((e) => e.CodeMirror.getValue()));
   await page.screenshot({ path: screenshot });
-  console.log(JSON.stringify({ created: created.data, items: items.data, sent, event, outside, problems }));
+  console.log(JSON.stringify({ pasted, created: created.data, items: items.data, sent, event, outside, problems }));
 } catch (error) {
   await page.screenshot({ path: screenshot }).catch(() => {});
   console.error(String(error));
