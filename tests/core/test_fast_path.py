@@ -226,7 +226,7 @@ async def test_a_fault_of_the_fast_path_is_logged_and_answered_the_whole_way(
         raise RuntimeError("a bug")
 
     whole = await post(http, "query Plain { items { totalCount } }")
-    monkeypatch.setattr("graphql_api.core.fast_path.response_media_type", broken)
+    monkeypatch.setattr("graphql_api.core.fast_path.negotiated", broken)
     before = fast.answered
     with caplog.at_level(logging.ERROR):
         again = await post(http, "query Plain { items { totalCount } }")

@@ -42,18 +42,19 @@ async def post(http: httpx.AsyncClient, body: dict[str, Any], accept: str | None
         ("", "application/json"),
         ("*/*", "application/json"),
         ("application/json", "application/json"),
-        ("text/html", "application/json"),
+        ("text/html", None),  # nothing GraphQL: a 406
         (GRAPHQL_RESPONSE, GRAPHQL_RESPONSE),
         (f"{GRAPHQL_RESPONSE}, application/json;q=0.9", GRAPHQL_RESPONSE),
         (f"application/json, {GRAPHQL_RESPONSE}", GRAPHQL_RESPONSE),
         (f"application/json, {GRAPHQL_RESPONSE};q=0.5", "application/json"),
-        (f"{GRAPHQL_RESPONSE};q=0", "application/json"),
-        (f"{GRAPHQL_RESPONSE};q=x", "application/json"),
-        (f"{GRAPHQL_RESPONSE};q=2", "application/json"),
+        (f"{GRAPHQL_RESPONSE};q=0", None),
+        (f"{GRAPHQL_RESPONSE};q=x", None),
+        (f"{GRAPHQL_RESPONSE};q=2", None),
+        (f"{GRAPHQL_RESPONSE};q=0, */*;q=0.1", "application/json"),
         ("APPLICATION/GRAPHQL-RESPONSE+JSON ; q=0.8, */*;q=0.1", GRAPHQL_RESPONSE),
     ],
 )
-def test_media_type_follows_the_accept_header(accept: str | None, expected: str) -> None:
+def test_media_type_follows_the_accept_header(accept: str | None, expected: str | None) -> None:
     assert response_media_type(accept) == expected
 
 
@@ -110,14 +111,48 @@ async def test_request_errors_stay_200_with_null_data_for_application_json(
         assert result["errors"][0]["message"]
 
 
-@pytest.mark.parametrize("accept", [GRAPHQL_RESPONSE, "application/json"])
-async def test_an_unknown_operation_name_is_400_for_any_media_type(
-    http: httpx.AsyncClient, accept: str
+OPERATIONS = "query A { __typename } query B { __typename }"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        pytest.param(
+            {"query": OPERATIONS, "operationName": "C"},
+            'Unknown operation named "C".',
+            id="unknown",
+        ),
+        pytest.param(
+            {"query": OPERATIONS},
+            "Must provide operation name if query contains multiple operations.",
+            id="several-without-a-name",
+        ),
+        pytest.param(
+            {"query": OPERATIONS, "operationName": None},
+            "Must provide operation name if query contains multiple operations.",
+            id="several-with-a-null-name",
+        ),
+        pytest.param({"query": "fragment F on Query { __typename }"}, "Must provide an operation."),
+    ],
+)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_an_operation_that_cannot_be_picked_is_a_request_error(
+    http: httpx.AsyncClient, body: dict[str, Any], message: str, method: str
 ) -> None:
-    body = {"query": "query A { __typename } query B { __typename }", "operationName": "C"}
-    response = await post(http, body, accept)
-    assert response.status_code == 400
-    assert 'Unknown operation named "C"' in response.text
+    """As the GraphQL spec's GetOperation says: never the document's first operation."""
+    for accept, status in [(GRAPHQL_RESPONSE, 400), ("application/json", 200), (None, 200)]:
+        headers = {"Accept": accept} if accept else {}
+        if method == "GET":
+            params = {k: v for k, v in body.items() if v is not None}
+            response = await http.get("/graphql", params=params, headers=headers)
+        else:
+            response = await http.post("/graphql", json=body, headers=headers)
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"] == (accept or "application/json")
+        expected: dict[str, Any] = {"errors": [{"message": message}]}
+        if status == 200:
+            expected = {"data": None, **expected}
+        assert response.json() == expected
 
 
 async def test_an_executed_operation_is_200_even_with_null_data(http: httpx.AsyncClient) -> None:
@@ -250,4 +285,6 @@ async def test_a_subscription_over_plain_http_is_a_400(
     else:
         response = await http.post("/graphql", json={"query": query})
     assert response.status_code == 400
-    assert response.text == f"subscriptions are not allowed when using {method}"
+    assert response.headers["content-type"] == "application/json"
+    message = f"subscriptions are not allowed when using {method}"
+    assert response.json() == {"errors": [{"message": message}]}
