@@ -163,27 +163,23 @@ def read_json(data: Any) -> GraphQLRequest:
         raise RequestError(400, "The request must be a JSON object.")
     if has_nul(data):
         raise RequestError(400, NUL_MESSAGE)
-    query = data.get("query")
-    if not isinstance(query, str | None):
+    return GraphQLRequest(
+        query=_parameter(data, "query", str),
+        variables=_parameter(data, "variables", dict),
+        operation_name=_parameter(data, "operationName", str),
+        extensions=_parameter(data, "extensions", dict),
+    )
+
+
+def _parameter(data: dict[str, Any], name: str, kind: type) -> Any:
+    """One parameter, of its JSON type or null (left out is null)."""
+    value = data.get(name)
+    if value is not None and not isinstance(value, kind):
+        what = "a string" if kind is str else "an object"
         raise RequestError(
-            400, "The GraphQL operation's `query` must be a string or null, if provided."
+            400, f"The GraphQL operation's `{name}` must be {what} or null, if provided."
         )
-    operation_name = data.get("operationName")
-    if not isinstance(operation_name, str | None):
-        raise RequestError(
-            400, "The GraphQL operation's `operationName` must be a string or null, if provided."
-        )
-    variables = data.get("variables")
-    if not isinstance(variables, dict | None):
-        raise RequestError(
-            400, "The GraphQL operation's `variables` must be an object or null, if provided."
-        )
-    extensions = data.get("extensions")
-    if not isinstance(extensions, dict | None):
-        raise RequestError(
-            400, "The GraphQL operation's `extensions` must be an object or null, if provided."
-        )
-    return GraphQLRequest(query, variables, operation_name, extensions)
+    return value
 
 
 async def with_document(request: GraphQLRequest) -> GraphQLRequest:

@@ -19,36 +19,26 @@ runs more, with fresh random draws).
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC
-from pathlib import Path
 from typing import Any
 
-import graphql
 import httpx
 import orjson
 import pytest
 from fastapi import FastAPI
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis_graphql import nodes, queries
+from hypothesis_graphql import queries
 
 from graphql_api.app import create_app
 from graphql_api.core.context import AppState
 from graphql_api.core.relay import to_global_id
 from tests import conftest
 from tests.conftest import SignedIn, sign_up
+from tests.core.test_compiled_execution import SCALARS, SDL
 
-SDL = (Path(__file__).parents[2] / "schema.graphql").read_text()
 EXAMPLES = int(os.environ.get("DIFFERENTIAL_EXAMPLES", "250"))
 # A fuzzing run draws new requests each time; CI draws the same ones every run.
 FUZZING = "DIFFERENTIAL_EXAMPLES" in os.environ
-SCALARS = {
-    "DateTime": st.datetimes(timezones=st.just(UTC)).map(lambda t: nodes.String(t.isoformat())),
-    "Decimal": st.decimals(places=2, min_value=0, max_value=1000).map(
-        lambda d: nodes.String(str(d))
-    ),
-    "Upload": st.just(graphql.NullValueNode()),
-}
 # Hand-written documents whose variables the generated bodies get wrong in every way.
 DOCUMENTS = [
     "query Items($n: Int, $tag: String) { items(first: $n, tag: $tag) { totalCount "
