@@ -1,6 +1,6 @@
 """The one place that assembles Query and Mutation from the features."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from graphql_api.chat.mutations import ChatMutations
 from graphql_api.chat.queries import ChatQueries, chat_room_by_pk
@@ -16,7 +17,7 @@ from graphql_api.chat.types import ChatMessageType, ChatRoomType
 from graphql_api.core.compiled import PlanCache
 from graphql_api.core.context import Info
 from graphql_api.core.documents import DocumentCache
-from graphql_api.core.execution import GraphQLApiExecutor, QuietExecutor
+from graphql_api.core.execution import GraphQLApiExecutor, OperationContext, QuietExecutor
 from graphql_api.core.limits import QueryLimits, query_limits_extension
 from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
 from graphql_api.core.metrics import OperationMetrics
@@ -73,6 +74,28 @@ class Schema(strawberry.Schema):
     limits: QueryLimits
     documents: DocumentCache
     plans: PlanCache | None = None
+
+    def _create_execution_context(  # type: ignore[override]
+        self,
+        query: str | None,
+        allowed_operation_types: Iterable[OperationType],
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionContext:
+        """Strawberry's own (0.341), but picking the operation as the spec does."""
+        return OperationContext(
+            query=query,
+            schema=self,
+            allowed_operations=allowed_operation_types,
+            context=context_value,
+            root_value=root_value,
+            variables=variable_values,
+            provided_operation_name=operation_name,
+            operation_extensions=operation_extensions,
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -3,11 +3,64 @@
 import weakref
 from typing import Any
 
-from graphql import GraphQLResolveInfoHelpers, OperationType
+from graphql import GraphQLResolveInfoHelpers, OperationDefinitionNode
+from graphql import OperationType as GraphQLOperationType
 from graphql.execution import ExecutionResult, Executor
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
 from graphql_api.core.compiled import run_compiled
+
+
+class OperationNotFound(RuntimeError):
+    """The document and operationName name no single operation: a request error."""
+
+
+class OperationContext(ExecutionContext):
+    """Picks the operation as the GraphQL spec does (GetOperation), not the first one.
+
+    Strawberry runs a document's first operation when no operationName is given, even
+    when there are several; the spec makes that a request error, as graphql-core does.
+    """
+
+    def _operation(self) -> OperationDefinitionNode | None:
+        document = self.graphql_document
+        if document is None:
+            return None
+        name = self._provided_operation_name
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if name is not None:
+            for operation in operations:
+                if operation.name and operation.name.value == name:
+                    return operation
+            raise OperationNotFound(f'Unknown operation named "{name}".')
+        if not operations:
+            raise OperationNotFound("Must provide an operation.")
+        if len(operations) > 1:
+            raise OperationNotFound(
+                "Must provide operation name if query contains multiple operations."
+            )
+        return operations[0]
+
+    @property
+    def operation_name(self) -> str | None:
+        if self._provided_operation_name is not None:
+            return self._provided_operation_name
+        try:
+            operation = self._operation()
+        except OperationNotFound:
+            return None
+        return operation.name.value if operation and operation.name else None
+
+    @property
+    def operation_type(self) -> OperationType:
+        # Strawberry turns the error into CannotGetOperationTypeError, the view into a
+        # GraphQL error (`core.transport`).
+        operation = self._operation()
+        if operation is None:
+            raise RuntimeError("No GraphQL document available")
+        return OperationType(operation.operation.value)
 
 
 class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -25,7 +78,7 @@ class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         """A query runs from its plan (`core.compiled`); graphql-core answers what that cannot."""
-        if self.operation.operation is OperationType.MUTATION:
+        if self.operation.operation is GraphQLOperationType.MUTATION:
             return self._then_end_sign_ins(super().execute_operation(serially))
         plans = getattr(self.schema._strawberry_schema, "plans", None)  # type: ignore[attr-defined]
         compiled = None if serially or plans is None else run_compiled(self, plans)

@@ -5,9 +5,10 @@ extensions, parsing, validation and the query limits; what depends on the docume
 alone is then cached (`core.documents`), and so is its plan (`core.compiled`). For
 the requests that follow, that way is mostly overhead: on a page of 20 items it cost
 about as much as executing the query. This ASGI middleware takes a POST of a query
-whose document passed every check and answers it itself, doing only what depends on
-the request: the body, the token, the variables (coerced, and priced against the cost
-limit), and the plan's run.
+(or a GET) of a query whose document passed every check and answers it itself, doing
+only what depends on the request: the request read as the whole way reads it
+(`core.http_request`, one reading for both), the token, the variables (coerced, and
+priced against the cost limit), and the plan's run.
 
 It answers only what the whole way would answer without an error, byte for byte the
 same. Anything else (a document not seen or not valid, variables that do not coerce or
@@ -23,6 +24,7 @@ from typing import Any
 import orjson
 from graphql import OperationDefinitionNode, OperationType
 from graphql.utilities import get_operation_ast
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -31,18 +33,23 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from graphql_api.core.compiled import run_compiled
 from graphql_api.core.context import Context, bearer_token
 from graphql_api.core.cost import priced
-from graphql_api.core.media_types import response_media_type
+from graphql_api.core.http_request import (
+    GraphQLRequest,
+    RequestError,
+    header,
+    is_json,
+    negotiated,
+    read_get,
+    read_post,
+    wants_ide,
+    with_document,
+)
 from graphql_api.core.metrics import record_operation
-from graphql_api.core.transport import has_nul
 
 logger = logging.getLogger(__name__)
 
 # The headers a fast answer carries itself; any other a resolver set is passed on.
 _OWN_HEADERS = frozenset({b"content-type", b"content-length"})
-
-
-def _is_json(content_type: bytes) -> bool:
-    return content_type.split(b";", 1)[0].strip().lower() == b"application/json"
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -72,7 +79,7 @@ async def _read_body(receive: Receive) -> bytes | None:
 
 
 class FastQueries:
-    """Answers POSTed queries seen before on `path` from their plans; passes on the rest."""
+    """Answers queries seen before on `path` from their plans; passes on the rest."""
 
     def __init__(self, app: ASGIApp, *, schema: Any, path: str = "/graphql") -> None:
         self.app = app
@@ -81,57 +88,68 @@ class FastQueries:
         self.answered = 0  # requests this path answered (tests read it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "POST")
+            or scope["path"] != self.path
+        ):
             await self.app(scope, receive, send)
             return
-        headers = dict(reversed(scope["headers"]))  # the first of repeated headers, as Starlette
-        if not _is_json(headers.get(b"content-type", b"")):
-            await self.app(scope, receive, send)
-            return
-        body = await _read_body(receive)
-        if body is None:
-            return  # nobody to answer
+        body = b""
+        if scope["method"] == "POST":
+            if not is_json(header(scope["headers"], b"content-type")):
+                # Refused or an upload: the whole way says which, the body left unread.
+                await self.app(scope, receive, send)
+                return
+            read = await _read_body(receive)
+            if read is None:
+                return  # nobody to answer
+            body = read
+            receive = _replay(body, receive)
         try:
-            answer = await self.answer(scope, headers, body)
+            answer = await self.answer(scope, body)
         except Exception:
             # A fault of this path's own: the whole way answers, and reports what it finds.
             logger.exception("the fast path failed; answering the whole way")
             answer = None
         if answer is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, receive, send)
             return
         self.answered += 1
         content, response_headers = answer
         await send({"type": "http.response.start", "status": 200, "headers": response_headers})
         await send({"type": "http.response.body", "body": content})
 
+    async def read(self, scope: Scope, body: bytes) -> tuple[GraphQLRequest, str] | None:
+        """The request and the media type to answer in, read as the whole way reads them;
+        None for GraphiQL's page and for a request error, which the whole way answers."""
+        raw = scope["headers"]
+        accept = header(raw, b"accept")
+        try:
+            if scope["method"] == "GET":
+                params = QueryParams(scope["query_string"]).multi_items()
+                if wants_ide("GET", params, accept):
+                    return None
+                media_type = negotiated(accept)
+                request = read_get(params)
+            else:
+                media_type = negotiated(accept)
+                request = read_post(header(raw, b"content-type"), body)
+            return await with_document(request), media_type
+        except RequestError:
+            return None
+
     async def answer(
-        self, scope: Scope, headers: dict[bytes, bytes], body: bytes
+        self, scope: Scope, body: bytes
     ) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
         """The answer's body and headers, if this path can give it."""
         started = time.perf_counter()
-        try:
-            request = orjson.loads(body)
-        except orjson.JSONDecodeError:
+        read = await self.read(scope, body)
+        if read is None:
             return None
-        if not isinstance(request, dict) or not request.keys() <= {
-            "query",
-            "variables",
-            "operationName",
-            "extensions",
-        }:
-            return None
-        query = request.get("query")
-        variables = request.get("variables") or {}
-        operation_name = request.get("operationName")
-        if (
-            not isinstance(query, str)
-            or not isinstance(variables, dict)
-            or not isinstance(operation_name, str | None)
-            or has_nul(variables)
-        ):
-            return None
-        cached = self.schema.documents.get(query)
+        request, media_type = read
+        query, operation_name = request.query, request.operation_name
+        cached = None if query is None else self.schema.documents.get(query)
         if cached is None or cached.errors != []:
             return None  # not seen, or not valid: the whole way says why
         document = cached.document
@@ -144,7 +162,7 @@ class FastQueries:
         state = scope["app"].state.services
         context = Context(
             state,
-            token=bearer_token(headers.get(b"authorization", b"").decode("latin-1") or None),
+            token=bearer_token(header(scope["headers"], b"authorization", first=True)),
             request_id=scope.get("state", {}).get("request_id", ""),
         )
         context.request = Request(scope)
@@ -153,9 +171,10 @@ class FastQueries:
             self.schema._schema,
             document,
             context_value=context,
-            raw_variable_values=variables,
+            raw_variable_values=request.variables or {},
             operation_name=operation_name,
             is_awaitable=optimized_is_awaitable,
+            operation_extensions=request.extensions,
         )
         if isinstance(executor, list):
             return None  # variables that do not coerce
@@ -170,7 +189,6 @@ class FastQueries:
         result = None if run is None else await run
         if result is None:
             return None
-        media_type = response_media_type(headers.get(b"accept", b"").decode("latin-1") or None)
         content = orjson.dumps({"data": result.data})
         name = operation.name.value if operation.name else None
         record_operation(name, "query", time.perf_counter() - started)

@@ -32,13 +32,15 @@ def _quality(parameters: str) -> float:
     return 1.0
 
 
-def response_media_type(accept: str | None) -> str:
+def response_media_type(accept: str | None) -> str | None:
     """`application/graphql-response+json` if the client names it and likes nothing more.
 
     Only an explicit mention counts: `*/*` and a missing Accept header mean
     `application/json`, as the spec asks of servers during its transition period.
+    None when the client accepts neither (`text/html` alone, say): the spec lets a
+    server answer 406 then, which is what it gets (`core.http_request`).
     """
-    if not accept:
+    if not accept or not accept.strip():
         return JSON
     graphql_quality = json_quality = 0.0
     for entry in accept.split(","):
@@ -50,7 +52,7 @@ def response_media_type(accept: str | None) -> str:
             json_quality = max(json_quality, _quality(parameters))
     if graphql_quality > 0 and graphql_quality >= json_quality:
         return GRAPHQL_RESPONSE_JSON
-    return JSON
+    return JSON if json_quality > 0 else None
 
 
 def request_error_status(result: ExecutionResult) -> int | None:

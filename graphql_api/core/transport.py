@@ -1,14 +1,14 @@
-"""GraphQL over HTTP: strict JSON in, orjson out, and strings a database can store.
+"""GraphQL over HTTP and WebSocket: Strawberry's view, fitted to this server.
 
-Every string that reaches a resolver has passed here: valid UTF-8 without lone
-surrogates (orjson and the GraphQL parser refuse them) and without NUL characters,
-which PostgreSQL cannot store and which no legitimate client sends.
+A request is read by `core.http_request`, the reading the fast path shares: strict
+JSON, valid UTF-8 without lone surrogates (orjson and the GraphQL parser refuse them)
+and without NUL characters, which PostgreSQL cannot store and which no legitimate
+client sends. orjson writes the answers.
 
-It also keeps to the GraphQL-over-HTTP spec: `application/graphql-response+json` for
+It keeps to the GraphQL-over-HTTP spec: `application/graphql-response+json` for
 clients that ask for it (see `core.media_types`), 405 for a mutation sent with GET,
-415 for a body that is neither JSON nor a multipart upload. No request a browser can
-send cross-site without a CORS preflight (a GET, or a POST of a form or of text/plain)
-ever runs a mutation.
+every refusal a GraphQL error body. No request a browser can send cross-site without
+a CORS preflight (a GET, or a POST of a form or of text/plain) ever runs a mutation.
 """
 
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -20,7 +20,7 @@ import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from graphql import GraphQLError, StringValueNode, ValidationRule
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
@@ -28,15 +28,31 @@ from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.http.parse_content_type import parse_content_type
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET, UnsetType
 
 from graphql_api.core import ide
 from graphql_api.core.context import Context
 from graphql_api.core.errors import Unauthenticated
+from graphql_api.core.execution import OperationNotFound
+from graphql_api.core.http_request import (
+    ALLOWED_METHODS,
+    NUL_MESSAGE,
+    RequestError,
+    decode_json,
+    error_answer,
+    header,
+    is_multipart,
+    negotiated,
+    read_get,
+    read_json,
+    read_post,
+    wants_ide,
+    with_document,
+)
 from graphql_api.core.media_types import (
     GRAPHQL_RESPONSE_JSON,
     JSON,
@@ -46,41 +62,31 @@ from graphql_api.core.media_types import (
 from graphql_api.core.security_headers import GRAPHIQL_POLICY
 from graphql_api.core.ws_connections import LegacyWSHandler, SocketCounts, TransportWSHandler
 
-NUL_MESSAGE = "Strings must not contain NUL characters."
 # Apollo's names are accepted too, so its upload clients work unchanged.
 PREFLIGHT_HEADERS = (
     "graphql-require-preflight",
     "apollo-require-preflight",
     "x-apollo-operation-name",
 )
-# What /graphql answers to; any other method is a 405 that says so.
-ALLOWED_METHODS = "GET, POST"
 OTHER_METHODS = ["PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 
-class MethodNotAllowed(HTTPException):
-    """A 405 with the `Allow` header HTTP requires of it."""
+def error_response(error: HTTPException, request: Request) -> Response:
+    """A request error as `core.http_request` writes it, with the headers its status needs."""
+    status, media_type, body = error_answer(error, header(request.scope["headers"], b"accept"))
+    headers = error.headers if isinstance(error, RequestError) else None
+    return Response(body, status, headers=headers, media_type=media_type)
 
-    def __init__(self, reason: str, *, allow: str) -> None:
-        super().__init__(405, reason)
-        self.allow = allow
+
+def _raw_headers(request: AsyncHTTPRequestAdapter) -> list[tuple[bytes, bytes]]:
+    return getattr(request.headers, "raw", [])  # Starlette's Headers keep the raw list
 
 
-def has_nul(value: Any) -> bool:
-    """Whether a NUL character hides in a decoded JSON value, keys included."""
-    # A loop, not recursion: JSON may nest deeper than Python's recursion limit.
-    pending = [value]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, str):
-            if "\x00" in value:
-                return True
-        elif isinstance(value, dict):
-            pending.extend(value)
-            pending.extend(value.values())
-        elif isinstance(value, list):
-            pending.extend(value)
-    return False
+def _operation_message(refused: CannotGetOperationTypeError) -> str:
+    """graphql-core's words for an operation that cannot be picked (`core.execution`)."""
+    if isinstance(refused.__cause__, OperationNotFound):
+        return str(refused.__cause__)
+    return refused.as_http_error_reason()
 
 
 class TextWebSocketAdapter(ASGIWebSocketAdapter):
@@ -93,10 +99,9 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
             raise WebSocketDisconnected from exc
 
 
-async def _method_not_allowed() -> Response:
-    return PlainTextResponse(
-        f"/graphql answers {ALLOWED_METHODS} only.", 405, headers={"Allow": ALLOWED_METHODS}
-    )
+async def _method_not_allowed(request: Request) -> Response:
+    refusal = f"/graphql answers {ALLOWED_METHODS} only."
+    return error_response(RequestError(405, refusal, headers={"Allow": ALLOWED_METHODS}), request)
 
 
 class GraphQLApiRouter(GraphQLRouter[Context, None]):
@@ -129,9 +134,16 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
     ) -> Response | WebSocket:
         try:
             return await super().run(request, context, root_value)
-        except MethodNotAllowed as exc:
-            # Strawberry's handlers turn HTTPExceptions into responses without headers.
-            return PlainTextResponse(exc.reason, exc.status_code, headers={"Allow": exc.allow})
+        except HTTPException as exc:
+            if not isinstance(request, Request):
+                raise
+            # Strawberry's handlers answer these as text/plain, without headers.
+            return error_response(exc, request)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        accept = header(_raw_headers(request), b"accept")
+        params = request.query_params.multi_items()
+        return self.graphql_ide is not None and wants_ide(request.method, params, accept)
 
     @property
     def graphql_ide_html(self) -> str:
@@ -145,35 +157,29 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._ide_page, headers={"Content-Security-Policy": GRAPHIQL_POLICY})
 
-    async def parse_http_body(
-        self, request: AsyncHTTPRequestAdapter
-    ) -> GraphQLRequestData | list[GraphQLRequestData]:
-        if request.method == "POST":
-            content_type, _ = parse_content_type(request.content_type or "")
-            # Strawberry's own test, kept as it is so no JSON client breaks. text/plain and
-            # forms (which browsers send cross-site without a preflight) end here, unread.
-            if "application/json" not in content_type and content_type != "multipart/form-data":
-                raise HTTPException(
-                    415,
-                    "Send GraphQL requests as application/json "
-                    "(multipart/form-data for file uploads).",
-                )
-        return await super().parse_http_body(request)
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+        """The request as `core.http_request` reads it, for the fast path reads it so too."""
+        raw = _raw_headers(request)
+        negotiated(header(raw, b"accept"))
+        content_type = header(raw, b"content-type")
+        if request.method == "GET":
+            parsed = read_get(request.query_params.multi_items())  # type: ignore[attr-defined]
+        elif self.multipart_uploads_enabled and is_multipart(content_type):
+            parsed = read_json(await self.parse_multipart(request))
+        else:
+            # text/plain and forms (which browsers send cross-site without a preflight)
+            # end here, unread.
+            parsed = read_post(content_type, await request.get_body())
+        parsed = await with_document(parsed)
+        return GraphQLRequestData(
+            query=parsed.query,
+            variables=parsed.variables,
+            operation_name=parsed.operation_name,
+            extensions=parsed.extensions,
+        )
 
     def parse_json(self, data: str | bytes) -> Any:
-        try:
-            value = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise HTTPException(400, "Unable to parse request body as JSON") from None
-        if isinstance(value, list) and self.schema.config.batching_config is None:
-            raise HTTPException(
-                400, "Batched requests (a JSON array) are not supported: send one operation."
-            )
-        if not isinstance(value, dict | list):
-            raise HTTPException(400, "The request must be a JSON object.")
-        if has_nul(value):
-            raise HTTPException(400, NUL_MESSAGE)
-        return value
+        return decode_json(data)
 
     async def execute_single(
         self,
@@ -197,8 +203,14 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
             ):
                 # The spec's answer: a mutation is not a GET; a browser (or a crawler
                 # following a link) can send a GET to any site without asking.
-                raise MethodNotAllowed("Mutations must be sent with POST.", allow="POST") from exc
-            raise
+                raise RequestError(
+                    405, "Mutations must be sent with POST.", headers={"Allow": "POST"}
+                ) from exc
+            if not isinstance(refused, CannotGetOperationTypeError):
+                raise
+            # No operation to run: a request error of GraphQL's, answered as the others.
+            error = GraphQLError(_operation_message(refused))
+            result = PreExecutionError(data=None, errors=[error])
         # The response's media type travels on the sub-response, which create_response
         # gets (and the request does not).
         sub_response.media_type = response_media_type(request.headers.get("accept"))

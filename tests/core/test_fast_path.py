@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from graphql_api.core.context import AppState, Context
@@ -226,7 +227,7 @@ async def test_a_fault_of_the_fast_path_is_logged_and_answered_the_whole_way(
         raise RuntimeError("a bug")
 
     whole = await post(http, "query Plain { items { totalCount } }")
-    monkeypatch.setattr("graphql_api.core.fast_path.response_media_type", broken)
+    monkeypatch.setattr("graphql_api.core.fast_path.negotiated", broken)
     before = fast.answered
     with caplog.at_level(logging.ERROR):
         again = await post(http, "query Plain { items { totalCount } }")
@@ -248,3 +249,92 @@ async def test_a_document_refused_by_validation_keeps_no_request_alive(
     assert "Did you mean" in refused.json()["errors"][0]["message"]
     gc.collect()
     assert [o for o in gc.get_objects() if isinstance(o, Context) and id(o) not in before] == []
+
+
+# Issue 16's divergences: bodies the fast path answered that the whole way refuses.
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("variables", [], "`variables` must be an object or null"),
+        ("variables", 0, "`variables` must be an object or null"),
+        ("variables", False, "`variables` must be an object or null"),
+        ("extensions", "x", "`extensions` must be an object or null"),
+        ("extensions", {"a": "x\x00"}, "Strings must not contain NUL characters."),
+        ("operationName", 0, "`operationName` must be a string or null"),
+    ],
+)
+async def test_a_body_the_whole_way_refuses_is_refused_for_a_query_seen_before(
+    http: httpx.AsyncClient, fast: FastQueries, field: str, value: Any, message: str
+) -> None:
+    query = "query Seen { items { totalCount } }"
+    for _ in range(2):  # the whole way, then the fast path
+        assert (await post(http, query)).json() == {"data": {"items": {"totalCount": 0}}}
+    before = fast.answered
+    refused = await http.post("/graphql", json={"query": query, field: value})
+    assert refused.status_code == 400
+    assert refused.headers["content-type"] == "application/json"
+    (error,) = refused.json()["errors"]
+    assert message in error["message"]
+    assert fast.answered == before
+
+
+@pytest.mark.parametrize(
+    "content_type", ["Application/JSON", "APPLICATION/JSON; Charset=UTF-8", "application/json"]
+)
+async def test_the_json_media_type_is_json_in_any_case_both_ways(
+    http: httpx.AsyncClient, fast: FastQueries, content_type: str
+) -> None:
+    # A document of its own per case: the first request must be the document's first.
+    body = orjson.dumps({"query": f"query Cased {{ items {{ totalCount }} }} # {content_type}"})
+    answers = []
+    for _ in range(2):  # the whole way, then the fast path
+        before = fast.answered
+        response = await http.post("/graphql", content=body, headers={"Content-Type": content_type})
+        answers.append((response.status_code, response.content, fast.answered - before))
+    assert answers == [(200, b'{"data":{"items":{"totalCount":0}}}', n) for n in (0, 1)]
+
+
+async def test_a_get_seen_before_is_answered_fast_with_the_same_bytes(
+    http: httpx.AsyncClient, fast: FastQueries, alice: SignedIn
+) -> None:
+    await create_items(alice, 2)
+    params = {"query": ITEMS, "variables": '{"n": 1}'}
+    whole = await http.get("/graphql", params=params)
+    before = fast.answered
+    again = await http.get("/graphql", params=params)
+    assert fast.answered == before + 1
+    assert again.status_code == whole.status_code == 200
+    assert again.content == whole.content
+    assert len(again.json()["data"]["items"]["nodes"]) == 1
+    # GraphiQL's page and a mutation are the whole way's, however often they come.
+    for _ in range(2):
+        page = await http.get("/graphql", headers={"Accept": "text/html"})
+        assert page.headers["content-type"].startswith("text/html")
+        mutation = await http.get("/graphql", params={"query": CREATE_ITEM})
+        assert mutation.status_code == 405
+    assert fast.answered == before + 1
+
+
+SKIPPED = """query ($no: Boolean = false) {
+  items(first: 1) { totalCount } me { id username @skip(if: $no) } }"""
+
+
+async def test_a_null_for_a_directive_keeps_the_other_fields_both_ways(
+    http: httpx.AsyncClient,
+    services: AppState,
+    alice: SignedIn,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The issue's example: graphql-core reports the null at the field, keeps the rest."""
+    token = alice.client.token
+    with caplog.at_level(logging.INFO):
+        answers = [
+            (await post(http, SKIPPED, {"no": None}, Authorization=f"Bearer {token}")).json()
+            for _ in range(3)
+        ]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0]["data"] == {"items": {"totalCount": 0}, "me": None}
+    (error,) = answers[0]["errors"]
+    assert error["path"] == ["me"]
+    assert "not to be None" in error["message"]
