@@ -11,14 +11,12 @@ import asyncio
 import itertools
 import json
 import random
-import uuid
 from pathlib import Path
 
 import asyncpg
 
 from graphql_api.core.relay import to_global_id
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.core.test_broker import REDIS_URL, redis_reachable
+from tests.cli_helpers import running_server, sign_up_over_http, workers_env
 from tests.e2e.chat_client import CREATE_ROOM, KEEP_ALIVE, ChatSocket, gql, send
 
 SENDERS = 8
@@ -102,14 +100,7 @@ async def history_ids(url: str, token: str) -> list[str]:
 async def test_resuming_subscribers_hear_every_message_once_in_sequence_order(
     tmp_path: Path, postgres_server_url: str
 ) -> None:
-    await redis_reachable()
-    env = cli_env(
-        tmp_path,
-        DATABASE_URL=postgres_server_url,
-        BROKER_URL=REDIS_URL,
-        GRAPHQL_API_REDIS_PREFIX=f"test-{uuid.uuid4().hex}:",
-    )
-    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    env = await workers_env(tmp_path, postgres_server_url)
     with running_server(env, tmp_path) as a, running_server(env, tmp_path) as b:
         urls = [a, b]
         senders = [await sign_up_over_http(urls[n % 2], f"sender{n}") for n in range(SENDERS)]
