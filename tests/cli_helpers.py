@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import GENEROUS_RATE_LIMITS
+from tests.core.test_broker import REDIS_URL, redis_reachable
 
 CLI = str(Path(sys.executable).parent / "graphql-api")
 
@@ -32,6 +34,20 @@ def cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     )
     env.update({f"GRAPHQL_API_{k.upper()}": v for k, v in GENEROUS_RATE_LIMITS.items()})
     env.update(extra)
+    return env
+
+
+async def workers_env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    """The environment of worker processes sharing a migrated database and Redis (a key
+    prefix of their own, so that runs sharing the server do not hear each other)."""
+    await redis_reachable()
+    env = cli_env(
+        tmp_path,
+        DATABASE_URL=database_url,
+        BROKER_URL=REDIS_URL,
+        GRAPHQL_API_REDIS_PREFIX=f"test-{uuid.uuid4().hex}:",
+    )
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
     return env
 
 

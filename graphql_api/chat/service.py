@@ -3,7 +3,7 @@
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,6 +50,10 @@ async def create_room(
     return room
 
 
+def _no_room() -> InvalidInput:
+    return InvalidInput.single("room", ErrorCode.NOT_FOUND, "No room has this name.")
+
+
 async def get_room(session: AsyncSession, *, name: str) -> ChatRoom | None:
     """The room with this name, or None."""
     return await session.scalar(select(ChatRoom).where(ChatRoom.name == name.strip().lower()))
@@ -59,21 +63,34 @@ async def room_named(session: AsyncSession, *, name: str) -> ChatRoom:
     """The room with this name; a userError on the `room` field when there is none."""
     room = await get_room(session, name=name)
     if room is None:
-        raise InvalidInput.single("room", ErrorCode.NOT_FOUND, "No room has this name.")
+        raise _no_room()
     return room
 
 
 async def send_message(
     session: AsyncSession, *, author: User, room_name: str, text: str
 ) -> ChatMessage:
-    """Add a message to a room (publish it after the commit)."""
-    room = await room_named(session, name=room_name)
+    """Add a message to a room as its next in sequence (publish it after the commit)."""
     text = clean_text(text)
     if error := text_length(
         "text", text, min_length=1, max_length=MAX_MESSAGE_LENGTH, multiline=True
     ):
+        await room_named(session, name=room_name)  # an unknown room is reported first
         raise InvalidInput([error])
-    message = ChatMessage(room_id=room.id, author_id=author.id, text=text)
+    # Locks the room's row until the commit: the next sender's number waits for this
+    # message to be visible (chat/sequence.py). A room deleted meanwhile is not found.
+    taken = (
+        await session.execute(
+            update(ChatRoom)
+            .where(ChatRoom.name == room_name.strip().lower())
+            .values(last_seq=ChatRoom.last_seq + 1)
+            .returning(ChatRoom.id, ChatRoom.last_seq)
+            .execution_options(synchronize_session=False)
+        )
+    ).one_or_none()
+    if taken is None:
+        raise _no_room()
+    message = ChatMessage(room_id=taken.id, seq=taken.last_seq, author_id=author.id, text=text)
     session.add(message)
     await session.flush()
     return message
@@ -85,6 +102,7 @@ def message_event(message: ChatMessage) -> dict[str, Any]:
         "type": "MessageSent",
         "id": message.id,
         "room_id": message.room_id,
+        "seq": message.seq,
         "author_id": message.author_id,
         "text": message.text,
         "sent_at": message.sent_at.isoformat(),

@@ -1,14 +1,11 @@
 """chatEvents: a room's messages and typing notices, live, without gaps after `after`."""
 
 from collections.abc import AsyncGenerator
-from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import select
 
-from graphql_api.chat import service
-from graphql_api.chat.models import ChatMessage
+from graphql_api.chat import sequence, service
 from graphql_api.chat.presence import new_key
 from graphql_api.chat.types import ChatMessageType
 from graphql_api.core.broker import SlowConsumer
@@ -20,7 +17,6 @@ from graphql_api.core.relay import pk_of
 from graphql_api.users.loaders import UserByIdLoader
 from graphql_api.users.revocation import session_events
 
-MAX_REPLAY = 1000
 UserRef = Annotated["UserType", strawberry.lazy("graphql_api.users.types")]  # noqa: F821
 
 
@@ -63,22 +59,13 @@ ChatEvent = Annotated[
 PRESENCE_EVENTS = {"UserJoined": UserJoined, "UserLeft": UserLeft}
 
 
-def _message(event: dict[str, Any]) -> ChatMessage:
-    return ChatMessage(
-        id=event["id"],
-        room_id=event["room_id"],
-        author_id=event["author_id"],
-        text=event["text"],
-        sent_at=datetime.fromisoformat(event["sent_at"]),
-    )
-
-
 @strawberry.type
 class ChatSubscriptions:
     @strawberry.subscription(
         description="A room's events as they happen. To miss nothing, read the history "
-        "first, then subscribe with `after` set to the ID of the newest message you have: "
-        "messages sent since then come first (up to 1,000), then the live ones. "
+        "first, then subscribe with `after` set to the ID of the newest message you have "
+        "(to resume, the last one heard): the messages sent since then come first, then the "
+        "live ones, each once and in the history's order. "
         "UserJoined and UserLeft tell who comes and goes; `ChatRoom.onlineUsers` says who "
         "is there now.",
         permission_classes=[IsAuthenticated],
@@ -88,15 +75,18 @@ class ChatSubscriptions:
     ) -> AsyncGenerator[ChatEvent, None]:
         async with info.context.reads.session() as session:
             found = await service.get_room(session, name=room)
-        if found is None:
-            raise BadUserInput("No room has this name.")
-        after_pk = None if after is None else pk_of(after, "ChatMessage")
-        if after is not None and after_pk is None:
-            raise BadUserInput("after must be the ID of a ChatMessage.")
+            if found is None:
+                raise BadUserInput("No room has this name.")
+            after_seq = None
+            if after is not None:
+                after_pk = pk_of(after, "ChatMessage")
+                if after_pk is None:
+                    raise BadUserInput("after must be the ID of a ChatMessage.")
+                after_seq = await sequence.seq_of(session, room_id=found.id, message_pk=after_pk)
         viewer = await info.context.require_viewer()
         presence = info.context.state.presence
-        # Subscribed before the history is read: a message sent in between is in one or
-        # the other, and the ID check below drops it from the second.
+        # Listening before the database is read: a message committed in between is heard
+        # live, or read, or both, and InOrder hands it out once (chat/sequence.py).
         async with (
             open_subscription("chatEvents"),
             session_events(info, service.room_channel(found.id)) as events,
@@ -104,16 +94,19 @@ class ChatSubscriptions:
             key = new_key()
             try:
                 await presence.join(found.id, viewer.id, key)
-                newest = after_pk or 0
-                if after_pk is not None:
-                    for message in await _missed(info, found.id, after_pk):
-                        newest = message.id
-                        yield MessageSent(message=message)  # type: ignore[arg-type]
+                if after_seq is None:
+                    async with info.context.reads.session() as session:
+                        after_seq = await sequence.last_seq(session, room_id=found.id)
+                messages = sequence.InOrder(info.context.reads, room_id=found.id, newest=after_seq)
+                async for message in messages.stored():
+                    yield MessageSent(message=message)  # type: ignore[arg-type]
                 async for event in events:
                     info.context.forget()  # a connection lives long: nothing cached goes stale
                     kind = event["type"]
-                    if kind == "MessageSent" and event["id"] > newest:
-                        yield MessageSent(message=_message(event))  # type: ignore[arg-type]
+                    if kind == "MessageSent":
+                        async for message in messages.receive(event):
+                            if message.seq != event["seq"] or await _author_exists(info, event):
+                                yield MessageSent(message=message)  # type: ignore[arg-type]
                     elif kind == "UserTyping":
                         yield UserTyping(typing=event["typing"], user_id=event["user_id"])
                     elif kind in PRESENCE_EVENTS:
@@ -124,14 +117,8 @@ class ChatSubscriptions:
                 await presence.leave(found.id, viewer.id, key)
 
 
-async def _missed(info: Info, room_id: int, after_pk: int) -> list[ChatMessage]:
-    """The room's messages after `after_pk`, oldest first, in a session closed on return."""
-    async with info.context.reads.session() as session:
-        return list(
-            await session.scalars(
-                select(ChatMessage)
-                .where(ChatMessage.room_id == room_id, ChatMessage.id > after_pk)
-                .order_by(ChatMessage.id)
-                .limit(MAX_REPLAY)
-            )
-        )
+async def _author_exists(info: Info, event: dict[str, Any]) -> bool:
+    """False for a message deleted with its author since it was sent: the history no
+    longer has it, and its `author` could not be answered. (Those read from the database
+    have theirs; the loader keeps the row for this event's `author` field.)"""
+    return await info.context.loader(UserByIdLoader).load(event["author_id"]) is not None

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from graphql_api.users.types import UserType
 
 UserRef = Annotated["UserType", strawberry.lazy("graphql_api.users.types")]
-NEWEST_FIRST = SortKey("m-", ("id",), (parse_int,), True)
+# A room's sequence, not the id: see chat/sequence.py. ("m-" cursors ordered by id.)
+NEWEST_FIRST = SortKey("s-", ("seq",), (parse_int,), True)
 
 
 @strawberry.type(name="ChatMessage", description="A message in a chat room.")

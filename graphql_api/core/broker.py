@@ -147,18 +147,22 @@ class RedisBroker:
         try:
             yield subscription.messages()
         finally:
-            for channel in channels:
-                await self._leave(channel, subscription)
+            await self._leave(channels, subscription)
 
-    async def _leave(self, channel: str, subscription: _Subscription) -> None:
-        subscribers = self._channels.get(channel)
-        if subscribers is not None:
-            subscribers.discard(subscription)
-            if not subscribers:
+    async def _leave(self, channels: tuple[str, ...], subscription: _Subscription) -> None:
+        for channel in channels:  # at once: it hears nothing more, whatever happens next
+            self._channels.get(channel, set()).discard(subscription)
+        # Under the lock that subscribe() holds from choosing what to SUBSCRIBE to until
+        # its subscription is in the table. Without it, one that needed no SUBSCRIBE for
+        # a channel (it had listeners) joined it just after this UNSUBSCRIBE and heard
+        # nothing from it again: chat subscribers on one worker went silent so.
+        async with self._subscribing:
+            empty = [c for c in channels if c in self._channels and not self._channels[c]]
+            for channel in empty:
                 del self._channels[channel]
-                if not self._closed:  # a closed pubsub would only reconnect
-                    with contextlib.suppress(redis.RedisError):
-                        await self._pubsub.unsubscribe(self.prefix + channel)
+            if empty and not self._closed:  # a closed pubsub would only reconnect
+                with contextlib.suppress(redis.RedisError):
+                    await self._pubsub.unsubscribe(*(self.prefix + c for c in empty))
 
     async def _read(self) -> None:
         while self._channels:

@@ -1,7 +1,9 @@
 """Both brokers: delivery, fan-out, unsubscribe, slow consumers; Redis across processes."""
 
 import asyncio
+import contextlib
 import os
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -129,3 +131,48 @@ async def test_closing_while_a_subscribe_is_on_its_way_ends_that_subscription() 
     await broker.close()
     # A shutdown waits for such listeners: they must end, not wait for ever.
     assert await asyncio.wait_for(listener, timeout=5) == []
+
+
+async def test_a_subscriber_arriving_as_the_last_one_leaves_still_hears_the_channel() -> None:
+    """A SUBSCRIBE for another channel is on its way when the room's last local listener
+    leaves: the newcomer, who needed no SUBSCRIBE for the room, must not be left deaf
+    by that listener's UNSUBSCRIBE (two workers' chat subscribers went silent so)."""
+    await redis_reachable()
+    prefix = f"test-{uuid.uuid4().hex}:"
+    one, other = RedisBroker(REDIS_URL, prefix=prefix), RedisBroker(REDIS_URL, prefix=prefix)
+    real_subscribe = one._pubsub.subscribe
+    on_its_way, go_on = asyncio.Event(), asyncio.Event()
+
+    async def slow_subscribe(*channels: str) -> None:
+        on_its_way.set()
+        await go_on.wait()  # a slow round trip, made to last
+        await real_subscribe(*channels)
+
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            leaving = one.subscribe("chat:1")
+            await leaving.__aenter__()
+            one._pubsub.subscribe = slow_subscribe  # type: ignore[method-assign]
+            arriving = asyncio.create_task(
+                stack.enter_async_context(one.subscribe("chat:1", "mine"))
+            )
+            await asyncio.wait_for(on_its_way.wait(), 2)
+            left = asyncio.create_task(leaving.__aexit__(None, None, None))
+            await asyncio.wait({left}, timeout=0.2)  # it may wait for the SUBSCRIBE
+            go_on.set()
+            messages = await asyncio.wait_for(arriving, 2)
+            await asyncio.wait_for(left, 2)
+
+            async def keep_publishing() -> None:  # until its SUBSCRIBE has reached Redis
+                while True:
+                    await other.publish("chat:1", {"n": 1})
+                    await asyncio.sleep(0.05)
+
+            publisher = asyncio.create_task(keep_publishing())
+            try:
+                assert await asyncio.wait_for(anext(messages), 3) == {"n": 1}
+            finally:
+                publisher.cancel()
+    finally:
+        await one.close()
+        await other.close()

@@ -9,8 +9,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import text
 
 from graphql_api.core.db import Base, create_engine
-from graphql_api.core.migrate import upgrade
+from graphql_api.core.migrate import upgrade, upgrade_async
 from graphql_api.core.settings import Settings
+from tests.conftest import server_database
 
 
 # SQLite cannot reflect expression indexes (the case-insensitive unique ones).
@@ -73,3 +74,46 @@ def test_sqlite_tables_keyed_by_an_id_never_reuse_one(tmp_path: Path) -> None:
             f" created_at, updated_at) VALUES ('c', 'c@x.io', 'h', 'USER', 1, 0, {stamp}, {stamp})"
         )
         assert db.execute("SELECT max(id) FROM users").fetchone() == (3,)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+async def test_existing_messages_are_numbered_per_room_in_id_order(
+    backend: str, tmp_path: Path
+) -> None:
+    """0005: the order they were read in until then; each room's count is its last_seq."""
+    async with server_database(backend, tmp_path) as url:
+        settings = Settings(database_url=url, secret_key="k" * 40)
+        await upgrade_async(settings, "0004")
+        engine = create_engine(settings)
+        stamp = "'2026-01-01 00:00:00'"
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO users (id, username, email, password_hash, role, is_active,"
+                        f" token_version, created_at, updated_at) VALUES (1, 'a', 'a@x.io', 'h',"
+                        f" 'USER', true, 0, {stamp}, {stamp})"
+                    )
+                )
+                await conn.execute(
+                    text(
+                        "INSERT INTO chat_rooms (id, name, title, created_at) VALUES"
+                        f" (1, 'one', 'one', {stamp}), (2, 'two', 'two', {stamp}),"
+                        f" (3, 'empty', 'empty', {stamp})"
+                    )
+                )
+                for pk, room in ((10, 2), (11, 1), (12, 2), (14, 1), (15, 2)):
+                    await conn.execute(
+                        text(
+                            "INSERT INTO chat_messages (id, room_id, author_id, text, sent_at)"
+                            f" VALUES ({pk}, {room}, 1, 'x', {stamp})"
+                        )
+                    )
+            await upgrade_async(settings)
+            async with engine.connect() as conn:
+                rows = await conn.execute(text("SELECT id, seq FROM chat_messages ORDER BY id"))
+                assert [tuple(row) for row in rows] == [(10, 1), (11, 1), (12, 2), (14, 2), (15, 3)]
+                rooms = await conn.execute(text("SELECT id, last_seq FROM chat_rooms ORDER BY id"))
+                assert [tuple(row) for row in rooms] == [(1, 2), (2, 3), (3, 0)]
+        finally:
+            await engine.dispose()

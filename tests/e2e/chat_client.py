@@ -62,9 +62,9 @@ class ChatSocket:
         return cls(socket, protocol)
 
     async def subscribe(
-        self, room: str = "general", after: str | None = None, id: str = "1"
+        self, room: str = "general", after: str | None = None, id: str = "1", query: str = EVENTS
     ) -> None:
-        payload = {"query": EVENTS, "variables": {"room": room, "after": after}}
+        payload = {"query": query, "variables": {"room": room, "after": after}}
         await self.socket.send(
             json.dumps({"id": id, "type": START[self.protocol], "payload": payload})
         )

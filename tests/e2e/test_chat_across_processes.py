@@ -1,11 +1,9 @@
 """Two server processes sharing PostgreSQL and Redis: every subscriber hears everything."""
 
 import asyncio
-import uuid
 from pathlib import Path
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.core.test_broker import REDIS_URL, redis_reachable
+from tests.cli_helpers import running_server, sign_up_over_http, workers_env
 from tests.e2e.chat_client import CREATE_ROOM, ChatSocket, gql, joined, left, online, send
 
 PER_SENDER = 100
@@ -25,14 +23,7 @@ async def messages_until(socket: ChatSocket, last: str) -> list[str]:
 async def test_subscribers_on_both_processes_hear_every_message_once_in_order(
     tmp_path: Path, postgres_server_url: str
 ) -> None:
-    await redis_reachable()
-    env = cli_env(
-        tmp_path,
-        DATABASE_URL=postgres_server_url,
-        BROKER_URL=REDIS_URL,
-        GRAPHQL_API_REDIS_PREFIX=f"test-{uuid.uuid4().hex}:",
-    )
-    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    env = await workers_env(tmp_path, postgres_server_url)
     with running_server(env, tmp_path) as a, running_server(env, tmp_path) as b:
         alice, bob = await sign_up_over_http(a, "alice"), await sign_up_over_http(b, "bob")
         await gql(a, alice, CREATE_ROOM)

@@ -8,7 +8,6 @@ with UNAUTHENTICATED within a second, and a new subscription with her token is r
 import asyncio
 import json
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.cli_helpers import cli_env, run_cli, running_server
-from tests.core.test_broker import REDIS_URL, redis_reachable
+from tests.cli_helpers import run_cli, running_server, workers_env
 from tests.e2e.chat_client import CREATE_ROOM, EVENTS
 
 PASSWORD = "long enough pw"
@@ -101,14 +99,7 @@ async def outcomes(
 async def test_an_ended_session_ends_its_subscriptions_on_every_worker(
     tmp_path: Path, server_database_url: str
 ) -> None:
-    await redis_reachable()
-    env = cli_env(
-        tmp_path,
-        DATABASE_URL=server_database_url,
-        BROKER_URL=REDIS_URL,
-        GRAPHQL_API_REDIS_PREFIX=f"test-{uuid.uuid4().hex}:",
-    )
-    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    env = await workers_env(tmp_path, server_database_url)
     admin = ["create-user", "--email", "root@example.com", "--username", "root", "--admin"]
     assert run_cli(*admin, "--password", PASSWORD, env=env, cwd=tmp_path).returncode == 0
     with running_server(env, tmp_path) as a, running_server(env, tmp_path) as b:

@@ -2,7 +2,6 @@
 
 import asyncio
 import platform
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -11,7 +10,14 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from graphql_api.core.metrics import FLUSH_SECONDS
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http, start_server
+from tests.cli_helpers import (
+    cli_env,
+    run_cli,
+    running_server,
+    sign_up_over_http,
+    start_server,
+    workers_env,
+)
 from tests.core.test_broker import REDIS_URL, redis_reachable
 from tests.e2e.chat_client import CREATE_ROOM, ChatSocket, gql, joined, send, sent
 from tests.e2e.test_redirect_load import owner_client, settled_counts, shorten
@@ -68,14 +74,7 @@ async def test_a_capped_link_is_exact_across_workers(
 async def test_chat_reaches_listeners_on_every_worker(
     tmp_path: Path, postgres_server_url: str
 ) -> None:
-    await redis_reachable()
-    env = cli_env(
-        tmp_path,
-        DATABASE_URL=postgres_server_url,
-        BROKER_URL=REDIS_URL,
-        GRAPHQL_API_REDIS_PREFIX=f"test-{uuid.uuid4().hex}:",
-    )
-    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    env = await workers_env(tmp_path, postgres_server_url)
     with running_server(env, tmp_path, "--workers", "2") as url:
         alice = await sign_up_over_http(url, "alice")
         await gql(url, alice, CREATE_ROOM)
