@@ -18,6 +18,8 @@ import redis.asyncio
 
 Message = dict[str, Any]
 DEFAULT_QUEUE_SIZE = 256
+# How long Redis may take to confirm a SUBSCRIBE before the subscriber is refused.
+SUBSCRIBE_TIMEOUT_SECONDS = 5
 
 
 class SlowConsumer(Exception):
@@ -112,8 +114,10 @@ class RedisBroker:
     def __init__(self, url: str, *, prefix: str = "") -> None:
         self.redis = redis.asyncio.from_url(url)
         self.prefix = prefix
-        self._pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+        # Its confirmations are read: a subscribe returns once Redis has taken it.
+        self._pubsub = self.redis.pubsub()
         self._channels: dict[str, set[_Subscription]] = defaultdict(set)
+        self._confirmations: dict[str, asyncio.Event] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
         self._subscribing = asyncio.Lock()
@@ -133,21 +137,39 @@ class RedisBroker:
         self, *channels: str, queue_size: int = DEFAULT_QUEUE_SIZE
     ) -> AsyncIterator[AsyncIterator[Message]]:
         subscription = _Subscription(queue_size)
-        async with self._subscribing:  # close() waits for a SUBSCRIBE on its way
-            if self._closed:
-                subscription.offer(None)  # ends at once
-            else:
-                new = [self.prefix + c for c in channels if not self._channels[c]]
-                if new:
-                    await self._pubsub.subscribe(*new)
-            for channel in channels:
-                self._channels[channel].add(subscription)
-        if not self._closed and (self._reader is None or self._reader.done()):
-            self._reader = asyncio.create_task(self._read(), name="redis-broker")
         try:
+            async with self._subscribing:  # close() waits for a SUBSCRIBE on its way
+                if self._closed:
+                    subscription.offer(None)  # ends at once
+                else:
+                    new = [c for c in channels if not self._channels[c]]
+                    for channel in channels:
+                        self._channels[channel].add(subscription)
+                    if new:
+                        await self._subscribed(new)
+            if not self._closed and (self._reader is None or self._reader.done()):
+                self._start_reader()  # it stopped: Redis went away meanwhile
             yield subscription.messages()
         finally:
             await self._leave(channels, subscription)
+
+    async def _subscribed(self, channels: list[str]) -> None:
+        """SUBSCRIBE, and wait until Redis confirms it.
+
+        Until then a message published from another connection may not reach this one,
+        and a caller that subscribes before it reads the database (chat history) could
+        miss a message committed in between.
+        """
+        confirmed = [self._confirmations.setdefault(c, asyncio.Event()) for c in channels]
+        try:
+            await self._pubsub.subscribe(*(self.prefix + c for c in channels))
+            if self._reader is None or self._reader.done():
+                self._start_reader()  # the confirmations come through it
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT_SECONDS):
+                await asyncio.gather(*(event.wait() for event in confirmed))
+        finally:
+            for channel in channels:
+                self._confirmations.pop(channel, None)
 
     async def _leave(self, channels: tuple[str, ...], subscription: _Subscription) -> None:
         for channel in channels:  # at once: it hears nothing more, whatever happens next
@@ -164,12 +186,21 @@ class RedisBroker:
                 with contextlib.suppress(redis.RedisError):
                     await self._pubsub.unsubscribe(*(self.prefix + c for c in empty))
 
+    def _start_reader(self) -> None:
+        self._reader = asyncio.create_task(self._read(), name="redis-broker")
+
     async def _read(self) -> None:
         while self._channels:
             message = await self._pubsub.get_message(timeout=1.0)
-            if message is None or message["type"] != "message":
+            if message is None:
                 continue
             channel = message["channel"].decode().removeprefix(self.prefix)
+            if message["type"] == "subscribe":
+                if (confirmed := self._confirmations.get(channel)) is not None:
+                    confirmed.set()
+                continue
+            if message["type"] != "message":
+                continue
             payload = orjson.loads(message["data"])
             for subscription in self._channels.get(channel, ()):
                 subscription.offer(payload)

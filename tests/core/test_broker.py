@@ -11,6 +11,7 @@ import redis.asyncio
 
 from graphql_api.core.broker import MemoryBroker, RedisBroker, SlowConsumer, create_broker
 from tests.conftest import IN_CI
+from tests.redis_relay import Relay
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -176,3 +177,23 @@ async def test_a_subscriber_arriving_as_the_last_one_leaves_still_hears_the_chan
     finally:
         await one.close()
         await other.close()
+
+
+async def test_a_subscription_hears_what_is_published_as_soon_as_subscribe_returns() -> None:
+    """Chat subscribes, then reads the history: a message published in between must arrive.
+
+    The broker's line to Redis is slow here (a relay holds what it sends for 0.2 s), the
+    publisher's is not: only a SUBSCRIBE that Redis has confirmed hears the publish.
+    """
+    await redis_reachable()
+    relay = Relay(REDIS_URL, delay=0.2)
+    listener = RedisBroker(await relay.start(), prefix=f"t{uuid.uuid4().hex}:")
+    publisher = RedisBroker(REDIS_URL, prefix=listener.prefix)
+    try:
+        async with listener.subscribe("room") as messages:
+            await publisher.publish("room", {"n": 1})
+            assert await next_message(messages) == {"n": 1}
+    finally:
+        await listener.close()
+        await publisher.close()
+        await relay.close()
