@@ -20,6 +20,7 @@ from graphql_api.core.execution import GraphQLApiExecutor, QuietExecutor
 from graphql_api.core.limits import QueryLimits, query_limits_extension
 from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
 from graphql_api.core.metrics import OperationMetrics
+from graphql_api.core.persisted import trusted_documents_extension
 from graphql_api.core.relay import Node, from_global_id
 from graphql_api.core.settings import Settings
 from graphql_api.core.transport import PlainHttpRunsNoSubscriptions, StorableStringsExtension
@@ -96,6 +97,8 @@ def build_schema(settings: Settings) -> Schema:
         partial(MaxTokensLimiter, settings.max_query_tokens),
         query_limits_extension(settings, limits, documents),
     ]
+    if trusted_only := trusted_documents_extension(settings):
+        extensions.insert(-1, trusted_only)  # before the limits: they skip what it refuses
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
     schema = Schema(

@@ -7,7 +7,8 @@ the requests that follow, that way is mostly overhead: on a page of 20 items it 
 about as much as executing the query. This ASGI middleware takes a POST of a query
 whose document passed every check and answers it itself, doing only what depends on
 the request: the body, the token, the variables (coerced, and priced against the cost
-limit), and the plan's run.
+limit), and the plan's run. It answers a GET too, and a query named by its hash
+(`core.persisted`): hash-only requests are what persisted queries are for.
 
 It answers only what the whole way would answer without an error, byte for byte the
 same. Anything else (a document not seen or not valid, variables that do not coerce or
@@ -33,6 +34,7 @@ from graphql_api.core.context import Context, bearer_token
 from graphql_api.core.cost import priced
 from graphql_api.core.media_types import response_media_type
 from graphql_api.core.metrics import record_operation
+from graphql_api.core.persisted import PersistedQueryError, get_parameters
 from graphql_api.core.transport import has_nul
 
 logger = logging.getLogger(__name__)
@@ -43,6 +45,13 @@ _OWN_HEADERS = frozenset({b"content-type", b"content-length"})
 
 def _is_json(content_type: bytes) -> bool:
     return content_type.split(b";", 1)[0].strip().lower() == b"application/json"
+
+
+def _decoded(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -81,24 +90,32 @@ class FastQueries:
         self.answered = 0  # requests this path answered (tests read it)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+        method = scope.get("method")
+        if scope["type"] != "http" or method not in ("GET", "POST") or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
         headers = dict(reversed(scope["headers"]))  # the first of repeated headers, as Starlette
-        if not _is_json(headers.get(b"content-type", b"")):
+        if method == "GET":
+            # Queries by hash are what GET is for (a short URL a CDN can cache).
+            body, request = b"", get_parameters(scope["query_string"])
+            if has_nul(request):
+                request = None
+        elif _is_json(headers.get(b"content-type", b"")):
+            body = await _read_body(receive)
+            if body is None:
+                return  # nobody to answer
+            request = _decoded(body)
+        else:
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
-        if body is None:
-            return  # nobody to answer
         try:
-            answer = await self.answer(scope, headers, body)
+            answer = None if request is None else await self.answer(scope, headers, request)
         except Exception:
             # A fault of this path's own: the whole way answers, and reports what it finds.
             logger.exception("the fast path failed; answering the whole way")
             answer = None
         if answer is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, _replay(body, receive) if method == "POST" else receive, send)
             return
         self.answered += 1
         content, response_headers = answer
@@ -106,14 +123,10 @@ class FastQueries:
         await send({"type": "http.response.body", "body": content})
 
     async def answer(
-        self, scope: Scope, headers: dict[bytes, bytes], body: bytes
+        self, scope: Scope, headers: dict[bytes, bytes], request: Any
     ) -> tuple[bytes, list[tuple[bytes, bytes]]] | None:
         """The answer's body and headers, if this path can give it."""
         started = time.perf_counter()
-        try:
-            request = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            return None
         if not isinstance(request, dict) or not request.keys() <= {
             "query",
             "variables",
@@ -125,11 +138,23 @@ class FastQueries:
         variables = request.get("variables") or {}
         operation_name = request.get("operationName")
         if (
-            not isinstance(query, str)
+            not isinstance(query, str | None)
             or not isinstance(variables, dict)
             or not isinstance(operation_name, str | None)
             or has_nul(variables)
         ):
+            return None
+        state = scope["app"].state.services
+        try:
+            query = await state.persisted.document(
+                query=query,
+                extensions=request.get("extensions"),
+                client=(scope.get("client") or (None,))[0],
+                schema=self.schema,
+            )
+        except PersistedQueryError:
+            return None  # the whole way answers it
+        if query is None:
             return None
         cached = self.schema.documents.get(query)
         if cached is None or cached.errors != []:
@@ -141,7 +166,6 @@ class FastQueries:
         if operation.operation is not OperationType.QUERY:
             return None
 
-        state = scope["app"].state.services
         context = Context(
             state,
             token=bearer_token(headers.get(b"authorization", b"").decode("latin-1") or None),

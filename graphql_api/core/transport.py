@@ -43,6 +43,7 @@ from graphql_api.core.media_types import (
     request_error_status,
     response_media_type,
 )
+from graphql_api.core.persisted import resolve_request
 from graphql_api.core.security_headers import GRAPHIQL_POLICY
 from graphql_api.core.ws_connections import LegacyWSHandler, SocketCounts, TransportWSHandler
 
@@ -133,6 +134,12 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
             # Strawberry's handlers turn HTTPExceptions into responses without headers.
             return PlainTextResponse(exc.reason, exc.status_code, headers={"Allow": exc.allow})
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        # A GET that names a persisted document by hash has no `query`: still no page.
+        return super().should_render_graphql_ide(request) and (
+            "extensions" not in request.query_params
+        )
+
     @property
     def graphql_ide_html(self) -> str:
         return ide.page(self.ide_assets)
@@ -184,8 +191,9 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
+        refused = await resolve_request(request_data, context=context, schema=self.schema)
         try:
-            result = await super().execute_single(
+            result = refused or await super().execute_single(
                 request, request_adapter, sub_response, context, root_value, request_data
             )
         except HTTPException as exc:
