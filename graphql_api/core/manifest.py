@@ -126,7 +126,7 @@ def build_manifest(sources: Iterable[str], schema: GraphQLSchema) -> dict[str, A
         try:
             definitions.extend(parse(source).definitions)
         except GraphQLError as exc:
-            raise ManifestError(f"does not parse: {exc.message}") from None
+            raise ManifestError(f"the operations do not parse: {exc.message}") from None
     whole = DocumentNode(definitions=tuple(definitions))
     names = [
         d.name.value if d.name else None
@@ -134,13 +134,13 @@ def build_manifest(sources: Iterable[str], schema: GraphQLSchema) -> dict[str, A
         if isinstance(d, OperationDefinitionNode)
     ]
     if not names:
-        raise ManifestError("holds no operation")
+        raise ManifestError("no operation found")
     if None in names:
         raise ManifestError("every operation needs a name (the manifest lists them by name)")
-    if len(set(names)) < len(names):
-        raise ManifestError("two operations share a name")
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise ManifestError(f"two operations are named {twice[0]}")
     if errors := validate(schema, whole):
-        raise ManifestError(f"is not valid: {errors[0].message}")
+        raise ManifestError(f"the operations are not valid: {errors[0].message}")
     entries = []
     for name, document in separate_operations(whole).items():
         body = print_ast(document)

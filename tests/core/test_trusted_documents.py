@@ -17,8 +17,9 @@ from pydantic import ValidationError
 
 from graphql_api.core.context import AppState
 from graphql_api.core.fast_path import FastQueries
-from graphql_api.core.manifest import load_manifest
+from graphql_api.core.manifest import ManifestError, build_manifest, load_manifest
 from graphql_api.core.settings import Settings
+from graphql_api.schema import build_schema
 from tests.conftest import REGISTER, TEST_PASSWORD, error_codes
 from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh, sha256
 from tests.ratelimit_helpers import client_at, limited_app
@@ -261,3 +262,41 @@ async def test_introspection_alone_runs_in_trusted_only_mode_while_introspection
         # Beside a real field, introspection is no way in.
         mixed = await http.post("/graphql", json={"query": "{ __typename me { username } }"})
         assert mixed.json()["errors"] == [NOT_IN_LIST]
+
+
+OPERATIONS = """
+query Count { items { totalCount } }
+query Who { me { ...Names } }
+fragment Names on User { username }
+"""
+
+
+def test_trusted_manifest_writes_each_operation_with_its_fragments_by_sha256() -> None:
+    schema = build_schema(Settings(introspection=True))._schema
+    manifest = build_manifest([OPERATIONS], schema)
+    assert manifest["format"] == "apollo-persisted-query-manifest" and manifest["version"] == 1
+    operations = {operation["name"]: operation for operation in manifest["operations"]}
+    assert operations["Who"]["body"] == (
+        "query Who {\n  me {\n    ...Names\n  }\n}\n\nfragment Names on User {\n  username\n}"
+    )
+    assert "Names" not in operations["Count"]["body"]
+    for operation in operations.values():
+        assert operation["id"] == sha256(operation["body"]) and operation["type"] == "query"
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        pytest.param("query { me { username } }", "every operation needs a name", id="anonymous"),
+        pytest.param(
+            OPERATIONS + "query Count { me { id } }", "two operations are named Count", id="twice"
+        ),
+        pytest.param("query Bad { me { nothing } }", "the operations are not valid", id="invalid"),
+        pytest.param("query Cut { me {", "the operations do not parse", id="syntax"),
+        pytest.param("fragment F on User { id }", "no operation found", id="no-operation"),
+    ],
+)
+def test_trusted_manifest_refuses_what_would_fail_on_the_server(source: str, reason: str) -> None:
+    schema = build_schema(Settings(introspection=True))._schema
+    with pytest.raises(ManifestError, match=reason):
+        build_manifest([source], schema)
