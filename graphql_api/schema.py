@@ -20,10 +20,10 @@ from graphql_api.core.execution import GraphQLApiExecutor, QuietExecutor
 from graphql_api.core.limits import QueryLimits, query_limits_extension
 from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
 from graphql_api.core.metrics import OperationMetrics
-from graphql_api.core.persisted import trusted_documents_extension
 from graphql_api.core.relay import Node, from_global_id
 from graphql_api.core.settings import Settings
 from graphql_api.core.transport import PlainHttpRunsNoSubscriptions, StorableStringsExtension
+from graphql_api.core.trusted_only import trusted_documents_extension
 from graphql_api.items.mutations import ItemMutations
 from graphql_api.items.queries import ItemQueries, item_by_pk
 from graphql_api.items.types import ItemType

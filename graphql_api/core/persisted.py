@@ -12,7 +12,7 @@ the fast path, `core.fast_path`) give `PersistedDocuments.document` the `query` 
   hash alone runs it, over POST or GET (a short URL, which a CDN can cache).
 - Trusted documents, a manifest (`core.manifest`): its documents run by id from the
   start. With `trusted_documents_only` nothing else runs, registration included, over
-  WebSocket too (`TrustedDocumentsOnly`); only introspection is let through while
+  WebSocket too (`core.trusted_only`); only introspection is let through while
   introspection is on (development), so that GraphiQL can still show the schema.
 
 A registered document is named by its own hash (checked), so keeping one is never wrong,
@@ -29,7 +29,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
@@ -37,15 +37,11 @@ import orjson
 import redis
 import redis.asyncio
 from graphql import (
-    DocumentNode,
-    FieldNode,
     GraphQLError,
     GraphQLSchema,
-    OperationDefinitionNode,
     parse,
     validate,
 )
-from strawberry.extensions import SchemaExtension
 from strawberry.http import GraphQLRequestData
 from strawberry.types.execution import PreExecutionError
 
@@ -68,7 +64,6 @@ MAX_ID_LENGTH = 128
 # A lookup that waits longer on Redis is a miss; after a failure Redis rests this long.
 REDIS_TIMEOUT_SECONDS = 0.5
 REDIS_PAUSE_SECONDS = 5.0
-INTROSPECTION_FIELDS = frozenset({"__schema", "__type", "__typename"})
 # The parameters of a GraphQL GET that the fast path reads; any other goes the whole way.
 GET_PARAMETERS = frozenset({"query", "variables", "operationName", "extensions"})
 
@@ -203,7 +198,7 @@ class PersistedDocuments:
 
     def _check_free_form(self, query: str) -> None:
         trusted = self.trusted is not None and query in self.trusted.texts
-        # Introspection is only known once parsed: TrustedDocumentsOnly decides it then.
+        # Introspection is only known once parsed: `core.trusted_only` decides it then.
         if not trusted and not self.introspection:
             raise PersistedQueryNotInList()
 
@@ -332,45 +327,3 @@ def get_parameters(query_string: bytes) -> dict[str, Any] | None:
             if not isinstance(value, dict):
                 return None
     return parameters
-
-
-def only_introspection(document: DocumentNode) -> bool:
-    """Whether every operation of the document asks only about the schema."""
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    return bool(operations) and all(
-        isinstance(selection, FieldNode) and selection.name.value in INTROSPECTION_FIELDS
-        for operation in operations
-        for selection in operation.selection_set.selections
-    )
-
-
-class TrustedDocumentsOnly(SchemaExtension):
-    """With `trusted_documents_only`: a document not in the manifest does not run,
-    whichever way it came (a WebSocket's included). Introspection runs while it is on."""
-
-    def __init__(self, trusted: TrustedDocuments, *, introspection: bool) -> None:
-        super().__init__()
-        self.trusted = trusted
-        self.introspection = introspection
-
-    def on_validate(self) -> Iterator[None]:
-        context = self.execution_context
-        document = context.graphql_document
-        if (
-            document is not None
-            and context.pre_execution_errors is None
-            and context.query not in self.trusted.texts
-            and not (self.introspection and only_introspection(document))
-        ):
-            # Set before the query limits run: they, and validation, are then skipped.
-            context.pre_execution_errors = [PersistedQueryNotInList()]
-        yield
-
-
-def trusted_documents_extension(settings: Settings) -> Callable[[], SchemaExtension] | None:
-    """The extension that enforces `trusted_documents_only`, if it is on."""
-    trusted = settings.trusted
-    if not settings.trusted_documents_only or trusted is None:
-        return None
-    introspection = settings.introspection_enabled
-    return lambda: TrustedDocumentsOnly(trusted, introspection=introspection)
