@@ -13,14 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 
 from graphql_api.core.context import AppState
-from graphql_api.core.fast_path import FastQueries
 from graphql_api.core.manifest import ManifestError, build_manifest, load_manifest
 from graphql_api.core.settings import Settings
 from graphql_api.schema import build_schema
-from tests.conftest import REGISTER, TEST_PASSWORD, error_codes
+from tests.conftest import REGISTER, TEST_PASSWORD, error_codes, fast_path_of
 from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh, sha256
 from tests.ratelimit_helpers import client_at, limited_app
 
@@ -78,17 +78,19 @@ def by_id(key: str, query: str | None = None) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def trusted_only(
+async def trusted_app(
     database_url: str, services: AppState, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of an app that runs only the Relay manifest's documents."""
+) -> AsyncIterator[FastAPI]:
+    """An app that runs only the Relay manifest's documents."""
     manifest = write(tmp_path / "persisted_queries.json", relay_manifest())
-    async with (
-        limited_app(
-            database_url, tmp_path, trusted_documents=manifest, trusted_documents_only=True
-        ) as app,
-        client_at(app) as http,
-    ):
+    settings = {"trusted_documents": manifest, "trusted_documents_only": True}
+    async with limited_app(database_url, tmp_path, **settings) as app:
+        yield app
+
+
+@pytest.fixture
+async def trusted_only(trusted_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_at(trusted_app) as http:
         yield http
 
 
@@ -218,29 +220,18 @@ async def test_trusted_only_registers_nothing(trusted_only: httpx.AsyncClient) -
 
 
 async def test_the_fast_path_answers_trusted_documents_by_id_and_never_others(
-    database_url: str, services: AppState, tmp_path: Path
+    trusted_app: FastAPI, trusted_only: httpx.AsyncClient
 ) -> None:
-    manifest = write(tmp_path / "persisted_queries.json", relay_manifest())
-    async with (
-        limited_app(
-            database_url, tmp_path, trusted_documents=manifest, trusted_documents_only=True
-        ) as app,
-        client_at(app) as http,
-    ):
-        app.middleware_stack = app.build_middleware_stack()
-        layer: Any = app.middleware_stack
-        while not isinstance(layer, FastQueries):
-            layer = layer.app
-        fast: FastQueries = layer
-        for _ in range(3):
-            await http.post("/graphql", json={"query": COUNT})
-        assert fast.answered == 0
-        first = await http.post("/graphql", json=by_id(md5(TRUSTED)))
-        second = await http.get(
-            "/graphql", params={"extensions": json.dumps(by_id(md5(TRUSTED))["extensions"])}
-        )
-        assert fast.answered == 1
-        assert first.content == second.content
+    fast, http = fast_path_of(trusted_app), trusted_only
+    for _ in range(3):
+        await http.post("/graphql", json={"query": COUNT})
+    assert fast.answered == 0
+    first = await http.post("/graphql", json=by_id(md5(TRUSTED)))
+    second = await http.get(
+        "/graphql", params={"extensions": json.dumps(by_id(md5(TRUSTED))["extensions"])}
+    )
+    assert fast.answered == 1
+    assert first.content == second.content
 
 
 @pytest.mark.parametrize("introspection", [True, False])

@@ -8,13 +8,11 @@ turns off).
 """
 
 import json
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.cli_helpers import cli_env, run_cli, running_server
-from tests.e2e.node_client import node_script
+from tests.e2e.node_client import run_against_a_server
 
 AUDIT_SECONDS = 120
 
@@ -28,17 +26,7 @@ def describe(audits: list[dict[str, Any]]) -> str:
 
 
 def test_graphql_over_http_audits_find_no_must_or_should_failure(tmp_path: Path) -> None:
-    command = node_script("audit.mjs")
-    env = cli_env(tmp_path)
-    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
-    with running_server(env, tmp_path) as url:
-        run = subprocess.run(
-            [*command, f"{url}/graphql"],
-            capture_output=True,
-            text=True,
-            timeout=AUDIT_SECONDS,
-            check=False,
-        )
+    run = run_against_a_server("audit.mjs", tmp_path, timeout=AUDIT_SECONDS)
     assert run.returncode == 0, f"the audits did not run:\n{run.stderr}"
     audits: list[dict[str, Any]] = json.loads(run.stdout)
 

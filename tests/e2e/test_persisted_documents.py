@@ -4,20 +4,16 @@ a trusted-only server made with the README's commands."""
 import asyncio
 import hashlib
 import json
-import secrets
-import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-import redis.asyncio
 import websockets
 
 from tests.cli_helpers import cli_env, run_cli, running_server
-from tests.core.test_broker import REDIS_URL, redis_reachable
-from tests.e2e.node_client import node_script
+from tests.core.test_broker import REDIS_URL
+from tests.core.test_ratelimit import redis_prefix  # noqa: F401 (a fixture)
+from tests.e2e.node_client import run_against_a_server
 
 NODE_SECONDS = 60
 WS_SECONDS = 5
@@ -33,17 +29,7 @@ def requests_of(step: dict[str, Any]) -> list[tuple[str, bool, int, list[str]]]:
 
 
 def test_apollos_persisted_queries_link_by_post_and_by_get(tmp_path: Path) -> None:
-    command = node_script("apq.mjs")
-    env = cli_env(tmp_path)
-    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
-    with running_server(env, tmp_path) as url:
-        run = subprocess.run(
-            [*command, f"{url}/graphql"],
-            capture_output=True,
-            text=True,
-            timeout=NODE_SECONDS,
-            check=False,
-        )
+    run = run_against_a_server("apq.mjs", tmp_path, timeout=NODE_SECONDS)
     assert run.returncode == 0, f"the Apollo client failed:\n{run.stderr}"
     report = json.loads(run.stdout)
     for mode in ("POST", "GET"):
@@ -66,21 +52,10 @@ def test_apollos_persisted_queries_link_by_post_and_by_get(tmp_path: Path) -> No
     assert report["GET"][1]["requests"][0]["urlLength"] < 400
 
 
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    await redis_reachable()
-    prefix = f"graphql_api_test_{secrets.token_hex(4)}:"
-    yield prefix
-    client = redis.asyncio.from_url(REDIS_URL)
-    try:
-        if keys := [key async for key in client.scan_iter(match=f"{prefix}*")]:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
-
-
 async def test_a_document_registered_with_one_process_runs_by_hash_in_another(
-    tmp_path: Path, server_database_url: str, redis_prefix: str
+    tmp_path: Path,
+    server_database_url: str,
+    redis_prefix: str,  # noqa: F811
 ) -> None:
     query = "query Shared { items { totalCount } }"
     extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}
