@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from graphql_api.core.context import AppState
 from graphql_api.core.documents import MAX_CACHED_QUERY_LENGTH
@@ -308,3 +310,61 @@ async def test_without_automatic_persisted_queries_a_hash_is_not_supported(
         # Apollo's link then sends the document alone, which runs.
         plain = await http.post("/graphql", json={"query": query})
         assert plain.json() == {"data": {"items": {"totalCount": 0}}}
+
+
+def odd_persisted_queries(count: int) -> list[Any]:
+    """`count` values for `extensions.persistedQuery`, the same on every run: any JSON,
+    objects of its two keys with any values, and hashes of every length."""
+    text = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=8)
+    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text
+    json_values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+        max_leaves=6,
+    )
+    hexes = st.text("0123456789abcdefABCDEF", max_size=130)
+    shaped = st.fixed_dictionaries(
+        {"version": json_values | st.just(1), "sha256Hash": json_values | hexes}
+    )
+    drawn: list[Any] = []
+
+    @settings(
+        max_examples=count,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    @given(value=st.one_of(json_values, shaped))
+    def draw(value: Any) -> None:
+        drawn.append(value)
+
+    draw()
+    return drawn
+
+
+async def test_any_persisted_query_gets_a_clear_answer_the_same_every_time(
+    http: httpx.AsyncClient,
+) -> None:
+    await http.post("/graphql", json={"query": COUNT})  # seen: the fast path may answer it
+    for value in odd_persisted_queries(120):
+        extensions = {"persistedQuery": value}
+        for method, request in (
+            ("POST", {"json": {"extensions": extensions}}),
+            ("POST", {"json": {"query": COUNT, "extensions": extensions}}),
+            ("GET", {"params": {"extensions": json.dumps(extensions)}}),
+        ):
+            # The whole way first, then perhaps the fast path: the same answer.
+            answers = [await http.request(method, "/graphql", **request) for _ in range(3)]
+            first = answers[0]
+            assert first.status_code in (200, 400), (value, first.text)
+            assert [(a.status_code, a.content) for a in answers[1:]] == [
+                (first.status_code, first.content)
+            ] * 2, value
+            if value is None:  # no persisted query: the request as if it had none
+                continue
+            # Anything else names (or fails to name) a persisted query: a GraphQL error
+            # that says which way, never the query sent beside it, never a server error.
+            assert first.status_code == 200, (value, first.text)
+            codes = error_codes(first.json())
+            assert codes and all(c.startswith("PERSISTED_QUERY_") for c in codes), value
