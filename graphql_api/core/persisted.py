@@ -49,6 +49,7 @@ from graphql_api.core.documents import MAX_CACHED_QUERY_LENGTH, DocumentCache
 from graphql_api.core.errors import PublicError
 from graphql_api.core.limits import QueryLimits, document_errors
 from graphql_api.core.manifest import TrustedDocuments, sha256_hex
+from graphql_api.core.metrics import record_operation
 from graphql_api.core.ratelimit import REDIS_SCHEMES, Limit, RateLimiter, address_key
 from graphql_api.core.settings import Settings
 
@@ -296,6 +297,7 @@ async def resolve_request(
     request_data: GraphQLRequestData, *, context: "Context", schema: CheckedSchema
 ) -> PreExecutionError | None:
     """Put in `request_data` the document it names; the answer instead if none may run."""
+    started = time.perf_counter()
     try:
         request_data.query = await context.state.persisted.document(
             query=request_data.query,
@@ -306,6 +308,14 @@ async def resolve_request(
     except PersistedQueryError as error:
         # Never kept by a CDN or a browser: the same URL works once the document is known.
         context.set_response_header("Cache-Control", "no-store")
+        name = request_data.operation_name
+        # Counted as the request errors they are: operators see how often hashes miss.
+        record_operation(
+            name if isinstance(name, str) else None,
+            "invalid",
+            time.perf_counter() - started,
+            [error],
+        )
         return PreExecutionError(data=None, errors=[error])
     return None
 

@@ -20,6 +20,7 @@ from graphql_api.core.context import AppState
 from graphql_api.core.documents import MAX_CACHED_QUERY_LENGTH
 from graphql_api.core.fast_path import FastQueries
 from tests.conftest import SignedIn, error_codes
+from tests.core.test_observability import grew, metrics
 from tests.ratelimit_helpers import client_at, limited_app
 
 ME = "query Me { me { username } }"
@@ -368,3 +369,21 @@ async def test_any_persisted_query_gets_a_clear_answer_the_same_every_time(
             assert first.status_code == 200, (value, first.text)
             codes = error_codes(first.json())
             assert codes and all(c.startswith("PERSISTED_QUERY_") for c in codes), value
+
+
+async def test_refusals_are_counted_by_code_in_the_metrics(http: httpx.AsyncClient) -> None:
+    query = fresh(COUNT)
+    before = await metrics(http)
+    await post_hash(http, query)
+    await get_hash(http, query)
+    await http.post("/graphql", json={"query": fresh(COUNT), "extensions": persisted(query)})
+    after = await metrics(http)
+    missed = grew(before, after, "graphql_api_errors_total", code="PERSISTED_QUERY_NOT_FOUND")
+    assert missed == 2
+    assert (
+        grew(before, after, "graphql_api_errors_total", code="PERSISTED_QUERY_HASH_MISMATCH") == 1
+    )
+    assert (
+        grew(before, after, "graphql_api_operations_total", operation="_anonymous", type="invalid")
+        == 3
+    )
