@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graphql_api.core.context import AppState
@@ -21,6 +20,7 @@ from graphql_api.core.documents import MAX_CACHED_QUERY_LENGTH
 from graphql_api.core.fast_path import FastQueries
 from tests.conftest import SignedIn, error_codes
 from tests.core.test_observability import grew, metrics
+from tests.generated import examples
 from tests.ratelimit_helpers import client_at, limited_app
 
 ME = "query Me { me { username } }"
@@ -317,7 +317,13 @@ def odd_persisted_queries(count: int) -> list[Any]:
     """`count` values for `extensions.persistedQuery`, the same on every run: any JSON,
     objects of its two keys with any values, and hashes of every length."""
     text = st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=8)
-    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | text
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | text
+    )
     json_values = st.recursive(
         scalars,
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
@@ -327,21 +333,7 @@ def odd_persisted_queries(count: int) -> list[Any]:
     shaped = st.fixed_dictionaries(
         {"version": json_values | st.just(1), "sha256Hash": json_values | hexes}
     )
-    drawn: list[Any] = []
-
-    @settings(
-        max_examples=count,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=True,
-        database=None,
-    )
-    @given(value=st.one_of(json_values, shaped))
-    def draw(value: Any) -> None:
-        drawn.append(value)
-
-    draw()
-    return drawn
+    return examples(st.one_of(json_values, shaped), count)
 
 
 async def test_any_persisted_query_gets_a_clear_answer_the_same_every_time(
