@@ -239,6 +239,28 @@ def fast(app: FastAPI) -> FastQueries:
     return fast_path_of(app)
 
 
+@pytest.fixture(scope="session")
+async def reference_app(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[FastAPI]:
+    """The same app on the same database, with the document cache (and so the plans and
+    the fast path) off: Strawberry's view and graphql-core answer everything (the HTTP
+    differential tests compare the app with it)."""
+    settings = test_settings(
+        database_url, tmp_path_factory.mktemp("reference"), document_cache_size=0
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def reference(reference_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=reference_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
 REGISTER = """
 mutation Register($input: RegisterInput!) {
   register(input: $input) {

@@ -8,8 +8,9 @@ from hypothesis.strategies import SearchStrategy
 T = TypeVar("T")
 
 
-def examples(strategy: SearchStrategy[T], count: int) -> list[T]:
-    """`count` examples of `strategy`, the same on every run (derandomized, no database).
+def examples(strategy: SearchStrategy[T], count: int, *, derandomize: bool = True) -> list[T]:
+    """`count` examples of `strategy`, the same on every run (derandomized, no database;
+    a fuzzing run passes `derandomize=False` for new ones each time).
 
     Drawn in a plain function: the tests that use them are async and share fixtures that
     hypothesis cannot reset between examples.
@@ -20,7 +21,7 @@ def examples(strategy: SearchStrategy[T], count: int) -> list[T]:
         max_examples=count,
         deadline=None,
         suppress_health_check=list(HealthCheck),
-        derandomize=True,
+        derandomize=derandomize,
         database=None,
     )
     @given(example=strategy)

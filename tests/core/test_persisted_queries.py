@@ -5,7 +5,6 @@ the hash alone runs it, by POST or GET, the whole way or the fast path. Every do
 here carries a comment of its own: the session's app keeps what a test registers.
 """
 
-import hashlib
 import json
 import secrets
 from pathlib import Path
@@ -21,6 +20,7 @@ from graphql_api.core.fast_path import FastQueries
 from tests.conftest import SignedIn, error_codes
 from tests.core.test_observability import grew, metrics
 from tests.generated import examples
+from tests.persisted_requests import persisted
 from tests.ratelimit_helpers import client_at, limited_app
 
 ME = "query Me { me { username } }"
@@ -39,14 +39,6 @@ GRAPHQL_RESPONSE = {"Accept": "application/graphql-response+json"}
 def fresh(query: str) -> str:
     """The query with a comment no other test sends: a document not registered yet."""
     return f"{query}\n# {secrets.token_hex(8)}"
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def persisted(query: str, version: Any = 1) -> dict[str, Any]:
-    return {"persistedQuery": {"version": version, "sha256Hash": sha256(query)}}
 
 
 async def post_hash(

@@ -18,8 +18,9 @@ import redis.asyncio
 from graphql_api.core.context import AppState
 from graphql_api.core.persisted import REDIS_PAUSE_SECONDS
 from tests.core.test_broker import REDIS_URL
-from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh, post_hash, sha256
+from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh, post_hash
 from tests.core.test_ratelimit import redis_prefix  # noqa: F401 (a fixture)
+from tests.persisted_requests import sha256
 from tests.ratelimit_helpers import client_at, limited_app
 
 TTL = 600

@@ -21,7 +21,8 @@ from graphql_api.core.manifest import ManifestError, build_manifest, load_manife
 from graphql_api.core.settings import Settings
 from graphql_api.schema import build_schema
 from tests.conftest import REGISTER, TEST_PASSWORD, error_codes, fast_path_of
-from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh, sha256
+from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh
+from tests.persisted_requests import sha256
 from tests.ratelimit_helpers import client_at, limited_app
 
 # As Relay prints them: the id is the MD5 of this text, not of a reprint.

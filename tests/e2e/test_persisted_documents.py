@@ -2,7 +2,6 @@
 a trusted-only server made with the README's commands."""
 
 import asyncio
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from tests.cli_helpers import cli_env, run_cli, running_server
 from tests.core.test_broker import REDIS_URL
 from tests.core.test_ratelimit import redis_prefix  # noqa: F401 (a fixture)
 from tests.e2e.node_client import run_against_a_server
+from tests.persisted_requests import sha256
 
 NODE_SECONDS = 60
 WS_SECONDS = 5
@@ -82,10 +82,6 @@ async def test_a_document_registered_with_one_process_runs_by_hash_in_another(
             for client in (second, first):
                 answer = await client.get("/graphql", params=params)
                 assert answer.json() == {"data": {"items": {"totalCount": 0}}}
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 async def test_a_trusted_only_server_runs_its_manifest_over_http_and_websocket(
