@@ -24,6 +24,7 @@ from graphql_api.core.metrics import exposition, flush_redirects_every_second
 from graphql_api.core.middleware import RequestIdMiddleware
 from graphql_api.core.migrate import pending_migrations
 from graphql_api.core.passwords import PasswordHasher
+from graphql_api.core.persisted import PersistedDocuments
 from graphql_api.core.ratelimit import RateLimiter
 from graphql_api.core.security_headers import SecurityHeadersMiddleware, security_headers
 from graphql_api.core.settings import Settings, load_settings
@@ -100,6 +101,7 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
     broker = create_broker(settings.broker_url, redis_prefix=settings.redis_prefix)
     presence = create_presence(broker, ttl=settings.presence_ttl_seconds)
     rate_limits = RateLimiter.from_settings(settings)
+    persisted = PersistedDocuments.from_settings(settings, rate_limits=rate_limits)
     links = LinkRuntime(
         cache=LinkCache(sessionmaker, ttl=settings.link_cache_seconds),
         recorder=VisitRecorder(
@@ -129,6 +131,7 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
             links=links,
             presence=presence,
             rate_limits=rate_limits,
+            persisted=persisted,
         )
     finally:
         try:
@@ -136,6 +139,7 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
             await links.recorder.stop()
         finally:
             await presence.close()
+            await persisted.close()
             await rate_limits.close()
             await broker.close()  # ends every subscription, the follower's too
             await follower

@@ -1,8 +1,9 @@
-"""The `graphql-api` command: serve, migrate, create users, seed, import links, export SDL."""
+"""The `graphql-api` command: serve, migrate, users, seed, links, the SDL, manifests."""
 
 import asyncio
 import ctypes
 import getpass
+import json
 import logging
 import os
 import platform
@@ -329,6 +330,35 @@ def export_schema(
         sys.stdout.write(sdl)
     else:
         output.write_text(sdl)
+
+
+@app.command("trusted-manifest")
+def trusted_manifest(
+    files: Annotated[list[Path], typer.Argument(help=".graphql files with named operations.")],
+    output: Annotated[
+        Path | None, typer.Option(help="File to write; standard output when omitted.")
+    ] = None,
+) -> None:
+    """Write a trusted-documents manifest (Apollo's format) of the operations in FILES."""
+    from graphql_api.core.manifest import ManifestError, build_manifest
+    from graphql_api.core.settings import Settings
+    from graphql_api.schema import build_schema
+
+    try:
+        sources = [file.read_text() for file in files]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read the operations: {exc}") from None
+    # Checked against the schema alone, whatever the environment configures.
+    schema = build_schema(Settings(introspection=True, trusted_documents=None))._schema
+    try:
+        manifest = build_manifest(sources, schema)
+    except ManifestError as exc:
+        raise fail(str(exc)) from None
+    text = json.dumps(manifest, indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)
 
 
 def main() -> None:

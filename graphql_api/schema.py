@@ -24,6 +24,7 @@ from graphql_api.core.metrics import OperationMetrics
 from graphql_api.core.relay import Node, from_global_id
 from graphql_api.core.settings import Settings
 from graphql_api.core.transport import PlainHttpRunsNoSubscriptions, StorableStringsExtension
+from graphql_api.core.trusted_only import trusted_documents_extension
 from graphql_api.items.mutations import ItemMutations
 from graphql_api.items.queries import ItemQueries, item_by_pk
 from graphql_api.items.types import ItemType
@@ -119,6 +120,8 @@ def build_schema(settings: Settings) -> Schema:
         partial(MaxTokensLimiter, settings.max_query_tokens),
         query_limits_extension(settings, limits, documents),
     ]
+    if trusted_only := trusted_documents_extension(settings):
+        extensions.insert(-1, trusted_only)  # before the limits: they skip what it refuses
     if not settings.introspection_enabled:
         extensions.append(DisableIntrospection)
     schema = Schema(

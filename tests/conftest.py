@@ -39,6 +39,7 @@ GENEROUS_RATE_LIMITS = {
     "rate_limit_register_per_address": "100000/minute",
     "rate_limit_shorten_per_user": "100000/minute",
     "rate_limit_not_found_per_address": "100000/minute",
+    "rate_limit_persisted_queries_per_address": "100000/minute",
 }
 
 
@@ -222,15 +223,42 @@ async def http(app: FastAPI, services: AppState) -> AsyncIterator[httpx.AsyncCli
         yield client
 
 
-@pytest.fixture
-def fast(app: FastAPI) -> FastQueries:
-    """The app's fast path, to count what it answered."""
+def fast_path_of(app: FastAPI) -> FastQueries:
+    """An app's fast path, to count what it answered."""
     if app.middleware_stack is None:  # built by the first request otherwise
         app.middleware_stack = app.build_middleware_stack()
     layer: Any = app.middleware_stack
     while not isinstance(layer, FastQueries):
         layer = layer.app
     return layer
+
+
+@pytest.fixture
+def fast(app: FastAPI) -> FastQueries:
+    """The session app's fast path."""
+    return fast_path_of(app)
+
+
+@pytest.fixture(scope="session")
+async def reference_app(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[FastAPI]:
+    """The same app on the same database, with the document cache (and so the plans and
+    the fast path) off: Strawberry's view and graphql-core answer everything (the HTTP
+    differential tests compare the app with it)."""
+    settings = test_settings(
+        database_url, tmp_path_factory.mktemp("reference"), document_cache_size=0
+    )
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def reference(reference_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=reference_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
 
 
 REGISTER = """

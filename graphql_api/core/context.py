@@ -30,6 +30,7 @@ class Viewer(Protocol):
 
 if TYPE_CHECKING:
     from graphql_api.chat.presence import Presence
+    from graphql_api.core.persisted import PersistedDocuments
     from graphql_api.links.redirect import LinkRuntime
 
 Authenticate = Callable[["Context", str], Awaitable[Viewer]]
@@ -53,6 +54,8 @@ class AppState:
     links: "LinkRuntime"
     presence: "Presence"
     rate_limits: RateLimiter
+    # Documents clients name by hash (automatic persisted queries, trusted documents).
+    persisted: "PersistedDocuments"
 
 
 class Context(BaseContext):

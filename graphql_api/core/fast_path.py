@@ -7,8 +7,9 @@ the requests that follow, that way is mostly overhead: on a page of 20 items it 
 about as much as executing the query. This ASGI middleware takes a POST of a query
 (or a GET) of a query whose document passed every check and answers it itself, doing
 only what depends on the request: the request read as the whole way reads it
-(`core.http_request`, one reading for both), the token, the variables (coerced, and
-priced against the cost limit), and the plan's run.
+(`core.http_request`, one reading for both, a query named by its hash included:
+hash-only requests are what persisted queries are for), the token, the variables
+(coerced, and priced against the cost limit), and the plan's run.
 
 It answers only what the whole way would answer without an error, byte for byte the
 same. Anything else (a document not seen or not valid, variables that do not coerce or
@@ -33,6 +34,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from graphql_api.core.compiled import run_compiled
 from graphql_api.core.context import Context, bearer_token
 from graphql_api.core.cost import priced
+from graphql_api.core.documents import CachedDocument
 from graphql_api.core.http_request import (
     GraphQLRequest,
     RequestError,
@@ -120,9 +122,16 @@ class FastQueries:
         await send({"type": "http.response.start", "status": 200, "headers": response_headers})
         await send({"type": "http.response.body", "body": content})
 
+    def seen(self, query: str) -> CachedDocument | None:
+        """The query's document, if the whole way found it valid; None if not seen or not
+        valid: the whole way says why."""
+        cached = self.schema.documents.get(query)
+        return cached if cached is not None and cached.errors == [] else None
+
     async def read(self, scope: Scope, body: bytes) -> tuple[GraphQLRequest, str] | None:
-        """The request and the media type to answer in, read as the whole way reads them;
-        None for GraphiQL's page and for a request error, which the whole way answers."""
+        """The request and the media type to answer in, read as the whole way reads them
+        (a persisted document's text had the same way too); None for GraphiQL's page and
+        for a request error, a persisted query's refusal included: the whole way answers."""
         raw = scope["headers"]
         accept = header(raw, b"accept")
         try:
@@ -135,7 +144,11 @@ class FastQueries:
             else:
                 media_type = negotiated(accept)
                 request = read_post(header(raw, b"content-type"), body)
-            return await with_document(request), media_type
+            if request.query and not self.seen(request.query):
+                # The whole way answers it: a document sent with its hash is then checked
+                # and registered once, not here and again there.
+                return None
+            return await with_document(request, scope=scope, schema=self.schema), media_type
         except RequestError:
             return None
 
@@ -149,9 +162,9 @@ class FastQueries:
             return None
         request, media_type = read
         query, operation_name = request.query, request.operation_name
-        cached = None if query is None else self.schema.documents.get(query)
-        if cached is None or cached.errors != []:
-            return None  # not seen, or not valid: the whole way says why
+        cached = None if query is None else self.seen(query)
+        if cached is None:
+            return None
         document = cached.document
         operation = get_operation_ast(document, operation_name)
         if not isinstance(operation, OperationDefinitionNode):

@@ -16,19 +16,26 @@ The rules, from the GraphQL-over-HTTP spec where it has one:
   objects or null (a GET carries the last two as JSON text). A JSON array (a batch)
   is refused, as is a NUL character anywhere (PostgreSQL cannot store one).
 - A GET parameter given twice is refused: which one would count is guesswork.
+- The document is `query`, or the persisted one a hash in `extensions` names
+  (`core.persisted`): `with_document` is where either is had, for both ways alike.
 Every refusal is a request error: a status and a GraphQL error body
 (`{"errors": [{"message": ...}]}`) in the negotiated media type; only a client that
-accepts no GraphQL media type at all gets the message as text/plain.
+accepts no GraphQL media type at all gets the message as text/plain. A persisted
+document refused (`DocumentRefused`) is a GraphQL request error instead, answered as a
+document that does not validate is: with its code, and 200 under `application/json`.
 """
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError
+from starlette.types import Scope
 
 from graphql_api.core.media_types import JSON, response_media_type
+from graphql_api.core.persisted import CheckedSchema, PersistedDocuments, PersistedQueryError
 
 NUL_MESSAGE = "Strings must not contain NUL characters."
 NO_QUERY_MESSAGE = "No GraphQL query found in the request."
@@ -45,6 +52,20 @@ class RequestError(HTTPException):
     def __init__(self, status: int, message: str, *, headers: Mapping[str, str] | None = None):
         super().__init__(status, message)
         self.headers = dict(headers or {})
+
+
+class DocumentRefused(RequestError):
+    """No document may run for what was sent (a persisted query's refusal, `core.persisted`).
+
+    A GraphQL request error of a well-formed request, so its status follows the media
+    type (200 under `application/json`, where Apollo's link reads the code from the body;
+    400 under the spec's own), and its body keeps `extensions.code`. Never stored by a
+    CDN or a browser: the same URL works once the document is known.
+    """
+
+    def __init__(self, error: GraphQLError) -> None:
+        super().__init__(400, error.message, headers={"Cache-Control": "no-store"})
+        self.error = error
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,15 +203,30 @@ def _parameter(data: dict[str, Any], name: str, kind: type) -> Any:
     return value
 
 
-async def with_document(request: GraphQLRequest) -> GraphQLRequest:
+async def with_document(
+    request: GraphQLRequest, *, scope: Scope, schema: CheckedSchema
+) -> GraphQLRequest:
     """The request with its document's text, or the request error of a missing one.
 
     The one step that turns `query` and `extensions` into the text to parse, for both
-    ways: where persisted documents (a hash in `extensions`) are looked up.
+    ways: where persisted documents (a hash in `extensions`) are looked up in the app's
+    (`scope["app"]`), a document sent with its hash registered (so many per client
+    address), and with `trusted_documents_only` any other refused.
     """
-    if not request.query:
+    persisted: PersistedDocuments = scope["app"].state.services.persisted
+    client = scope.get("client")
+    try:
+        query = await persisted.document(
+            query=request.query,
+            extensions=request.extensions,
+            client=client[0] if client else None,
+            schema=schema,
+        )
+    except PersistedQueryError as error:
+        raise DocumentRefused(error) from None
+    if not query:
         raise RequestError(400, NO_QUERY_MESSAGE)
-    return request
+    return replace(request, query=query)
 
 
 def error_answer(error: HTTPException, accept: str | None) -> tuple[int, str, bytes]:
@@ -199,4 +235,9 @@ def error_answer(error: HTTPException, accept: str | None) -> tuple[int, str, by
     media_type = response_media_type(accept)
     if media_type is None:
         return error.status_code, PLAIN_TEXT, error.reason.encode()
+    if isinstance(error, DocumentRefused):
+        # As Strawberry writes a result that never executed (`core.transport`).
+        if media_type == JSON:
+            return 200, JSON, orjson.dumps({"data": None, "errors": [error.error.formatted]})
+        return error.status_code, media_type, orjson.dumps({"errors": [error.error.formatted]})
     return error.status_code, media_type, orjson.dumps({"errors": [{"message": error.reason}]})

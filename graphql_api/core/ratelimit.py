@@ -48,6 +48,7 @@ class Limit(StrEnum):
     REGISTER_PER_ADDRESS = "register-address"
     SHORTEN_PER_USER = "shorten-user"
     NOT_FOUND_PER_ADDRESS = "not-found-address"
+    PERSISTED_QUERIES_PER_ADDRESS = "persisted-address"
 
 
 def windows_from_settings(settings: Settings) -> dict[Limit, list[RateLimitItem]]:
@@ -57,6 +58,9 @@ def windows_from_settings(settings: Settings) -> dict[Limit, list[RateLimitItem]
         Limit.REGISTER_PER_ADDRESS: parse_many(settings.rate_limit_register_per_address),
         Limit.SHORTEN_PER_USER: parse_many(settings.rate_limit_shorten_per_user),
         Limit.NOT_FOUND_PER_ADDRESS: parse_many(settings.rate_limit_not_found_per_address),
+        Limit.PERSISTED_QUERIES_PER_ADDRESS: parse_many(
+            settings.rate_limit_persisted_queries_per_address
+        ),
     }
 
 

@@ -13,6 +13,8 @@ from limits import parse_many
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from graphql_api.core.manifest import ManifestError, TrustedDocuments, load_manifest
+
 # Values that look like a secret in an example file but protect nothing.
 PLACEHOLDER_SECRETS = frozenset(
     {
@@ -112,6 +114,9 @@ class Settings(BaseSettings):
     rate_limit_shorten_per_user: str = "1000/hour;10000/day"
     # Unknown codes asked for on the redirect shim; a known code is never limited.
     rate_limit_not_found_per_address: str = "60/minute;600/hour"
+    # New documents one address may register as automatic persisted queries; past it they
+    # still run, they are not kept. An app's first visitor registers a few dozen at most.
+    rate_limit_persisted_queries_per_address: str = "100/minute;1000/hour"
 
     @model_validator(mode="after")
     def _check_rate_limits(self) -> Self:
@@ -127,6 +132,7 @@ class Settings(BaseSettings):
             "rate_limit_register_per_address",
             "rate_limit_shorten_per_user",
             "rate_limit_not_found_per_address",
+            "rate_limit_persisted_queries_per_address",
         ):
             value = getattr(self, name)
             try:
@@ -173,6 +179,27 @@ class Settings(BaseSettings):
     # Query texts (up to 8 KiB each) whose parsed, checked document and execution plan are
     # kept; 0 turns the caches off.
     document_cache_size: int = Field(default=500, ge=0, le=100_000)
+    # Persisted documents (`core.persisted`). A manifest of trusted documents (JSON: id to
+    # document, as Relay, Apollo and GraphQL Code Generator write it); with
+    # trusted_documents_only, no other document runs.
+    trusted_documents: Path | None = None
+    trusted_documents_only: bool = False
+    # Apollo's automatic persisted queries: a hash sent with its document registers it.
+    persisted_queries: bool = True
+    # Registered documents this process keeps (up to 8 KiB each), most recently used first;
+    # with Redis (BROKER_URL) they are shared there, each for persisted_queries_ttl_seconds.
+    persisted_queries_cache_size: int = Field(default=1000, ge=0, le=100_000)
+    persisted_queries_ttl_seconds: int = Field(default=86400, ge=60, le=30 * 86400)
+
+    @model_validator(mode="after")
+    def _check_trusted_documents(self) -> Self:
+        if self.trusted_documents_only and self.trusted_documents is None:
+            raise SettingsError(
+                "GRAPHQL_API_TRUSTED_DOCUMENTS_ONLY=true needs GRAPHQL_API_TRUSTED_DOCUMENTS: "
+                "the path of the manifest of documents to allow"
+            )
+        _ = self.trusted  # a manifest that cannot be used stops the start, with its reason
+        return self
 
     @model_validator(mode="before")
     @classmethod
@@ -233,6 +260,18 @@ class Settings(BaseSettings):
             if url.startswith(plain):
                 return driver + url[len(plain) :]
         return url
+
+    @cached_property
+    def trusted(self) -> TrustedDocuments | None:
+        """The documents of the trusted-documents manifest, if one is configured."""
+        if self.trusted_documents is None:
+            return None
+        try:
+            return load_manifest(self.trusted_documents)
+        except ManifestError as exc:
+            raise SettingsError(
+                f"GRAPHQL_API_TRUSTED_DOCUMENTS {self.trusted_documents} {exc}"
+            ) from None
 
     @cached_property
     def signing_key(self) -> str:

@@ -11,16 +11,18 @@ every refusal a GraphQL error body. No request a browser can send cross-site wit
 a CORS preflight (a GET, or a POST of a form or of text/plain) ever runs a mutation.
 """
 
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import orjson
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from graphql import GraphQLError, StringValueNode, ValidationRule
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, Response
+from starlette.types import Scope
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
@@ -41,6 +43,7 @@ from graphql_api.core.execution import OperationNotFound
 from graphql_api.core.http_request import (
     ALLOWED_METHODS,
     NUL_MESSAGE,
+    DocumentRefused,
     RequestError,
     decode_json,
     error_answer,
@@ -59,6 +62,7 @@ from graphql_api.core.media_types import (
     request_error_status,
     response_media_type,
 )
+from graphql_api.core.metrics import record_operation
 from graphql_api.core.security_headers import GRAPHIQL_POLICY
 from graphql_api.core.ws_connections import LegacyWSHandler, SocketCounts, TransportWSHandler
 
@@ -89,6 +93,14 @@ def _operation_message(refused: CannotGetOperationTypeError) -> str:
     return refused.as_http_error_reason()
 
 
+class ViewRequest(StarletteRequestAdapter):
+    """Strawberry's request adapter, with the ASGI scope that `with_document` reads."""
+
+    @property
+    def scope(self) -> Scope:
+        return self._request.scope
+
+
 class TextWebSocketAdapter(ASGIWebSocketAdapter):
     """Sends every WebSocket message as a text frame, as both subprotocols require."""
 
@@ -105,6 +117,7 @@ async def _method_not_allowed(request: Request) -> Response:
 
 
 class GraphQLApiRouter(GraphQLRouter[Context, None]):
+    request_adapter_class = ViewRequest
     websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -157,7 +170,7 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._ide_page, headers={"Content-Security-Policy": GRAPHIQL_POLICY})
 
-    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> GraphQLRequestData:
+    async def parse_http_body(self, request: ViewRequest) -> GraphQLRequestData:  # type: ignore[override]
         """The request as `core.http_request` reads it, for the fast path reads it so too."""
         raw = _raw_headers(request)
         negotiated(header(raw, b"accept"))
@@ -170,7 +183,14 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
             # text/plain and forms (which browsers send cross-site without a preflight)
             # end here, unread.
             parsed = read_post(content_type, await request.get_body())
-        parsed = await with_document(parsed)
+        started = time.perf_counter()
+        try:
+            parsed = await with_document(parsed, scope=request.scope, schema=self.schema)
+        except DocumentRefused as refused:
+            # Counted as the request errors they are: operators see how often hashes miss.
+            name = parsed.operation_name
+            record_operation(name, "invalid", time.perf_counter() - started, [refused.error])
+            raise
         return GraphQLRequestData(
             query=parsed.query,
             variables=parsed.variables,

@@ -16,7 +16,6 @@ from typing import Any
 import graphql
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes, queries
 
@@ -25,6 +24,7 @@ from graphql_api.items.models import Item, ItemTag
 from graphql_api.schema import Schema, build_schema
 from graphql_api.users.models import User
 from tests.conftest import SignedIn
+from tests.generated import examples
 
 SDL = (Path(__file__).parents[2] / "schema.graphql").read_text()
 SCALARS = {
@@ -219,21 +219,7 @@ def generated_queries(count: int) -> list[str]:
         lambda name: queries(SDL, fields=[name], custom_scalars=SCALARS, allow_x00=False)
     )
     anything = queries(SDL, custom_scalars=SCALARS, allow_x00=False)
-    drawn: list[str] = []
-
-    @settings(
-        max_examples=count,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=True,
-        database=None,
-    )
-    @given(query=st.one_of(one_field, anything))
-    def draw(query: str) -> None:
-        drawn.append(query)
-
-    draw()
-    return drawn
+    return examples(st.one_of(one_field, anything), count)
 
 
 async def test_generated_queries_answer_like_graphql_core(

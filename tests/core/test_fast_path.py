@@ -120,8 +120,8 @@ async def test_mutations_take_the_whole_way_and_run_once(
     before = fast.answered
     await create_items(alice, 2)
     assert fast.answered == before
-    count = await post(http, "query Count { items { totalCount } }")
-    count = await post(http, "query Count { items { totalCount } }")
+    count = await post(http, "query CountAfterMutations { items { totalCount } }")
+    count = await post(http, "query CountAfterMutations { items { totalCount } }")
     assert count.json() == {"data": {"items": {"totalCount": 2}}}
     assert fast.answered == before + 1
 

@@ -7,34 +7,34 @@ it: every request takes Strawberry's view and graphql-core. Hypothesis generates
 requests: queries from the schema and hand-written documents with variables, inside
 bodies and headers of every kind a client may send (variables of the wrong or a
 borderline type, explicit nulls, odd `extensions`, NULs, batches, broken JSON, media
-types in any case and with parameters, Accept variants, GET and POST), as anonymous,
+types in any case and with parameters, Accept variants, GET and POST; persisted queries:
+the hash of a registered document or of an unknown one, alone (by POST or GET) or with
+its query or another, wrong versions and malformed values), as anonymous,
 user, admin or with a forged token. Each request goes three times to the app under
 test (the first takes the whole way, later ones may take the fast path) and once to
-the reference; status, headers and body must be the same bytes.
+the reference; status, headers and body must be the same bytes. Both apps keep their
+own registered documents (no Redis here) and are sent the same registrations.
 
 DIFFERENTIAL_EXAMPLES sets how many requests are generated per backend (`scripts/fuzz`
 runs more, with fresh random draws).
 """
 
 import os
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from fastapi import FastAPI
-from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_graphql import queries
 
-from graphql_api.app import create_app
 from graphql_api.core.context import AppState
 from graphql_api.core.relay import to_global_id
-from tests import conftest
 from tests.conftest import SignedIn, sign_up
 from tests.core.test_compiled_execution import SCALARS, SDL
+from tests.generated import examples
+from tests.persisted_requests import register_documents, with_persisted_query
 
 EXAMPLES = int(os.environ.get("DIFFERENTIAL_EXAMPLES", "250"))
 # A fuzzing run draws new requests each time; CI draws the same ones every run.
@@ -203,6 +203,8 @@ def request_strategy(ids: list[str]) -> st.SearchStrategy[HttpRequest]:
     @st.composite
     def build(draw: st.DrawFn) -> HttpRequest:
         body = draw(body_strategy(ids))
+        if draw(st.integers(0, 3)) == 0:  # a quarter name a persisted query
+            body = with_persisted_query(body, draw, DOCUMENTS)
         role = draw(st.sampled_from(["anonymous", "user", "admin", "forged"]))
         headers = {}
         accept = draw(st.sampled_from(ACCEPTS))
@@ -220,42 +222,7 @@ def request_strategy(ids: list[str]) -> st.SearchStrategy[HttpRequest]:
 
 
 def generated_requests(ids: list[str], count: int) -> list[HttpRequest]:
-    drawn: list[HttpRequest] = []
-
-    @settings(
-        max_examples=count,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        derandomize=not FUZZING,
-        database=None,
-    )
-    @given(request=request_strategy(ids))
-    def draw(request: HttpRequest) -> None:
-        drawn.append(request)
-
-    draw()
-    return drawn
-
-
-@pytest.fixture(scope="session")
-async def reference_app(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[FastAPI]:
-    """The same app on the same database, with the document cache (and so the plans and
-    the fast path) off: Strawberry's view and graphql-core answer everything."""
-    settings_ = conftest.test_settings(
-        database_url, tmp_path_factory.mktemp("reference"), document_cache_size=0
-    )
-    application = create_app(settings_)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def reference(reference_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=reference_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
+    return examples(request_strategy(ids), count, derandomize=not FUZZING)
 
 
 CREATE_ITEM = """mutation C($input: CreateItemInput!) {
@@ -276,9 +243,15 @@ class World:
 
 @pytest.fixture
 async def world(
-    http: httpx.AsyncClient, services: AppState, alice: SignedIn, admin: SignedIn
+    http: httpx.AsyncClient,
+    reference: httpx.AsyncClient,
+    services: AppState,
+    alice: SignedIn,
+    admin: SignedIn,
 ) -> World:
-    """Users, items (some tagged), short links and a chat room, made through the API."""
+    """Users, items (some tagged), short links and a chat room, made through the API;
+    the hand-written documents registered as persisted queries in both apps."""
+    await register_documents(DOCUMENTS, http, reference)
     bob = await sign_up(http, "bob")
     ids = [alice.id, bob.id, admin.id, to_global_id("ChatRoom", 999_999), "bm9wZQ=="]
     for n, who in enumerate([alice, bob, alice, admin, bob]):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_helpers import cli_env, run_cli, running_server
+
 NODE_DIR = Path(__file__).parent / "node"
 
 
@@ -32,3 +34,21 @@ def node_script(name: str) -> list[str]:
         if result.returncode != 0:
             pytest.fail(f"npm ci failed in {NODE_DIR}:\n{result.stdout}\n{result.stderr}")
     return [node, str(NODE_DIR / name)]
+
+
+def run_against_a_server(
+    name: str, tmp_path: Path, *, timeout: float, **env_extra: str
+) -> subprocess.CompletedProcess[str]:
+    """`node/<name> URL/graphql` against a server of its own (migrated SQLite, development
+    unless `env_extra` says otherwise)."""
+    command = node_script(name)
+    env = cli_env(tmp_path, **env_extra)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    with running_server(env, tmp_path) as url:
+        return subprocess.run(
+            [*command, f"{url}/graphql"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )

@@ -8,13 +8,11 @@ send `__type` queries: those, and only those, may fail there.
 """
 
 import json
-import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.cli_helpers import cli_env, run_cli, running_server
-from tests.e2e.node_client import node_script
+from tests.e2e.node_client import run_against_a_server
 from tests.e2e.test_production_profile import SECRET
 
 AUDIT_SECONDS = 120
@@ -31,16 +29,7 @@ def describe(audits: list[dict[str, Any]]) -> str:
 
 def audit(tmp_path: Path, **env_extra: str) -> list[dict[str, Any]]:
     """The audits' MUST and SHOULD failures against a live server with this environment."""
-    env = cli_env(tmp_path, **env_extra)
-    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
-    with running_server(env, tmp_path) as url:
-        run = subprocess.run(
-            [*node_script("audit.mjs"), f"{url}/graphql"],
-            capture_output=True,
-            text=True,
-            timeout=AUDIT_SECONDS,
-            check=False,
-        )
+    run = run_against_a_server("audit.mjs", tmp_path, timeout=AUDIT_SECONDS, **env_extra)
     assert run.returncode == 0, f"the audits did not run:\n{run.stderr}"
     audits: list[dict[str, Any]] = json.loads(run.stdout)
     levels = Counter(a["name"].split()[0] for a in audits)
