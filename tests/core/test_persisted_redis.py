@@ -5,12 +5,9 @@ relay of the test's own, which counts what passes and can cut the line: Redis do
 for that worker alone, without touching the server the other tests use.
 """
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio
@@ -22,61 +19,14 @@ from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh, post_hash
 from tests.core.test_ratelimit import redis_prefix  # noqa: F401 (a fixture)
 from tests.persisted_requests import sha256
 from tests.ratelimit_helpers import client_at, limited_app
+from tests.redis_relay import Relay
 
 TTL = 600
 
 
-class Relay:
-    """A TCP relay to Redis: counts the connections and bytes it carries; `cut` drops them."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.bytes = 0
-        self.up = True
-        self._server: asyncio.Server | None = None
-        self._streams: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> str:
-        self._server = await asyncio.start_server(self._carry, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return f"redis://127.0.0.1:{port}{urlsplit(REDIS_URL).path}"
-
-    async def _carry(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        if not self.up:
-            writer.close()
-            return
-        target = urlsplit(REDIS_URL)
-        upstream_reader, upstream = await asyncio.open_connection(target.hostname, target.port)
-        self._streams |= {writer, upstream}
-
-        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError):
-                while chunk := await source.read(65536):
-                    self.bytes += len(chunk)
-                    sink.write(chunk)
-                    await sink.drain()
-            sink.close()
-
-        await asyncio.gather(pump(reader, upstream), pump(upstream_reader, writer))
-
-    def cut(self) -> None:
-        """Redis is gone: open connections drop, new ones are closed at once."""
-        self.up = False
-        for stream in self._streams:
-            stream.close()
-        self._streams.clear()
-
-    async def close(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-
 @pytest.fixture
 async def relay() -> AsyncIterator[Relay]:
-    relay = Relay()
+    relay = Relay(REDIS_URL)
     yield relay
     await relay.close()
 
