@@ -24,6 +24,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Scope
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketDisconnected as SendAfterClose
 from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import AddValidationRules, SchemaExtension
@@ -102,12 +103,18 @@ class ViewRequest(StarletteRequestAdapter):
 
 
 class TextWebSocketAdapter(ASGIWebSocketAdapter):
-    """Sends every WebSocket message as a text frame, as both subprotocols require."""
+    """Sends every WebSocket message as a text frame, as both subprotocols require.
+
+    A send to a socket that is gone raises Strawberry's WebSocketDisconnected, however
+    it went: Starlette raises WebSocketDisconnect for the send that finds the client gone
+    (uvicorn's ClientDisconnected), then a RuntimeError for every later one, which the
+    other operations on the socket meet before the handler has cancelled them.
+    """
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:
             await self.ws.send_text(self.view.encode_json_string(message))
-        except WebSocketDisconnect as exc:
+        except (WebSocketDisconnect, SendAfterClose) as exc:
             raise WebSocketDisconnected from exc
 
 

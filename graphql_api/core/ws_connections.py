@@ -13,6 +13,7 @@ Each open socket holds a file descriptor and a task, so none may be had for noth
 """
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager, suppress
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocketDisconnect
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -28,6 +30,8 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from graphql_api.core.context import Context
 from graphql_api.core.ratelimit import address_key
+
+logger = logging.getLogger("graphql_api.ws")
 
 TOO_MANY = (4429, "Too many connections from this address")
 # The code and reason graphql-transport-ws defines; the legacy protocol defines none.
@@ -176,7 +180,12 @@ class LegacyWSHandler(ConnectionLimits, BaseGraphQLWSHandler[Context, None]):
 
     async def handle_async_results(self, *args: Any, **kwargs: Any) -> None:
         with self.idleness.busy():
-            await super().handle_async_results(*args, **kwargs)
+            try:
+                await super().handle_async_results(*args, **kwargs)
+            except WebSocketDisconnected:
+                # Strawberry sends `complete` even to a client that has gone (and lets the
+                # error end the task, which no one awaits then): nothing is wrong here.
+                _client_gone()
 
 
 class TransportWSHandler(ConnectionLimits, BaseGraphQLTransportWSHandler[Context, None]):
@@ -184,6 +193,12 @@ class TransportWSHandler(ConnectionLimits, BaseGraphQLTransportWSHandler[Context
 
     def registered_operations(self) -> int:
         return len(self.operations)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if isinstance(error, WebSocketDisconnected):
+            _client_gone()  # an operation was sending as the client went: not a fault
+            return
+        await super().handle_task_exception(error)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         with self.idleness.busy():
@@ -199,3 +214,7 @@ class TransportWSHandler(ConnectionLimits, BaseGraphQLTransportWSHandler[Context
                 task.result()
             return
         super()._task_done(task)
+
+
+def _client_gone() -> None:
+    logger.debug("an operation ended: its client had gone")

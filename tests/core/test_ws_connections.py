@@ -1,8 +1,12 @@
 """The bookkeeping behind the WebSocket limits (the limits themselves: e2e/test_idle_websockets)."""
 
 import asyncio
+import logging
 
-from graphql_api.core.ws_connections import Idleness, SocketCounts
+import pytest
+from strawberry.http.exceptions import WebSocketDisconnected
+
+from graphql_api.core.ws_connections import Idleness, SocketCounts, TransportWSHandler
 
 
 def test_an_address_holds_sockets_up_to_its_cap_and_frees_them_on_close() -> None:
@@ -50,3 +54,17 @@ async def test_idleness_counts_from_the_start_without_operations() -> None:
     started = loop.time()
     await Idleness(lambda: 0).wait(0.2)
     assert 0.18 <= loop.time() - started < 0.4
+
+
+async def test_an_operation_that_meets_a_gone_client_is_no_error_and_a_fault_is_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler = object.__new__(TransportWSHandler)  # the method needs none of its state
+    with caplog.at_level(logging.DEBUG):
+        await handler.handle_task_exception(WebSocketDisconnected())
+        assert [r.levelno for r in caplog.records] == [logging.DEBUG]
+        assert caplog.records[0].exc_info is None
+        caplog.clear()
+        await handler.handle_task_exception(RuntimeError("a real fault"))
+    (record,) = caplog.records
+    assert record.levelno == logging.ERROR and record.exc_info is not None
