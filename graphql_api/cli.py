@@ -167,10 +167,11 @@ def new_migration(
     """Write a migration from the difference between the models and a migrated database."""
     from alembic import command
 
-    from graphql_api.core.migrate import alembic_config
+    from graphql_api.core.migrate import alembic_config, next_revision_id
 
+    config = alembic_config(settings_or_exit())
     try:
-        command.revision(alembic_config(settings_or_exit()), message=message, autogenerate=True)
+        command.revision(config, message=message, autogenerate=True, rev_id=next_revision_id())
     except Exception as exc:  # a CLI reports; the traceback helps nobody here
         raise fail(f"could not write the migration: {exc}") from None
 

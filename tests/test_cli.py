@@ -60,6 +60,26 @@ def test_create_user_with_bad_or_duplicate_input_fails_clearly(tmp_path: Path) -
     assert "at least 3" in short.stderr and "at least 8" in short.stderr
 
 
+def test_new_migration_is_numbered_and_named_like_the_committed_ones(tmp_path: Path) -> None:
+    from graphql_api.core.migrate import MIGRATIONS
+
+    env = cli_env(tmp_path)
+    assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
+    committed = sorted(p.name for p in (MIGRATIONS / "versions").glob("0*.py"))
+    newest = int(committed[-1][:4])
+    expected = MIGRATIONS / "versions" / f"{newest + 1:04d}_comments_on_items.py"
+    try:
+        written = run_cli("new-migration", "Comments on items", env=env, cwd=tmp_path)
+        assert written.returncode == 0, written.stderr
+        text = expected.read_text()
+    finally:
+        expected.unlink(missing_ok=True)
+    assert f'revision: str = "{newest + 1:04d}"' in text
+    assert f'down_revision: str | None = "{newest:04d}"' in text
+    date = text.split("Create Date: ", 1)[1].split("\n", 1)[0]
+    assert len(date) == len("2026-12-02") and date.count("-") == 2, date
+
+
 def test_bad_configuration_is_a_message_not_a_traceback(tmp_path: Path) -> None:
     env = cli_env(tmp_path, GRAPHQL_API_ENV="production")
     result = run_cli("migrate", env=env, cwd=tmp_path)

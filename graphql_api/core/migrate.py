@@ -31,6 +31,13 @@ async def upgrade_async(settings: Settings, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade, settings, revision)
 
 
+def next_revision_id() -> str:
+    """The id of a new migration: they are numbered 0001, 0002 ... (its file `000N_slug.py`)."""
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    numbers = [int(s.revision) for s in scripts.walk_revisions() if s.revision.isdigit()]
+    return f"{max(numbers, default=0) + 1:04d}"
+
+
 @cache
 def head_revisions() -> frozenset[str]:
     """The newest migrations: read off the scripts once (they ship with the code)."""
