@@ -52,7 +52,6 @@ async def test_a_user_joins_once_and_leaves_with_the_last_subscription(
 ) -> None:
     presence = create_presence(broker, ttl=30)
     async with broker.subscribe(room_channel(ROOM)) as messages:
-        await asyncio.sleep(0.1)  # the SUBSCRIBE reaches Redis
         first_tab, second_tab, bobs = new_key(), new_key(), new_key()
         await presence.join(ROOM, ALICE, first_tab)
         await presence.join(ROOM, ALICE, second_tab)
@@ -83,7 +82,6 @@ async def test_processes_share_presence_through_redis() -> None:
     here, there = RedisPresence(one, ttl=30), RedisPresence(other, ttl=30)
     try:
         async with one.subscribe(room_channel(ROOM)) as messages:
-            await asyncio.sleep(0.1)
             tab_here, tab_there = new_key(), new_key()
             await here.join(ROOM, ALICE, tab_here)
             await there.join(ROOM, ALICE, tab_there)
@@ -109,7 +107,6 @@ async def test_the_subscribers_of_a_dead_process_leave_after_the_ttl() -> None:
     doomed, survivor = RedisPresence(dying, ttl=1), RedisPresence(living, ttl=1)
     try:
         async with living.subscribe(room_channel(ROOM)) as messages:
-            await asyncio.sleep(0.1)
             await doomed.join(ROOM, ALICE, new_key())
             await survivor.join(ROOM, BOB, new_key())
             assert await survivor.online(ROOM) == [ALICE, BOB]
