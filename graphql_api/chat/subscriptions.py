@@ -1,9 +1,10 @@
 """chatEvents: a room's messages and typing notices, live, without gaps after `after`."""
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Iterable
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from graphql_api.chat import sequence, service
 from graphql_api.chat.presence import new_key
@@ -98,6 +99,7 @@ class ChatSubscriptions:
                     async with info.context.reads.session() as session:
                         after_seq = await sequence.last_seq(session, room_id=found.id)
                 messages = sequence.InOrder(info.context.reads, room_id=found.id, newest=after_seq)
+                shows_author = _asks_for_author(info.selected_fields)
                 async for message in messages.stored():
                     yield MessageSent(message=message)  # type: ignore[arg-type]
                 async for event in events:
@@ -105,7 +107,8 @@ class ChatSubscriptions:
                     kind = event["type"]
                     if kind == "MessageSent":
                         async for message in messages.receive(event):
-                            if message.seq != event["seq"] or await _author_exists(info, event):
+                            live = message.seq == event["seq"]
+                            if not (live and shows_author) or await _author_exists(info, event):
                                 yield MessageSent(message=message)  # type: ignore[arg-type]
                     elif kind == "UserTyping":
                         yield UserTyping(typing=event["typing"], user_id=event["user_id"])
@@ -117,8 +120,24 @@ class ChatSubscriptions:
                 await presence.leave(found.id, viewer.id, key)
 
 
+def _asks_for_author(selections: Iterable[Selection], *, under_message: bool = False) -> bool:
+    """Whether the subscription's selection reaches a message's `author` (fragments too)."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if under_message and selection.name == "author":
+                return True
+            inside = selection.name == "message"
+        else:
+            inside = under_message  # a fragment continues the selection it is in
+        if _asks_for_author(selection.selections, under_message=inside):
+            return True
+    return False
+
+
 async def _author_exists(info: Info, event: dict[str, Any]) -> bool:
     """False for a message deleted with its author since it was sent: the history no
-    longer has it, and its `author` could not be answered. (Those read from the database
-    have theirs; the loader keeps the row for this event's `author` field.)"""
+    longer has it, and its `author` could not be answered. Asked only of subscriptions
+    that show the author, whose field needs this very row (the loader keeps it for the
+    event): a subscriber that does not is sent the message without a database read.
+    (Messages read from the database have their authors.)"""
     return await info.context.loader(UserByIdLoader).load(event["author_id"]) is not None

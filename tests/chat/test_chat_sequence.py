@@ -22,7 +22,7 @@ from graphql_api.core.relay import to_global_id
 from graphql_api.schema import build_schema
 from graphql_api.users.models import User
 from tests.chat.test_chat import SEND, create_room
-from tests.conftest import SignedIn, sign_up
+from tests.conftest import SignedIn, StatementLog, sign_up
 
 EVENTS = """subscription($room: String!, $after: ID) { chatEvents(room: $room, after: $after) {
   __typename ... on MessageSent { message { id text author { username } } } } }"""
@@ -75,12 +75,16 @@ class Listener:
 
 
 async def subscribe(
-    services: AppState, user: SignedIn, room: str = "general", after: str | None = None
+    services: AppState,
+    user: SignedIn,
+    room: str = "general",
+    after: str | None = None,
+    document: str = EVENTS,
 ) -> Listener:
     """A chatEvents subscription, listening: past its own UserJoined (after the replay)."""
     context = Context(services, token=user.client.token, request_id="test")
     events = await build_schema(services.settings).subscribe(
-        EVENTS, context_value=context, variable_values={"room": room, "after": after}
+        document, context_value=context, variable_values={"room": room, "after": after}
     )
     assert isinstance(events, AsyncGenerator), events
     listener = Listener(events)
@@ -201,6 +205,23 @@ async def test_deleted_messages_leave_no_hole_to_wait_for(
     assert await events.until_typing(services) == ["last"]
     await events.events.aclose()
     assert kept.seq == 1
+
+
+async def test_a_live_message_costs_no_read_unless_its_author_is_shown(
+    services: AppState, alice: SignedIn, sql_statements: StatementLog
+) -> None:
+    """Whether its author still exists is asked only where the author's field needs the row."""
+    await create_room(alice, "general")
+    without_author = EVENTS.replace(" author { username }", "")
+    events = await subscribe(services, alice, document=without_author)
+    stored = await store(services, "alice", "general", "one", "two", "three")
+    sql_statements.clear()
+    await publish(services, *stored)
+    for _ in stored:
+        await events.next_event()
+    assert events.heard == ["one", "two", "three"]
+    assert sql_statements.statements == []
+    await events.events.aclose()
 
 
 @pytest.mark.parametrize(
