@@ -24,7 +24,7 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin app \
     && mkdir -p /app/data && chown app /app/data
 COPY --from=build /opt/venv /opt/venv
-# Only the five files GraphiQL's page loads (graphql_api/core/ide.py); GraphiQL is off in
+# Only the five files GraphiQL's page loads (graphql_api/core/http/ide.py); GraphiQL is off in
 # production unless GRAPHQL_API_GRAPHIQL=true.
 COPY --from=graphiql /graphiql/node_modules/graphiql/graphiql.min.js /graphiql/node_modules/graphiql/graphiql.min.css /opt/graphiql/graphiql/
 COPY --from=graphiql /graphiql/node_modules/react/umd/react.production.min.js /opt/graphiql/react/umd/

@@ -1,42 +1,32 @@
 """The ASGI application: `create_app(settings)`; the lifespan owns engine and shared services."""
 
-import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request, WebSocket
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
-from graphql_api.chat.presence import create_presence
-from graphql_api.core import ide
-from graphql_api.core.body_limit import BodySizeLimitMiddleware
-from graphql_api.core.broker import create_broker
-from graphql_api.core.context import AppState, Context, bearer_token
-from graphql_api.core.db import create_engine, create_sessionmaker
-from graphql_api.core.fast_path import FastQueries
-from graphql_api.core.metrics import exposition, flush_redirects_every_second
-from graphql_api.core.middleware import RequestIdMiddleware
-from graphql_api.core.migrate import pending_migrations
-from graphql_api.core.passwords import PasswordHasher
-from graphql_api.core.persisted import PersistedDocuments
-from graphql_api.core.ratelimit import RateLimiter
-from graphql_api.core.security_headers import SecurityHeadersMiddleware, security_headers
+from graphql_api.core.db.migrate import pending_migrations
+from graphql_api.core.graphql.context import Context, bearer_token
+from graphql_api.core.http import ide
+from graphql_api.core.http.fast_path import FastQueries
+from graphql_api.core.http.middleware.body_limit import BodySizeLimitMiddleware
+from graphql_api.core.http.middleware.request_id import RequestIdMiddleware
+from graphql_api.core.http.middleware.security_headers import (
+    SecurityHeadersMiddleware,
+    security_headers,
+)
+from graphql_api.core.http.view import PREFLIGHT_HEADERS, GraphQLApiRouter, close_uploads
+from graphql_api.core.metrics import exposition
 from graphql_api.core.settings import Settings, load_settings
-from graphql_api.core.tokens import TokenCodec
-from graphql_api.core.transport import PREFLIGHT_HEADERS, GraphQLApiRouter, close_uploads
-from graphql_api.links.cache import LinkCache
-from graphql_api.links.recorder import VisitRecorder
-from graphql_api.links.redirect import LinkRuntime, RedirectShim
-from graphql_api.links.service import LinkRules
-from graphql_api.links.validation import host_key
+from graphql_api.links.redirect import RedirectShim
 from graphql_api.schema import build_schema
-from graphql_api.users.auth import authenticate
+from graphql_api.state import AppState, app_services
 
 logger = logging.getLogger("graphql_api")
 
@@ -75,11 +65,6 @@ async def get_context(
     )
 
 
-def own_hosts(settings: Settings) -> frozenset[str]:
-    """The host short links live on: targets there are refused (no redirect loops)."""
-    return frozenset({host_key(urlsplit(settings.public_url).hostname or "")})
-
-
 def reserved_codes(app: FastAPI, settings: Settings) -> frozenset[str]:
     """Codes that would collide with a route of the server, plus configured ones."""
     first_segments = {
@@ -90,65 +75,6 @@ def reserved_codes(app: FastAPI, settings: Settings) -> frozenset[str]:
     return frozenset(
         first_segments | set(ALWAYS_RESERVED) | {c.lower() for c in settings.reserved_codes}
     )
-
-
-@asynccontextmanager
-async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIterator[AppState]:
-    """The engine, broker and services an app shares across requests, for its lifetime."""
-    engine = create_engine(settings)
-    sessionmaker = create_sessionmaker(engine)
-    read_engine = create_engine(settings, read_only=True)
-    broker = create_broker(settings.broker_url, redis_prefix=settings.redis_prefix)
-    presence = create_presence(broker, ttl=settings.presence_ttl_seconds)
-    rate_limits = RateLimiter.from_settings(settings)
-    persisted = PersistedDocuments.from_settings(settings, rate_limits=rate_limits)
-    links = LinkRuntime(
-        cache=LinkCache(sessionmaker, ttl=settings.link_cache_seconds),
-        recorder=VisitRecorder(
-            sessionmaker,
-            broker,
-            interval=settings.visit_flush_seconds,
-            capacity=settings.visit_buffer,
-            wait=settings.visit_wait_seconds,
-        ),
-        rules=LinkRules(own_hosts=own_hosts(settings), reserved_codes=reserved),
-        public_url=settings.public_url.rstrip("/"),
-        broker=broker,
-    )
-    links.recorder.start()
-    follower = asyncio.create_task(links.follow_changes(), name="link-changes")
-    counter = asyncio.create_task(flush_redirects_every_second(), name="redirect-metrics")
-    try:
-        yield AppState(
-            settings=settings,
-            engine=engine,
-            sessionmaker=sessionmaker,
-            reader=create_sessionmaker(read_engine),
-            hasher=PasswordHasher(settings),
-            tokens=TokenCodec(settings),
-            authenticate=authenticate,  # type: ignore[arg-type]
-            broker=broker,
-            links=links,
-            presence=presence,
-            rate_limits=rate_limits,
-            persisted=persisted,
-        )
-    finally:
-        try:
-            # Every accepted visit reaches the database before the engine goes.
-            await links.recorder.stop()
-        finally:
-            await presence.close()
-            await persisted.close()
-            await rate_limits.close()
-            await broker.close()  # ends every subscription, the follower's too
-            await follower
-            counter.cancel()
-            with suppress(asyncio.CancelledError):
-                await counter
-            await engine.dispose()
-            await read_engine.dispose()
-            links.qr_codes.close()
 
 
 # What /readyz finds when the process can take traffic.

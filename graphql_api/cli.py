@@ -74,9 +74,10 @@ def fail(message: str) -> typer.Exit:
 @asynccontextmanager
 async def _data_session(settings):  # type: ignore[no-untyped-def]
     """A sessionmaker on the configured database, and the rules short links follow."""
-    from graphql_api.app import create_app, own_hosts, reserved_codes
-    from graphql_api.core.db import create_engine, create_sessionmaker
+    from graphql_api.app import create_app, reserved_codes
+    from graphql_api.core.db.engine import create_engine, create_sessionmaker
     from graphql_api.links.service import LinkRules
+    from graphql_api.state import own_hosts
 
     rules = LinkRules(
         own_hosts=own_hosts(settings),
@@ -149,7 +150,7 @@ def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply database migrations (creates the SQLite file if needed)."""
-    from graphql_api.core.migrate import upgrade
+    from graphql_api.core.db.migrate import upgrade
 
     settings = settings_or_exit()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -167,7 +168,7 @@ def new_migration(
     """Write a migration from the difference between the models and a migrated database."""
     from alembic import command
 
-    from graphql_api.core.migrate import alembic_config, next_revision_id
+    from graphql_api.core.db.migrate import alembic_config, next_revision_id
 
     config = alembic_config(settings_or_exit())
     try:
@@ -186,9 +187,9 @@ def create_user(
     admin: Annotated[bool, typer.Option("--admin", help="Make the user an admin.")] = False,
 ) -> None:
     """Create a user, for example the first admin."""
-    from graphql_api.core.db import write_transaction
+    from graphql_api.core.db.engine import write_transaction
     from graphql_api.core.errors import InvalidInput
-    from graphql_api.core.passwords import PasswordHasher
+    from graphql_api.core.security.passwords import PasswordHasher
     from graphql_api.users import service
     from graphql_api.users.models import Role
 
@@ -229,9 +230,9 @@ def seed(
 ) -> None:
     """Fill the database with demo users (with items and short links) and a `general` room."""
     from graphql_api import demo
-    from graphql_api.core.db import write_transaction
+    from graphql_api.core.db.engine import write_transaction
     from graphql_api.core.errors import InvalidInput
-    from graphql_api.core.passwords import PasswordHasher
+    from graphql_api.core.security.passwords import PasswordHasher
 
     settings = settings_or_exit()
     if settings.is_production:
@@ -278,7 +279,7 @@ def import_links(
     owner: Annotated[str, typer.Option(help="Username of the links' owner.")],
 ) -> None:
     """Import short links from a CSV file; rows that cannot be imported are listed."""
-    from graphql_api.core.db import write_transaction
+    from graphql_api.core.db.engine import write_transaction
     from graphql_api.core.errors import ErrorCode, InvalidInput
     from graphql_api.links.importer import import_rows, parse_csv
     from graphql_api.users.service import find_by_login
@@ -341,7 +342,8 @@ def trusted_manifest(
     ] = None,
 ) -> None:
     """Write a trusted-documents manifest (Apollo's format) of the operations in FILES."""
-    from graphql_api.core.manifest import ManifestError, build_manifest
+    from graphql_api.core.graphql.documents.manifest import build_manifest
+    from graphql_api.core.manifest import ManifestError
     from graphql_api.core.settings import Settings
     from graphql_api.schema import build_schema
 

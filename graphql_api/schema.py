@@ -14,17 +14,17 @@ from graphql_api.chat.mutations import ChatMutations
 from graphql_api.chat.queries import ChatQueries, chat_room_by_pk
 from graphql_api.chat.subscriptions import ChatSubscriptions
 from graphql_api.chat.types import ChatMessageType, ChatRoomType
-from graphql_api.core.compiled import PlanCache
-from graphql_api.core.context import Info
-from graphql_api.core.documents import DocumentCache
-from graphql_api.core.execution import GraphQLApiExecutor, OperationContext, QuietExecutor
-from graphql_api.core.limits import QueryLimits, query_limits_extension
-from graphql_api.core.masking import MaskInternalErrors, log_unexpected_errors
-from graphql_api.core.metrics import OperationMetrics
-from graphql_api.core.relay import Node, from_global_id
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.documents.cache import DocumentCache
+from graphql_api.core.graphql.documents.trusted import trusted_documents_extension
+from graphql_api.core.graphql.engine.plans import PlanCache
+from graphql_api.core.graphql.execution import GraphQLApiExecutor, OperationContext, QuietExecutor
+from graphql_api.core.graphql.limits import QueryLimits, query_limits_extension
+from graphql_api.core.graphql.masking import MaskInternalErrors, log_unexpected_errors
+from graphql_api.core.graphql.metrics import OperationMetrics
+from graphql_api.core.graphql.relay import Node, from_global_id
+from graphql_api.core.http.view import PlainHttpRunsNoSubscriptions, StorableStringsExtension
 from graphql_api.core.settings import Settings
-from graphql_api.core.transport import PlainHttpRunsNoSubscriptions, StorableStringsExtension
-from graphql_api.core.trusted_only import trusted_documents_extension
 from graphql_api.items.mutations import ItemMutations
 from graphql_api.items.queries import ItemQueries, item_by_pk
 from graphql_api.items.types import ItemType
@@ -71,7 +71,8 @@ class Subscription(LinkSubscriptions, ChatSubscriptions):
 
 class Schema(strawberry.Schema):
     # Set by build_schema: the query limits, the documents seen lately with the outcome
-    # of their checks (`core.documents`), and their execution plans (`core.compiled`).
+    # of their checks (`core.graphql.documents.cache`), and their execution plans
+    # (`core.graphql.engine.plans`).
     limits: QueryLimits
     documents: DocumentCache
     plans: PlanCache | None = None

@@ -16,12 +16,12 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_api.app import create_app
-from graphql_api.core.context import AppState
-from graphql_api.core.db import Base
-from graphql_api.core.fast_path import FastQueries
-from graphql_api.core.migrate import upgrade_async
+from graphql_api.core.db.base import Base
+from graphql_api.core.db.migrate import upgrade_async
+from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.core.settings import Settings
 from graphql_api.models import load_all_models
+from graphql_api.state import AppState
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

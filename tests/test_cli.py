@@ -61,7 +61,7 @@ def test_create_user_with_bad_or_duplicate_input_fails_clearly(tmp_path: Path) -
 
 
 def test_new_migration_is_numbered_and_named_like_the_committed_ones(tmp_path: Path) -> None:
-    from graphql_api.core.migrate import MIGRATIONS
+    from graphql_api.core.db.migrate import MIGRATIONS
 
     env = cli_env(tmp_path)
     assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0

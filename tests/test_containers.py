@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from graphql_api.core import ide
+from graphql_api.core.http import ide
 from graphql_api.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]

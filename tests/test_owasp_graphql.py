@@ -15,7 +15,7 @@ from graphql import get_introspection_query
 from sqlalchemy import text
 
 from graphql_api.app import create_app
-from graphql_api.core.context import AppState
+from graphql_api.state import AppState
 from tests.conftest import GraphQLClient, SignedIn, StatementLog, error_codes
 from tests.conftest import test_settings as settings_for_tests
 from tests.items.test_create_item import CREATE_ITEM

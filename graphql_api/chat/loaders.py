@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.chat.models import ChatRoom
-from graphql_api.core.loaders import SessionLoader, in_key_order
+from graphql_api.core.graphql.loaders import SessionLoader, in_key_order
 
 
 class ChatRoomByIdLoader(SessionLoader[int, ChatRoom | None]):

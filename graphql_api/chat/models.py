@@ -5,7 +5,8 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from graphql_api.core.db import Base, BigId, IdPk, Timestamp, UTCDateTime, utcnow
+from graphql_api.core.clock import utcnow
+from graphql_api.core.db.base import Base, BigId, IdPk, Timestamp, UTCDateTime
 
 
 class ChatRoom(Base):

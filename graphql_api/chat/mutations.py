@@ -4,10 +4,10 @@ import strawberry
 
 from graphql_api.chat import service
 from graphql_api.chat.types import ChatRoomPayload, SendMessagePayload
-from graphql_api.core.context import Info
-from graphql_api.core.db import write_transaction
-from graphql_api.core.permissions import IsAuthenticated
-from graphql_api.core.types import UserError, reports_user_errors
+from graphql_api.core.db.engine import write_transaction
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.payloads import UserError, reports_user_errors
+from graphql_api.core.graphql.permissions import IsAuthenticated
 from graphql_api.users.auth import viewer_user
 
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Protocol
 
 import redis
@@ -204,6 +205,13 @@ class RedisPresence:
             self._keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._keeper
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRuntime:
+    """What chat keeps for the app's life (`graphql_api.state`)."""
+
+    presence: Presence
 
 
 def create_presence(broker: MemoryBroker | RedisBroker, *, ttl: float) -> Presence:

@@ -7,9 +7,10 @@ from graphql_api.chat import service
 from graphql_api.chat.loaders import ChatRoomByIdLoader
 from graphql_api.chat.models import ChatRoom
 from graphql_api.chat.types import ChatRoomConnection, ChatRoomType
-from graphql_api.core.context import Info
-from graphql_api.core.pagination import SortKey, paginate, parse_int, parse_str
-from graphql_api.core.permissions import IsAuthenticated
+from graphql_api.core.db.keyset import SortKey, parse_int, parse_str
+from graphql_api.core.graphql.connections import page_args, paginate
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.permissions import IsAuthenticated
 
 BY_NAME = SortKey("r+", ("name", "id"), (parse_str, parse_int), False)
 
@@ -33,7 +34,7 @@ class ChatQueries:
             select(ChatRoom),
             ChatRoom,
             BY_NAME,
-            BY_NAME.page_args(first, after),
+            page_args(BY_NAME, first, after),
         )
 
     @strawberry.field(

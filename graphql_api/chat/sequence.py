@@ -39,8 +39,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.chat.models import ChatMessage, ChatRoom
-from graphql_api.core.db import Reads
-from graphql_api.core.errors import BadUserInput
+from graphql_api.core.db.engine import Reads
+from graphql_api.core.graphql.errors import BadUserInput
 
 PAGE_SIZE = 100  # messages read from the database at a time, each page in a short session
 NOT_IN_ROOM = "after must be the ID of a message in this room."

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.chat.models import ChatMessage, ChatRoom
-from graphql_api.core.db import violates
+from graphql_api.core.db.engine import violates
 from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
 from graphql_api.core.validation import clean_text, text_length
 from graphql_api.users.models import User

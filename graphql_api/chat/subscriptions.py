@@ -7,14 +7,14 @@ import strawberry
 from strawberry.types.nodes import SelectedField, Selection
 
 from graphql_api.chat import sequence, service
-from graphql_api.chat.presence import new_key
+from graphql_api.chat.presence import ChatRuntime, new_key
 from graphql_api.chat.types import ChatMessageType
 from graphql_api.core.broker import SlowConsumer
-from graphql_api.core.context import Info
-from graphql_api.core.errors import BadUserInput, FellBehind
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.errors import BadUserInput, FellBehind
+from graphql_api.core.graphql.permissions import IsAuthenticated
+from graphql_api.core.graphql.relay import pk_of
 from graphql_api.core.metrics import open_subscription
-from graphql_api.core.permissions import IsAuthenticated
-from graphql_api.core.relay import pk_of
 from graphql_api.users.loaders import UserByIdLoader
 from graphql_api.users.revocation import session_events
 
@@ -85,7 +85,7 @@ class ChatSubscriptions:
                     raise BadUserInput("after must be the ID of a ChatMessage.")
                 after_seq = await sequence.seq_of(session, room_id=found.id, message_pk=after_pk)
         viewer = await info.context.require_viewer()
-        presence = info.context.state.presence
+        presence = info.context.state.runtime(ChatRuntime).presence
         # Listening before the database is read: a message committed in between is heard
         # live, or read, or both, and InOrder hands it out once (chat/sequence.py).
         async with (

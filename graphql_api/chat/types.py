@@ -8,10 +8,12 @@ from sqlalchemy import select
 
 from graphql_api.chat.loaders import ChatRoomByIdLoader
 from graphql_api.chat.models import ChatMessage, ChatRoom
-from graphql_api.core.context import Info
-from graphql_api.core.pagination import Connection, SortKey, oldest_first, paginate, parse_int
-from graphql_api.core.relay import Node, to_global_id
-from graphql_api.core.types import UserError
+from graphql_api.chat.presence import ChatRuntime
+from graphql_api.core.db.keyset import SortKey, parse_int
+from graphql_api.core.graphql.connections import Connection, oldest_first, page_args, paginate
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.payloads import UserError
+from graphql_api.core.graphql.relay import Node, to_global_id
 from graphql_api.users.loaders import UserByIdLoader
 
 if TYPE_CHECKING:
@@ -80,7 +82,7 @@ class ChatRoomType(Node):
             select(ChatMessage).where(ChatMessage.room_id == root.id),
             ChatMessage,
             NEWEST_FIRST,
-            NEWEST_FIRST.page_args(last, before),
+            page_args(NEWEST_FIRST, last, before),
         )
         return oldest_first(connection)
 
@@ -89,7 +91,7 @@ class ChatRoomType(Node):
         "once however many tabs or devices they use."
     )
     async def online_users(root: strawberry.Parent[ChatRoom], info: Info) -> list[UserRef]:
-        ids = await info.context.state.presence.online(root.id)
+        ids = await info.context.state.runtime(ChatRuntime).presence.online(root.id)
         users = await info.context.loader(UserByIdLoader).load_many(ids)
         return [user for user in users if user is not None]
 

@@ -1,7 +1,7 @@
 """Logging: one JSON object per line in production, readable lines in development.
 
 Every record carries the id of the request it was logged in (`X-Request-ID`, set by
-`core.middleware`), so a line of the access log, an error and its traceback can be
+`core.http.middleware.request_id`), so a line of the access log, an error and its traceback can be
 found together.
 """
 

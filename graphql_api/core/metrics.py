@@ -9,12 +9,10 @@ is imported, so it must be set before this module is.
 import asyncio
 import collections
 import os
-import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from graphql import GraphQLError
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -25,7 +23,6 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from strawberry.extensions import SchemaExtension
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 # Operation names come from clients: past this many per process, new ones count as one.
@@ -70,9 +67,9 @@ def operation_label(name: str | None) -> str:
 
 
 def record_operation(
-    name: str | None, kind: str, seconds: float, errors: Sequence[GraphQLError] = ()
+    name: str | None, kind: str, seconds: float, errors: Sequence[Any] = ()
 ) -> None:
-    """Count one answered operation and the codes of its errors."""
+    """Count one answered operation and the codes of its errors (GraphQL errors)."""
     key = (operation_label(name), kind)
     children = _children.get(key)
     if children is None:
@@ -120,22 +117,6 @@ async def open_subscription(field: str) -> AsyncIterator[None]:
         yield
     finally:
         gauge.dec()
-
-
-class OperationMetrics(SchemaExtension):
-    """Counts what Strawberry's executor answers (the fast path counts its own)."""
-
-    def on_operation(self) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        context = self.execution_context
-        try:
-            kind = context.operation_type.value
-        except Exception:  # no document, or no such operation: a request error
-            kind = "invalid"
-        result = context.result
-        errors = (result.errors if result is not None else context.pre_execution_errors) or ()
-        record_operation(context.operation_name, kind, time.perf_counter() - started, errors)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -19,7 +19,6 @@ import math
 import time
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import redis
 import redis.asyncio
@@ -27,11 +26,7 @@ from limits import RateLimitItem, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from graphql_api.core.errors import RateLimited
 from graphql_api.core.settings import Settings
-
-if TYPE_CHECKING:
-    from graphql_api.core.context import Context
 
 logger = logging.getLogger("graphql_api.ratelimit")
 
@@ -190,13 +185,3 @@ class RateLimiter:
             timer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await timer
-
-
-async def enforce(
-    context: "Context", limit: Limit, key: str, *, reason: str, cost: int = 1
-) -> None:
-    """Count a GraphQL request; over the limit, RATE_LIMITED and a Retry-After header."""
-    retry_after = await context.state.rate_limits.hit(limit, key, cost=cost)
-    if retry_after is not None:
-        context.set_response_header("Retry-After", str(retry_after))
-        raise RateLimited(retry_after, reason)

@@ -179,7 +179,8 @@ class Settings(BaseSettings):
     # Query texts (up to 8 KiB each) whose parsed, checked document and execution plan are
     # kept; 0 turns the caches off.
     document_cache_size: int = Field(default=500, ge=0, le=100_000)
-    # Persisted documents (`core.persisted`). A manifest of trusted documents (JSON: id to
+    # Persisted documents (`core.graphql.documents.persisted`). A manifest of trusted documents
+    # (JSON: id to
     # document, as Relay, Apollo and GraphQL Code Generator write it); with
     # trusted_documents_only, no other document runs.
     trusted_documents: Path | None = None

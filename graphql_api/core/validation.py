@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from graphql_api.core.errors import BadUserInput, ErrorCode, FieldError, InvalidInput
+from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
 
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
@@ -85,15 +85,6 @@ def utc_moment(value: datetime) -> datetime | None:
 
 
 MAX_SEARCH_LENGTH = 200
-
-
-def search_term(search: str | None) -> str | None:
-    """A list's `search` argument, trimmed; None when empty. Long ones are refused."""
-    if search is None or not search.strip():
-        return None
-    if len(search) > MAX_SEARCH_LENGTH:
-        raise BadUserInput(f"search is at most {MAX_SEARCH_LENGTH} characters.")
-    return search.strip()
 
 
 def like_pattern(search: str) -> str:

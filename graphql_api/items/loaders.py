@@ -9,15 +9,15 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from graphql_api.core.loaders import (
+from graphql_api.core.db.fastread.reads import Read
+from graphql_api.core.db.keyset import PageArgs
+from graphql_api.core.graphql.loaders import (
     RecordLoader,
     SessionLoader,
     by_keys,
     grouped_by_key,
     in_key_order,
 )
-from graphql_api.core.pagination import PageArgs
-from graphql_api.core.reads import Read
 from graphql_api.items.models import Item, ItemRecord, ItemTag
 from graphql_api.items.service import ItemFilter, ItemOrder, conditions
 

@@ -5,8 +5,9 @@ from decimal import Decimal
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from graphql_api.core.db import Base, BigId, IdPk, Money, Timestamp, utcnow
-from graphql_api.core.records import read_model
+from graphql_api.core.clock import utcnow
+from graphql_api.core.db.base import Base, BigId, IdPk, Money, Timestamp
+from graphql_api.core.db.fastread.records import read_model
 
 
 class Item(Base):

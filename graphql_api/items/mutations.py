@@ -4,11 +4,11 @@ from decimal import Decimal
 
 import strawberry
 
-from graphql_api.core.context import Info
-from graphql_api.core.db import write_transaction
-from graphql_api.core.permissions import IsAuthenticated
-from graphql_api.core.relay import input_pk, to_global_id
-from graphql_api.core.types import DeletePayload, given_fields, reports_user_errors
+from graphql_api.core.db.engine import write_transaction
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.payloads import DeletePayload, given_fields, reports_user_errors
+from graphql_api.core.graphql.permissions import IsAuthenticated
+from graphql_api.core.graphql.relay import input_pk, to_global_id
 from graphql_api.items import service
 from graphql_api.items.types import ItemPayload
 from graphql_api.users.auth import viewer_user

@@ -2,9 +2,9 @@
 
 import strawberry
 
-from graphql_api.core.context import Info
-from graphql_api.core.errors import BadUserInput
-from graphql_api.core.relay import pk_of
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.errors import BadUserInput
+from graphql_api.core.graphql.relay import pk_of
 from graphql_api.items.loaders import ItemByIdLoader
 from graphql_api.items.models import Item
 from graphql_api.items.resolvers import all_items

@@ -1,8 +1,7 @@
 """Item lists as connections: shared by `Query.items` and `User.items`."""
 
-from graphql_api.core.context import Info
-from graphql_api.core.pagination import build_connection, read_page
-from graphql_api.core.validation import search_term
+from graphql_api.core.graphql.connections import build_connection, page_args, read_page, search_term
+from graphql_api.core.graphql.context import Info
 from graphql_api.items import service
 from graphql_api.items.loaders import ItemCountByOwnerLoader, ItemsByOwnerLoader, OwnerItemsKey
 from graphql_api.items.models import ItemRecord
@@ -22,7 +21,7 @@ async def owner_items(
     """One owner's items, batched with the other owners on the page."""
     order = order_by or ItemOrder.CREATED_AT_DESC
     key = order.value
-    page = key.page_args(first, after)
+    page = page_args(key, first, after)
     where = ItemFilter(tag=tag, search=search_term(search))
     rows = await info.context.loader(ItemsByOwnerLoader).load(
         OwnerItemsKey(owner_id, where, order, page)
@@ -45,7 +44,7 @@ async def all_items(
 ) -> ItemConnection:
     """Items of everyone (or of one owner), in one query."""
     order = order_by or ItemOrder.CREATED_AT_DESC
-    page = order.value.page_args(first, after)
+    page = page_args(order.value, first, after)
     where = ItemFilter(tag=tag, search=search_term(search))
     return await read_page(
         info.context.reads,

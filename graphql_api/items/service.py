@@ -9,15 +9,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.core.db import utcnow
+from graphql_api.core.clock import utcnow
+from graphql_api.core.db.keyset import SortKey, parse_datetime, parse_decimal, parse_int, parse_str
 from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
-from graphql_api.core.pagination import (
-    SortKey,
-    parse_datetime,
-    parse_decimal,
-    parse_int,
-    parse_str,
-)
 from graphql_api.core.validation import (
     clean_text,
     like_pattern,

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from graphql_api.core.context import Info
-from graphql_api.core.pagination import Connection
-from graphql_api.core.records import instance_of
-from graphql_api.core.relay import Node, to_global_id
-from graphql_api.core.types import UserError
+from graphql_api.core.db.fastread.records import instance_of
+from graphql_api.core.graphql.connections import Connection
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.payloads import UserError
+from graphql_api.core.graphql.relay import Node, to_global_id
 from graphql_api.items.loaders import TagsByItemIdLoader
 from graphql_api.items.models import Item
 from graphql_api.items.service import ItemOrder

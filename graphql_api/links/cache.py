@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from graphql_api.core.context import Sessionmaker
+from graphql_api.core.db.engine import Sessionmaker
 from graphql_api.links.models import ShortUrl
 
 MAX_BATCH = 500

@@ -15,8 +15,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy import bindparam, select, update
 
-from graphql_api.core.context import Sessionmaker
-from graphql_api.core.db import write_transaction
+from graphql_api.core.db.engine import Sessionmaker, write_transaction
 from graphql_api.links.models import ShortUrl
 
 _links = ShortUrl.__table__

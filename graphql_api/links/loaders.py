@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.core.loaders import SessionLoader, grouped_by_key, in_key_order
+from graphql_api.core.graphql.loaders import SessionLoader, grouped_by_key, in_key_order
 from graphql_api.links.models import ShortUrl, ShortUrlTag
 
 

@@ -5,22 +5,23 @@ from datetime import datetime
 import strawberry
 from strawberry.file_uploads import Upload
 
-from graphql_api.core.context import Info
-from graphql_api.core.db import write_transaction
+from graphql_api.core.db.engine import write_transaction
 from graphql_api.core.errors import ErrorCode, InvalidInput
-from graphql_api.core.expensive import EXPENSIVE
-from graphql_api.core.permissions import IsAuthenticated
-from graphql_api.core.ratelimit import Limit, enforce
-from graphql_api.core.relay import to_global_id
-from graphql_api.core.types import (
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.expensive import EXPENSIVE
+from graphql_api.core.graphql.payloads import (
     DeletePayload,
     given_fields,
     reports_user_errors,
     user_error,
 )
+from graphql_api.core.graphql.permissions import IsAuthenticated, enforce
+from graphql_api.core.graphql.relay import to_global_id
+from graphql_api.core.ratelimit import Limit
 from graphql_api.links import service
 from graphql_api.links.importer import MAX_BYTES, import_rows, parse_csv
 from graphql_api.links.models import ShortUrl
+from graphql_api.links.redirect import LinkRuntime
 from graphql_api.links.types import ImportShortUrlsPayload, ShortUrlPayload
 from graphql_api.users.auth import viewer_user
 
@@ -94,7 +95,7 @@ class ImportShortUrlsInput:
 
 async def _changed(info: Info, link: ShortUrl) -> ShortUrlPayload:
     """The payload, after dropping the redirects' cached copies of the link."""
-    await info.context.state.links.changed(link.code)
+    await info.context.state.runtime(LinkRuntime).changed(link.code)
     return ShortUrlPayload(short_url=link)  # type: ignore[arg-type]
 
 
@@ -116,7 +117,7 @@ class LinkMutations:
                 session,
                 owner=owner,
                 fields={k: v for k, v in fields.items() if v is not None},
-                rules=info.context.state.links.rules,
+                rules=info.context.state.runtime(LinkRuntime).rules,
             )
         return await _changed(info, link)
 
@@ -133,7 +134,7 @@ class LinkMutations:
                 actor=actor,
                 code=input.code,
                 fields=given_fields(input, *SETTINGS),
-                rules=info.context.state.links.rules,
+                rules=info.context.state.runtime(LinkRuntime).rules,
             )
         return await _changed(info, link)
 
@@ -161,7 +162,7 @@ class LinkMutations:
         actor = await viewer_user(info)
         async with write_transaction(info.context.sessionmaker) as session:
             link = await service.remove(session, actor=actor, code=input.code)
-        await info.context.state.links.changed(link.code)
+        await info.context.state.runtime(LinkRuntime).changed(link.code)
         return DeletePayload(deleted_id=to_global_id("ShortUrl", link.id))
 
     @strawberry.mutation(
@@ -197,10 +198,10 @@ class LinkMutations:
             )
         async with write_transaction(info.context.sessionmaker) as session:
             created, errors = await import_rows(
-                session, owner=owner, rows=rows, rules=info.context.state.links.rules
+                session, owner=owner, rows=rows, rules=info.context.state.runtime(LinkRuntime).rules
             )
         for link in created:
-            await info.context.state.links.changed(link.code)
+            await info.context.state.runtime(LinkRuntime).changed(link.code)
         return ImportShortUrlsPayload(
             short_urls=created,  # type: ignore[arg-type]
             user_errors=[user_error(e) for e in errors],

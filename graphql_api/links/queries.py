@@ -2,10 +2,9 @@
 
 import strawberry
 
-from graphql_api.core.context import Info
-from graphql_api.core.pagination import paginate
-from graphql_api.core.permissions import IsAuthenticated
-from graphql_api.core.validation import search_term
+from graphql_api.core.graphql.connections import page_args, paginate, search_term
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.permissions import IsAuthenticated
 from graphql_api.links import service
 from graphql_api.links.loaders import ShortUrlByCodeLoader, ShortUrlByIdLoader
 from graphql_api.links.models import ShortUrl
@@ -49,5 +48,5 @@ class LinkQueries:
             stmt,
             ShortUrl,
             NEWEST_FIRST,
-            NEWEST_FIRST.page_args(first, after),
+            page_args(NEWEST_FIRST, first, after),
         )

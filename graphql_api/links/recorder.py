@@ -29,8 +29,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from graphql_api.core.broker import Broker
-from graphql_api.core.context import Sessionmaker
-from graphql_api.core.db import write_transaction
+from graphql_api.core.db.engine import Sessionmaker, write_transaction
 from graphql_api.links.agents import classify
 from graphql_api.links.caps import CapReservations
 from graphql_api.links.models import ShortUrl, Visit

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from graphql_api.core.broker import Broker
-from graphql_api.core.db import utcnow
+from graphql_api.core.clock import utcnow
 from graphql_api.core.metrics import record_redirect
 from graphql_api.core.ratelimit import Limit, RateLimiter, address_key
 from graphql_api.links.agents import is_bot

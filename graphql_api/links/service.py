@@ -7,9 +7,10 @@ from sqlalchemy import ColumnElement, Select, delete, exists, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.core.db import utcnow, violates
+from graphql_api.core.clock import utcnow
+from graphql_api.core.db.engine import violates
+from graphql_api.core.db.keyset import SortKey, parse_datetime, parse_int
 from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
-from graphql_api.core.pagination import SortKey, parse_datetime, parse_int
 from graphql_api.core.validation import (
     clean_text,
     like_pattern,

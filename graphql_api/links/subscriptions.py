@@ -6,10 +6,10 @@ from datetime import datetime
 import strawberry
 
 from graphql_api.core.broker import SlowConsumer
-from graphql_api.core.context import Info
-from graphql_api.core.errors import BadUserInput, FellBehind, Forbidden
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.errors import BadUserInput, FellBehind, Forbidden
+from graphql_api.core.graphql.permissions import IsAuthenticated
 from graphql_api.core.metrics import open_subscription
-from graphql_api.core.permissions import IsAuthenticated
 from graphql_api.links.loaders import ShortUrlByCodeLoader
 from graphql_api.links.models import ShortUrl, Visit
 from graphql_api.links.recorder import visits_channel

@@ -7,23 +7,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from sqlalchemy import select
 
-from graphql_api.core.context import Info
-from graphql_api.core.cost import costs
-from graphql_api.core.db import utcnow
-from graphql_api.core.errors import BadUserInput
-from graphql_api.core.pagination import (
-    DEFAULT_PAGE_SIZE,
-    Connection,
-    SortKey,
-    paginate,
-    parse_datetime,
-    parse_int,
-)
-from graphql_api.core.relay import Node, to_global_id
-from graphql_api.core.types import UserError
+from graphql_api.core.clock import utcnow
+from graphql_api.core.db.keyset import DEFAULT_PAGE_SIZE, SortKey, parse_datetime, parse_int
+from graphql_api.core.graphql.connections import Connection, page_args, paginate
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.cost import costs
+from graphql_api.core.graphql.errors import BadUserInput
+from graphql_api.core.graphql.payloads import UserError
+from graphql_api.core.graphql.relay import Node, to_global_id
 from graphql_api.core.validation import utc_moment
 from graphql_api.links.loaders import TagsByShortUrlIdLoader
 from graphql_api.links.models import ShortUrl, Visit
+from graphql_api.links.redirect import LinkRuntime
 from graphql_api.links.stats import MAX_BUCKETS, Interval, visit_stats
 from graphql_api.users.loaders import UserByIdLoader
 
@@ -136,7 +131,7 @@ class ShortUrlType(Node):
 
     @strawberry.field(description="The full short link to share.")
     def short_url(root: strawberry.Parent[ShortUrl], info: Info) -> str:
-        return info.context.state.links.short_url(root.code)
+        return info.context.state.runtime(LinkRuntime).short_url(root.code)
 
     @strawberry.field(description="Normalised tags, sorted.")
     async def tags(root: strawberry.Parent[ShortUrl], info: Info) -> list[str]:
@@ -153,7 +148,7 @@ class ShortUrlType(Node):
         metadata=costs(DEFAULT_PAGE_SIZE),
     )
     async def qr_code_svg(root: strawberry.Parent[ShortUrl], info: Info) -> str:
-        return await info.context.state.links.qr_code(root.code)
+        return await info.context.state.runtime(LinkRuntime).qr_code(root.code)
 
     @strawberry.field(
         description="Visit counts per hour or day, and the top referrers, browsers, systems "
@@ -207,7 +202,7 @@ class ShortUrlType(Node):
             select(Visit).where(Visit.short_url_id == root.id),
             Visit,
             VISITS_NEWEST_FIRST,
-            VISITS_NEWEST_FIRST.page_args(first, after),
+            page_args(VISITS_NEWEST_FIRST, first, after),
         )
 
 

@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
-from graphql_api.core.db import Base, create_engine
+from graphql_api.core.db.base import Base
+from graphql_api.core.db.engine import create_engine
 from graphql_api.core.settings import load_settings
 from graphql_api.models import load_all_models
 

@@ -8,12 +8,13 @@ from typing import Any, cast
 from sqlalchemy import Row, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.core.context import Context, Info
-from graphql_api.core.db import utcnow
-from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput, Unauthenticated
-from graphql_api.core.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
+from graphql_api.core.clock import utcnow
+from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
+from graphql_api.core.graphql.context import Context, Info
+from graphql_api.core.graphql.errors import Unauthenticated
+from graphql_api.core.security.passwords import MAX_PASSWORD_LENGTH, PasswordHasher
+from graphql_api.core.security.tokens import InvalidToken, TokenClaims, TokenCodec, TokenType
 from graphql_api.core.settings import Settings
-from graphql_api.core.tokens import InvalidToken, TokenClaims, TokenCodec, TokenType
 from graphql_api.users import service
 from graphql_api.users.loaders import UserBySessionLoader
 from graphql_api.users.models import RefreshToken, User

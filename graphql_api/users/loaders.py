@@ -6,8 +6,8 @@ from typing import Any
 from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from graphql_api.core.loaders import RecordLoader, by_keys, in_key_order
-from graphql_api.core.reads import Read
+from graphql_api.core.db.fastread.reads import Read
+from graphql_api.core.graphql.loaders import RecordLoader, by_keys, in_key_order
 from graphql_api.users.models import RefreshToken, User, UserRecord
 
 

@@ -6,8 +6,9 @@ from enum import StrEnum
 from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
-from graphql_api.core.db import Base, BigId, IdPk, Timestamp, UTCDateTime, utcnow
-from graphql_api.core.records import read_model
+from graphql_api.core.clock import utcnow
+from graphql_api.core.db.base import Base, BigId, IdPk, Timestamp, UTCDateTime
+from graphql_api.core.db.fastread.records import read_model
 
 
 class Role(StrEnum):

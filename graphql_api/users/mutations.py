@@ -2,13 +2,14 @@
 
 import strawberry
 
-from graphql_api.core.context import Info
-from graphql_api.core.db import write_transaction
-from graphql_api.core.expensive import EXPENSIVE
-from graphql_api.core.permissions import IsAdmin, IsAuthenticated
-from graphql_api.core.ratelimit import Limit, address_key, enforce, opaque_key
-from graphql_api.core.relay import input_pk, to_global_id
-from graphql_api.core.types import DeletePayload, given_fields, reports_user_errors
+from graphql_api.core.db.engine import write_transaction
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.expensive import EXPENSIVE
+from graphql_api.core.graphql.payloads import DeletePayload, given_fields, reports_user_errors
+from graphql_api.core.graphql.permissions import IsAdmin, IsAuthenticated, enforce
+from graphql_api.core.graphql.relay import input_pk, to_global_id
+from graphql_api.core.ratelimit import Limit, address_key, opaque_key
+from graphql_api.links.redirect import LinkRuntime
 from graphql_api.users import auth, service
 from graphql_api.users.auth import viewer_user
 from graphql_api.users.revocation import announce_end
@@ -231,7 +232,9 @@ class UserMutations:
                 session, actor=actor, user_id=input_pk(input.id, "User")
             )
         await announce_end(info.context.state.broker, user_id=deleted)
-        await info.context.state.links.owner_deleted(deleted)  # their links stop redirecting
+        await info.context.state.runtime(LinkRuntime).owner_deleted(
+            deleted
+        )  # their links stop redirecting
         return DeletePayload(deleted_id=to_global_id("User", deleted))
 
     @strawberry.mutation(

@@ -6,11 +6,12 @@ from typing import Any
 import strawberry
 from sqlalchemy import Select, bindparam, or_, select
 
-from graphql_api.core.context import Info
-from graphql_api.core.pagination import PageArgs, SortKey, parse_datetime, parse_int, read_page
-from graphql_api.core.permissions import IsAuthenticated
-from graphql_api.core.relay import pk_of
-from graphql_api.core.validation import like_pattern, search_term
+from graphql_api.core.db.keyset import PageArgs, SortKey, parse_datetime, parse_int
+from graphql_api.core.graphql.connections import page_args, read_page, search_term
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.permissions import IsAuthenticated
+from graphql_api.core.graphql.relay import pk_of
+from graphql_api.core.validation import like_pattern
 from graphql_api.users.loaders import UserByIdLoader
 from graphql_api.users.models import User, UserRecord
 from graphql_api.users.types import UserConnection, UserType
@@ -64,7 +65,7 @@ class UserQueries:
         search: str | None = None,
     ) -> UserConnection:
         viewer = await info.context.require_viewer()
-        page: PageArgs = USERS_ORDER.page_args(first, after)
+        page: PageArgs = page_args(USERS_ORDER, first, after)
         search = search_term(search)
         connection = await read_page(
             info.context.reads,

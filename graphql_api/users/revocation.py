@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from graphql_api.core.broker import Broker, Message
-from graphql_api.core.context import Info
-from graphql_api.core.errors import Unauthenticated
-from graphql_api.core.tokens import TokenType
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.errors import Unauthenticated
+from graphql_api.core.security.tokens import TokenType
 
 SESSION_ENDED = "SessionEnded"
 ENDED_MESSAGE = "Your session has ended: sign in again."

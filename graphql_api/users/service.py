@@ -8,9 +8,14 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.core.db import utcnow, violates
+from graphql_api.core.clock import utcnow
+from graphql_api.core.db.engine import violates
 from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
-from graphql_api.core.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, PasswordHasher
+from graphql_api.core.security.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    PasswordHasher,
+)
 from graphql_api.core.validation import clean_text, owned_or_admin, text_length
 from graphql_api.users.models import RefreshToken, Role, User
 

@@ -5,11 +5,11 @@ from typing import Any
 
 import strawberry
 
-from graphql_api.core.context import Info
-from graphql_api.core.pagination import Connection
-from graphql_api.core.records import instance_of
-from graphql_api.core.relay import Node, to_global_id
-from graphql_api.core.types import UserError
+from graphql_api.core.db.fastread.records import instance_of
+from graphql_api.core.graphql.connections import Connection
+from graphql_api.core.graphql.context import Info
+from graphql_api.core.graphql.payloads import UserError
+from graphql_api.core.graphql.relay import Node, to_global_id
 from graphql_api.items.resolvers import owner_items
 from graphql_api.items.types import ItemConnection, ItemOrderEnum
 from graphql_api.users.models import Role, User

@@ -33,7 +33,7 @@ from harness import (
 )
 from sqlalchemy import insert
 
-from graphql_api.core.db import create_engine, create_sessionmaker
+from graphql_api.core.db.engine import create_engine, create_sessionmaker
 from graphql_api.core.settings import Settings
 from graphql_api.links.models import ShortUrl
 from graphql_api.users.models import User

@@ -15,7 +15,7 @@ import orjson
 from harness import HERE
 from sqlalchemy import insert, select
 
-from graphql_api.core.db import create_engine, create_sessionmaker
+from graphql_api.core.db.engine import create_engine, create_sessionmaker
 from graphql_api.core.settings import Settings
 from graphql_api.items.models import Item
 from graphql_api.users.models import User

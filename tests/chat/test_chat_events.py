@@ -7,8 +7,9 @@ from typing import Any
 
 from graphql_api.chat.service import get_room, room_channel
 from graphql_api.core.broker import DEFAULT_QUEUE_SIZE
-from graphql_api.core.context import AppState, Context
+from graphql_api.core.graphql.context import Context
 from graphql_api.schema import build_schema
+from graphql_api.state import AppState
 from tests.chat.test_chat import create_room
 from tests.conftest import SignedIn
 

@@ -16,10 +16,11 @@ from sqlalchemy import select, text
 from graphql_api.chat import sequence
 from graphql_api.chat.models import ChatMessage
 from graphql_api.chat.service import message_event, room_channel, send_message
-from graphql_api.core.context import AppState, Context
-from graphql_api.core.db import write_transaction
-from graphql_api.core.relay import to_global_id
+from graphql_api.core.db.engine import write_transaction
+from graphql_api.core.graphql.context import Context
+from graphql_api.core.graphql.relay import to_global_id
 from graphql_api.schema import build_schema
+from graphql_api.state import AppState
 from graphql_api.users.models import User
 from tests.chat.test_chat import SEND, create_room
 from tests.conftest import SignedIn, StatementLog, sign_up

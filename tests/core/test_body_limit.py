@@ -16,8 +16,8 @@ from pydantic import ValidationError
 from sqlalchemy import text
 
 from graphql_api.app import create_app
-from graphql_api.core.context import AppState
 from graphql_api.core.settings import Settings
+from graphql_api.state import AppState
 from tests import conftest
 from tests.conftest import SignedIn
 from tests.core.test_http_conformance import MALLORY, REGISTER, user_count

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from sqlalchemy import select, text
 
-from graphql_api.core.context import AppState
 from graphql_api.items.models import Item, ItemRecord
+from graphql_api.state import AppState
 from graphql_api.users.models import User
 
 CET = timezone(timedelta(hours=1))

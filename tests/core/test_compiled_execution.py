@@ -19,9 +19,10 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis_graphql import nodes, queries
 
-from graphql_api.core.context import AppState, Context
+from graphql_api.core.graphql.context import Context
 from graphql_api.items.models import Item, ItemTag
 from graphql_api.schema import Schema, build_schema
+from graphql_api.state import AppState
 from graphql_api.users.models import User
 from tests.conftest import SignedIn
 from tests.generated import examples
@@ -108,7 +109,7 @@ async def data(services: AppState, alice: SignedIn) -> dict[str, Any]:
 
 
 def _global_id(type_name: str, pk: int) -> str:
-    from graphql_api.core.relay import to_global_id
+    from graphql_api.core.graphql.relay import to_global_id
 
     return to_global_id(type_name, pk)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, text
 
-from graphql_api.core.db import create_engine, create_sessionmaker, write_transaction
+from graphql_api.core.db.engine import create_engine, create_sessionmaker, write_transaction
 from tests.conftest import REGISTER, TEST_PASSWORD, GraphQLClient, SignedIn
 from tests.conftest import test_settings as settings_for_tests
 from tests.items.test_create_item import CREATE_ITEM

@@ -1,4 +1,4 @@
-"""The fast path (`core.fast_path`): queries seen before, answered as the whole way would.
+"""The fast path (`core.http.fast_path`): queries seen before, answered as the whole way would.
 
 Every test sends a request twice or more: the first takes the whole way (router,
 Strawberry's view, parsing, validation, limits), later ones may take the fast path.
@@ -14,9 +14,10 @@ import httpx
 import orjson
 import pytest
 
-from graphql_api.core.context import AppState, Context
-from graphql_api.core.fast_path import FastQueries
+from graphql_api.core.graphql.context import Context
+from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.schema import build_schema
+from graphql_api.state import AppState
 from tests.conftest import SignedIn, error_codes
 
 ITEMS = """
@@ -227,7 +228,7 @@ async def test_a_fault_of_the_fast_path_is_logged_and_answered_the_whole_way(
         raise RuntimeError("a bug")
 
     whole = await post(http, "query Plain { items { totalCount } }")
-    monkeypatch.setattr("graphql_api.core.fast_path.negotiated", broken)
+    monkeypatch.setattr("graphql_api.core.http.fast_path.negotiated", broken)
     before = fast.answered
     with caplog.at_level(logging.ERROR):
         again = await post(http, "query Plain { items { totalCount } }")

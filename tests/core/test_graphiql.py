@@ -1,4 +1,4 @@
-"""GraphiQL's page and files (`core.ide`); in a browser: tests/e2e/test_graphiql_browser.py."""
+"""GraphiQL's page and files (`core.http.ide`); in a browser: tests/e2e/test_graphiql_browser.py."""
 
 from pathlib import Path
 

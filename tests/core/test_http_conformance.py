@@ -12,9 +12,9 @@ from sqlalchemy import text
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
-from graphql_api.core.context import AppState
-from graphql_api.core.http_request import NO_QUERY_MESSAGE as NO_QUERY
-from graphql_api.core.media_types import request_error_status, response_media_type
+from graphql_api.core.http.media_types import request_error_status, response_media_type
+from graphql_api.core.http.request import NO_QUERY_MESSAGE as NO_QUERY
+from graphql_api.state import AppState
 from tests.core.test_security_headers import client_for
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"

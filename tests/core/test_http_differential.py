@@ -1,7 +1,7 @@
 """Over HTTP, the app answers exactly what Strawberry and graphql-core alone would answer.
 
-The app under test has every shortcut on: the fast path (`core.fast_path`) for queries
-seen before, the plans (`core.compiled`) and the document cache. The reference app runs
+The app under test has every shortcut on: the fast path (`core.http.fast_path`) for queries
+seen before, the plans (`core.graphql.engine.plans`) and the document cache. The reference app runs
 on the same database with the document cache off, which turns the other two off with
 it: every request takes Strawberry's view and graphql-core. Hypothesis generates the
 requests: queries from the schema and hand-written documents with variables, inside
@@ -29,8 +29,8 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis_graphql import queries
 
-from graphql_api.core.context import AppState
-from graphql_api.core.relay import to_global_id
+from graphql_api.core.graphql.relay import to_global_id
+from graphql_api.state import AppState
 from tests.conftest import SignedIn, sign_up
 from tests.core.test_compiled_execution import SCALARS, SDL
 from tests.generated import examples

@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 
-from graphql_api.core.fast_path import FastQueries
+from graphql_api.core.http.fast_path import FastQueries
 from tests.core.test_http_differential import (  # noqa: F401 (fixtures)
     DOCUMENTS,
     HttpRequest,

@@ -8,8 +8,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
-from graphql_api.core.db import Base, create_engine
-from graphql_api.core.migrate import upgrade, upgrade_async
+from graphql_api.core.db.base import Base
+from graphql_api.core.db.engine import create_engine
+from graphql_api.core.db.migrate import upgrade, upgrade_async
 from graphql_api.core.settings import Settings
 from tests.conftest import server_database
 

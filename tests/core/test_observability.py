@@ -6,7 +6,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from graphql_api.app import create_app
-from graphql_api.core.context import AppState
+from graphql_api.state import AppState
 from tests import conftest
 from tests.chat.test_chat import create_room
 from tests.chat.test_chat_events import subscribe

@@ -1,4 +1,4 @@
-"""Automatic persisted queries (`core.persisted`), Apollo's protocol, over HTTP.
+"""Automatic persisted queries (`core.graphql.documents.persisted`), Apollo's protocol, over HTTP.
 
 A hash alone is PersistedQueryNotFound until the document is sent with it; from then on
 the hash alone runs it, by POST or GET, the whole way or the fast path. Every document
@@ -14,9 +14,9 @@ import httpx
 import pytest
 from hypothesis import strategies as st
 
-from graphql_api.core.context import AppState
-from graphql_api.core.documents import MAX_CACHED_QUERY_LENGTH
-from graphql_api.core.fast_path import FastQueries
+from graphql_api.core.graphql.documents.cache import MAX_CACHED_QUERY_LENGTH
+from graphql_api.core.http.fast_path import FastQueries
+from graphql_api.state import AppState
 from tests.conftest import SignedIn, error_codes
 from tests.core.test_observability import grew, metrics
 from tests.generated import examples

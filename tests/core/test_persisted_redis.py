@@ -1,4 +1,5 @@
-"""Registered documents shared across processes through the real Redis (`core.persisted`).
+"""Registered documents shared across processes through the real Redis
+(`core.graphql.documents.persisted`).
 
 Two apps on one Redis stand for two workers. Between one of them and Redis runs a TCP
 relay of the test's own, which counts what passes and can cut the line: Redis down,
@@ -12,8 +13,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio
 
-from graphql_api.core.context import AppState
-from graphql_api.core.persisted import REDIS_PAUSE_SECONDS
+from graphql_api.core.graphql.documents.persisted import REDIS_PAUSE_SECONDS
+from graphql_api.state import AppState
 from tests.core.test_broker import REDIS_URL
 from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh, post_hash
 from tests.core.test_ratelimit import redis_prefix  # noqa: F401 (a fixture)

@@ -9,9 +9,9 @@ import orjson
 import pytest
 from graphql import get_introspection_query
 
-from graphql_api.core.context import AppState
-from graphql_api.core.fast_path import FastQueries
+from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.schema import build_schema
+from graphql_api.state import AppState
 from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn
 from tests.items.test_create_item import CREATE_ITEM
 from tests.users.test_register import count_users

@@ -11,9 +11,9 @@ from limits import parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage
 from pydantic import ValidationError
 
-from graphql_api.core.context import AppState
 from graphql_api.core.ratelimit import Limit, RateLimiter, address_key
 from graphql_api.core.settings import Settings
+from graphql_api.state import AppState
 from tests.conftest import TEST_PASSWORD, sign_up
 from tests.conftest import test_settings as settings_for_tests
 from tests.core.test_broker import REDIS_URL, redis_reachable

@@ -12,8 +12,8 @@ from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from graphql_api.core.context import AppState
-from graphql_api.core.db import create_engine
+from graphql_api.core.db.engine import create_engine
+from graphql_api.state import AppState
 from graphql_api.users.models import User
 from tests import conftest
 from tests.conftest import GraphQLClient

@@ -1,4 +1,5 @@
-"""Reads straight to the driver (`core.reads`) give what SQLAlchemy would, value for value."""
+"""Reads straight to the driver (`core.db.fastread.reads`) give what SQLAlchemy would, value for
+value."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -6,9 +7,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import bindparam, event
 
-from graphql_api.core.context import AppState
-from graphql_api.core.reads import Read
+from graphql_api.core.db.fastread.reads import Read
 from graphql_api.items.models import Item, ItemRecord
+from graphql_api.state import AppState
 from graphql_api.users.models import Role, User, UserRecord
 
 START = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -1,4 +1,5 @@
-"""Read models (`core.records`): reads load records, not ORM instances, and lose nothing."""
+"""Read models (`core.db.fastread.records`): reads load records, not ORM instances, and lose
+nothing."""
 
 from collections.abc import Iterator
 from decimal import Decimal
@@ -7,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from graphql_api.core.records import instance_of
+from graphql_api.core.db.fastread.records import instance_of
 from graphql_api.items.models import Item, ItemRecord
 from graphql_api.users.models import Role, User, UserRecord
 from tests.conftest import GraphQLClient, SignedIn

@@ -1,4 +1,5 @@
-"""Trusted documents: a manifest (`core.manifest`), and with `trusted_documents_only` nothing else.
+"""Trusted documents: a manifest (`core.graphql.documents.manifest`), and with
+`trusted_documents_only` nothing else.
 
 The manifest shapes are the ones the tools write: a flat map of id to text (Relay's
 `persistConfig.file` with MD5 ids, GraphQL Code Generator's `persisted-documents.json`
@@ -16,10 +17,11 @@ import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from graphql_api.core.context import AppState
-from graphql_api.core.manifest import ManifestError, build_manifest, load_manifest
+from graphql_api.core.graphql.documents.manifest import build_manifest
+from graphql_api.core.manifest import ManifestError, load_manifest
 from graphql_api.core.settings import Settings
 from graphql_api.schema import build_schema
+from graphql_api.state import AppState
 from tests.conftest import REGISTER, TEST_PASSWORD, error_codes, fast_path_of
 from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh
 from tests.persisted_requests import sha256

@@ -6,7 +6,7 @@ import logging
 import pytest
 from strawberry.http.exceptions import WebSocketDisconnected
 
-from graphql_api.core.ws_connections import Idleness, SocketCounts, TransportWSHandler
+from graphql_api.core.http.websocket import Idleness, SocketCounts, TransportWSHandler
 
 
 def test_an_address_holds_sockets_up_to_its_cap_and_frees_them_on_close() -> None:

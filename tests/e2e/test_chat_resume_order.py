@@ -15,7 +15,7 @@ from pathlib import Path
 
 import asyncpg
 
-from graphql_api.core.relay import to_global_id
+from graphql_api.core.graphql.relay import to_global_id
 from tests.cli_helpers import running_server, sign_up_over_http, workers_env
 from tests.e2e.chat_client import CREATE_ROOM, KEEP_ALIVE, ChatSocket, gql, send
 

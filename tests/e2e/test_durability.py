@@ -32,8 +32,8 @@ from typing import Any
 import asyncpg
 import httpx
 
-from graphql_api.core.db import Base
-from graphql_api.core.relay import from_global_id
+from graphql_api.core.db.base import Base
+from graphql_api.core.graphql.relay import from_global_id
 from tests.cli_helpers import (
     ServerProcess,
     cli_env,

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy import insert
 
-from graphql_api.core.db import create_engine
+from graphql_api.core.db.engine import create_engine
 from graphql_api.core.settings import Settings
 from graphql_api.items.models import Item
 from graphql_api.models import load_all_models

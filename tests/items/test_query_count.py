@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from graphql_api.core.relay import from_global_id
+from graphql_api.core.graphql.relay import from_global_id
 from graphql_api.items.models import Item
 from graphql_api.users.models import User
 from tests.conftest import SignedIn, StatementLog

@@ -8,10 +8,10 @@ import httpx
 import pytest
 import segno
 
-from graphql_api.core.context import AppState
-from graphql_api.core.relay import pk_of
+from graphql_api.core.graphql.relay import pk_of
 from graphql_api.links import qr
 from graphql_api.links.models import ShortUrl
+from graphql_api.state import AppState
 from tests.conftest import SignedIn, error_codes
 
 PAGE = "query Page($n: Int) { myShortUrls(first: $n) { nodes { code shortUrl qrCodeSvg } } }"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import httpx
 
-from graphql_api.core.context import AppState
+from graphql_api.state import AppState
 from tests.conftest import SignedIn, sign_up
 from tests.links.helpers import SET_ACTIVE, SHORTEN, shorten
 from tests.links.test_import_short_urls import upload

@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from graphql_api.core.broker import Broker, RedisBroker
-from graphql_api.core.relay import from_global_id
+from graphql_api.core.graphql.relay import from_global_id
 from graphql_api.links.recorder import BATCH, PendingVisit, VisitRecorder
 from tests.conftest import SignedIn, StatementLog
 from tests.links.helpers import BROWSER, GOOGLEBOT, SET_ACTIVE, SHORT_URL, UPDATE, shorten

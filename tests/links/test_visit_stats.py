@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert
 
-from graphql_api.core.relay import from_global_id
+from graphql_api.core.graphql.relay import from_global_id
 from graphql_api.links.models import Visit
 from tests.conftest import SignedIn, error_codes
 from tests.links.helpers import shorten

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import httpx
 
-from graphql_api.core.context import AppState
+from graphql_api.state import AppState
 from tests.conftest import GraphQLClient, SignedIn, error_codes, sign_up
 from tests.core.test_broker import REDIS_URL, redis_reachable
 from tests.items.test_create_item import CREATE_ITEM

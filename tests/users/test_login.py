@@ -2,7 +2,7 @@ import time
 
 from sqlalchemy import text
 
-from graphql_api.core.passwords import PasswordHasher
+from graphql_api.core.security.passwords import PasswordHasher
 from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn, sign_up
 
 LOGIN = """

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from graphql_api.core.context import AppState
+from graphql_api.state import AppState
 from tests.conftest import TEST_PASSWORD, sign_up
 from tests.ratelimit_helpers import (
     assert_rate_limited,

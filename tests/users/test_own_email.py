@@ -6,7 +6,7 @@ proof lasts as long as the operation's answer, and shows nobody else's email.
 
 from fastapi import FastAPI
 
-from graphql_api.core.fast_path import FastQueries
+from graphql_api.core.http.fast_path import FastQueries
 from tests.chat.test_subscription_memory import AsgiWebSocket
 from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn
 

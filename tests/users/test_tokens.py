@@ -9,7 +9,7 @@ import orjson
 import pytest
 from jose import jwt
 
-from graphql_api.core.tokens import InvalidToken, TokenType
+from graphql_api.core.security.tokens import InvalidToken, TokenType
 from tests.conftest import GraphQLClient, SignedIn, error_codes
 
 ME = "query { me { username } }"

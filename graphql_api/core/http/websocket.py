@@ -1,0 +1,220 @@
+"""The WebSocket handlers of both subprotocols, and how many sockets a client may hold
+open and for how long.
+
+Each open socket holds a file descriptor and a task, so none may be had for nothing:
+- A socket that sends no `connection_init` within `ws_init_timeout_seconds` is closed with
+  4408, on both subprotocols (Strawberry does it for graphql-transport-ws only).
+- An anonymous socket with no operation running for `ws_idle_anonymous_seconds` is closed
+  with 1000. Signed-in ones stay: they are accountable, and the address cap holds them too.
+- One client address (an IPv6 /64) holds at most `ws_max_connections_per_address` sockets
+  in this process. One more is accepted and closed at once with 4429: a browser can read a
+  close code (a refused handshake reaches its scripts as a bare failure), and graphql-ws
+  clients take 4429 as final instead of retrying.
+"""
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any, Protocol
+
+from starlette.websockets import WebSocketDisconnect
+from strawberry.http.async_base_view import AsyncWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+
+from graphql_api.core.graphql.context import Context
+from graphql_api.core.ratelimit import address_key
+
+logger = logging.getLogger("graphql_api.ws")
+
+TOO_MANY = (4429, "Too many connections from this address")
+# The code and reason graphql-transport-ws defines; the legacy protocol defines none.
+INIT_TIMEOUT = (4408, "Connection initialisation timeout")
+IDLE = (1000, "Idle: an anonymous connection with no operation running")
+
+
+class SocketCounts:
+    """Open WebSockets per client address, in this process."""
+
+    def __init__(self, per_address: int) -> None:
+        self.per_address = per_address
+        self._open: Counter[str] = Counter()
+
+    @contextmanager
+    def held(self, address: str | None) -> Iterator[bool]:
+        """Count a socket as open for the block; False, and not counted, at the cap."""
+        key = address_key(address)
+        if self._open[key] >= self.per_address:
+            yield False
+            return
+        self._open[key] += 1
+        try:
+            yield True
+        finally:
+            self._open[key] -= 1
+            if not self._open[key]:
+                del self._open[key]  # only addresses with open sockets take memory
+
+
+class Idleness:
+    """Since when a connection has had no operation running."""
+
+    def __init__(self, registered: Callable[[], int]) -> None:
+        # The handler's own count: it takes an operation in before its task first runs.
+        self._registered = registered
+        self._loop = asyncio.get_running_loop()
+        self._running = 0
+        self._since = self._loop.time()
+
+    @contextmanager
+    def busy(self) -> Iterator[None]:
+        """Count an operation as running for the block (its task's whole life)."""
+        self._running += 1
+        try:
+            yield
+        finally:
+            self._running -= 1
+            self._since = self._loop.time()
+
+    async def wait(self, seconds: float) -> None:
+        """Return once no operation has run for `seconds`."""
+        while True:
+            if self._running or self._registered():
+                # Once they end, `_since` moves on by at least this much: no need to look sooner.
+                await asyncio.sleep(seconds)
+                continue
+            left = self._since + seconds - self._loop.time()
+            if left <= 0:
+                return
+            await asyncio.sleep(left)
+
+
+class CountingView(Protocol):
+    sockets: SocketCounts
+
+
+class ConnectionLimits:
+    """The limits above, for a handler of either subprotocol (put it first in the bases)."""
+
+    view: Any
+    websocket: AsyncWebSocketAdapter
+    context: Context
+    connection_acknowledged: bool
+    # graphql-transport-ws: Strawberry's handler has its own timer.
+    times_out_init = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.idleness = Idleness(self.registered_operations)
+        self._watchers: list[asyncio.Task[None]] = []
+        self._init_received = False
+        self._watching_idle = False
+        self._closed = False
+
+    def registered_operations(self) -> int:
+        """The operations the handler holds, started or about to."""
+        raise NotImplementedError
+
+    async def handle(self) -> None:
+        view: CountingView = self.view
+        with view.sockets.held(self.context.client_address) as admitted:
+            if not admitted:
+                await self._close(*TOO_MANY)
+                return
+            if self.times_out_init:
+                self._watch(self._close_unless_initialised())
+            try:
+                await super().handle()  # type: ignore[misc]
+            finally:
+                for task in self._watchers:
+                    task.cancel()
+                for task in self._watchers:
+                    with suppress(asyncio.CancelledError):
+                        await task
+
+    async def handle_message(self, message: Any) -> None:
+        if self._closed:
+            return  # sent as we closed: no operation may start on a closing socket
+        await super().handle_message(message)  # type: ignore[misc]
+
+    async def handle_connection_init(self, message: Any) -> None:
+        self._init_received = True  # checking its token takes a moment: not a timeout
+        await super().handle_connection_init(message)  # type: ignore[misc]
+        # The legacy protocol takes connection_init again: one watcher is enough.
+        if self.connection_acknowledged and self.context.token is None and not self._watching_idle:
+            self._watching_idle = True
+            self._watch(self._close_when_idle())
+
+    def _watch(self, watcher: Coroutine[Any, Any, None]) -> None:
+        self._watchers.append(asyncio.create_task(watcher))
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.context.settings.ws_init_timeout_seconds)
+        if not self._init_received:
+            await self._close(*INIT_TIMEOUT)
+
+    async def _close_when_idle(self) -> None:
+        await self.idleness.wait(self.context.settings.ws_idle_anonymous_seconds)
+        await self._close(*IDLE)
+
+    async def _close(self, code: int, reason: str) -> None:
+        self._closed = True
+        # The client may have gone at the same moment: then there is nothing to close.
+        with suppress(RuntimeError, WebSocketDisconnect):
+            await self.websocket.close(code, reason)
+
+
+class LegacyWSHandler(ConnectionLimits, BaseGraphQLWSHandler[Context, None]):
+    """Apollo's subscriptions-transport-ws protocol (`graphql-ws`), with the limits."""
+
+    times_out_init = True
+
+    def registered_operations(self) -> int:
+        return len(self.tasks)
+
+    async def handle_async_results(self, *args: Any, **kwargs: Any) -> None:
+        with self.idleness.busy():
+            try:
+                await super().handle_async_results(*args, **kwargs)
+            except WebSocketDisconnected:
+                # Strawberry sends `complete` even to a client that has gone (and lets the
+                # error end the task, which no one awaits then): nothing is wrong here.
+                _client_gone()
+
+
+class TransportWSHandler(ConnectionLimits, BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws, with the limits."""
+
+    def registered_operations(self) -> int:
+        return len(self.operations)
+
+    async def handle_task_exception(self, error: Exception) -> None:
+        if isinstance(error, WebSocketDisconnected):
+            _client_gone()  # an operation was sending as the client went: not a fault
+            return
+        await super().handle_task_exception(error)
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        with self.idleness.busy():
+            await super().run_operation(operation)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            # A task keeps the CancelledError that ended it, whose traceback holds the
+            # task's own frames, and so the task: a cycle of the whole subscription (~200
+            # objects) left to the cyclic collector. Taking the error hands it over, and
+            # it all goes now.
+            with suppress(asyncio.CancelledError):
+                task.result()
+            return
+        super()._task_done(task)
+
+
+def _client_gone() -> None:
+    logger.debug("an operation ended: its client had gone")
