@@ -17,7 +17,7 @@ from graphql_api.chat.types import ChatMessageType, ChatRoomType
 from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.documents.cache import DocumentCache
 from graphql_api.core.graphql.documents.trusted import trusted_documents_extension
-from graphql_api.core.graphql.engine.plans import PlanCache
+from graphql_api.core.graphql.engine.run import PlanCache
 from graphql_api.core.graphql.execution import GraphQLApiExecutor, OperationContext, QuietExecutor
 from graphql_api.core.graphql.limits import QueryLimits, query_limits_extension
 from graphql_api.core.graphql.masking import MaskInternalErrors, log_unexpected_errors
