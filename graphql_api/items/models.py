@@ -34,7 +34,7 @@ class Item(Base):
         return self.price + (self.tax or Decimal(0))
 
 
-# What is only read of an item (loaders, pages) is loaded as this (see core.records).
+# What is only read of an item (loaders, pages) is loaded as this (see core.db.fastread.records).
 ItemRecord = read_model(Item)
 
 

@@ -80,7 +80,7 @@ def conditions(shape: tuple[bool, bool], model: Any = Item) -> list[ColumnElemen
 @lru_cache(maxsize=8)
 def items_where(shape: tuple[bool, bool], *, by_owner: bool) -> Select[Any]:
     """The items a list of this filter shape shows (those of `:owner_id` if `by_owner`),
-    unordered: pagination orders them. Built once (core.pagination.read_page)."""
+    unordered: pagination orders them. Built once (core.graphql.connections.read_page)."""
     stmt = select(Item.id).where(*conditions(shape))
     return stmt.where(Item.owner_id == bindparam("owner_id")) if by_owner else stmt
 

@@ -37,7 +37,7 @@ class User(Base):
         return self.role == Role.ADMIN
 
 
-# What is only read of a user (loaders, pages) is loaded as this (see core.records).
+# What is only read of a user (loaders, pages) is loaded as this (see core.db.fastread.records).
 UserRecord = read_model(User)
 
 # Case-insensitive uniqueness, enforced by the database (no check-then-insert race).

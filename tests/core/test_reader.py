@@ -88,7 +88,7 @@ async def test_a_sqlite_read_past_the_statement_timeout_is_interrupted(
         assert time.monotonic() - started < 2
         # The next statement has a clock of its own.
         assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
-        # So have the reads that skip SQLAlchemy (core.reads).
+        # So have the reads that skip SQLAlchemy (core.db.fastread.reads).
         driver = (await conn.get_raw_connection()).driver_connection
         with pytest.raises(sqlite3.OperationalError, match="interrupted"):
             await driver.execute_fetchall(str(endless), [])  # type: ignore[union-attr]

@@ -68,7 +68,7 @@ async def test_graphiql_may_load_exactly_its_own_assets(http: httpx.AsyncClient)
     stylesheets = re.findall(r'<link[^>]*rel="stylesheet"[^>]*href="([^"]+)"', page, re.S)
     assert scripts and stylesheets
     assert "<script>" not in page and "<style>" not in page  # nothing inline
-    # Every file from this server (core.ide), none from a CDN: it works offline.
+    # Every file from this server (core.http.ide), none from a CDN: it works offline.
     for asset in scripts + stylesheets:
         assert asset.startswith("/graphql/assets/")
         served = await http.get(asset)

@@ -66,7 +66,7 @@ async def by_keys(
 @lru_cache(maxsize=512)
 def _by_keys(record: type[Record], column: str, count: int) -> Read:
     # A parameter per key (not an expanding IN): the SQL is the same for every batch of
-    # this size, so it is compiled once (core.reads).
+    # this size, so it is compiled once (core.db.fastread.reads).
     keys = [bindparam(f"key_{n}") for n in range(count)]
     return Read(record, record.select().where(getattr(record.model, column).in_(keys)))
 

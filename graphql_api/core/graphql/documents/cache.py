@@ -20,7 +20,7 @@ class CachedDocument:
     document: DocumentNode
     # What the document-only checks found; None until they have run.
     errors: list[GraphQLError] | None = None
-    # Its cost (core.cost), by operation name and the coerced Int and null variables.
+    # Its cost (core.graphql.cost), by operation name and the coerced Int and null variables.
     costs: dict[tuple[Any, ...], int] = field(default_factory=dict)
 
 

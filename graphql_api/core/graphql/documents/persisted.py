@@ -1,7 +1,7 @@
 """Persisted documents: a client names a document by a hash instead of sending it.
 
 Two features behind one call. The one reading of a request that both ways share
-(`core.http_request.with_document`, for Strawberry's view and the fast path) gives
+(`core.http.request.with_document`, for Strawberry's view and the fast path) gives
 `PersistedDocuments.document` the `query` and `extensions` a client sent, and runs the
 text it returns or answers the error it raises, a GraphQL request error with its code.
 
