@@ -128,11 +128,13 @@ async def test_garbage_and_non_bearer_credentials_are_refused(alice: SignedIn) -
 
 async def test_a_token_verified_before_is_refused_once_expired(services) -> None:  # type: ignore[no-untyped-def]
     codec = services.tokens
-    token, _ = codec.encode(subject="7", token_type=TokenType.ACCESS, ttl=timedelta(seconds=1))
+    # `exp` is whole seconds: 3 s leave at least 2 for the checks before it, on a busy runner.
+    token, _ = codec.encode(subject="7", token_type=TokenType.ACCESS, ttl=timedelta(seconds=3))
     assert codec.decode(token, TokenType.ACCESS).subject == "7"
     assert codec.decode(token, TokenType.ACCESS).subject == "7"  # the verified one, kept
     with pytest.raises(InvalidToken):
         codec.decode(token, TokenType.REFRESH)  # kept per type: still not a refresh token
-    await asyncio.sleep(1.1)
+    expires = jwt.get_unverified_claims(token)["exp"]
+    await asyncio.sleep(max(0.0, expires + 0.05 - time.time()))  # until `exp` has passed
     with pytest.raises(InvalidToken):
         codec.decode(token, TokenType.ACCESS)
