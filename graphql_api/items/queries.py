@@ -8,7 +8,8 @@ from graphql_api.core.graphql.relay import pk_of
 from graphql_api.items.loaders import ItemByIdLoader
 from graphql_api.items.models import Item
 from graphql_api.items.resolvers import all_items
-from graphql_api.items.types import ItemConnection, ItemOrderEnum, ItemType
+from graphql_api.items.service import ItemOrder
+from graphql_api.items.types import ItemConnection, ItemType
 
 
 async def item_by_pk(info: Info, pk: int) -> Item | None:
@@ -35,7 +36,7 @@ class ItemQueries:
         owner_id: strawberry.ID | None = None,
         tag: str | None = None,
         search: str | None = None,
-        order_by: ItemOrderEnum | None = None,
+        order_by: ItemOrder | None = None,
     ) -> ItemConnection:
         owner_pk = None
         if owner_id is not None and (owner_pk := pk_of(owner_id, "User")) is None:

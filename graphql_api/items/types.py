@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # Lazy: User.items refers back to this module.
 UserRef = Annotated["UserType", strawberry.lazy("graphql_api.users.types")]
 
+# strawberry.enum marks ItemOrder itself and returns it: annotations name ItemOrder.
 ItemOrderEnum = strawberry.enum(
     ItemOrder,
     name="ItemOrder",

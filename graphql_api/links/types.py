@@ -59,6 +59,7 @@ class VisitConnection(Connection[VisitType]):
     pass
 
 
+# strawberry.enum marks Interval itself and returns it: annotations name Interval.
 VisitInterval = strawberry.enum(
     Interval, name="VisitInterval", description="The width of a bucket of visit statistics."
 )
@@ -81,7 +82,7 @@ class VisitCount:
 class VisitStats:
     since: datetime = strawberry.field(description="Start of the range (bucket-aligned, UTC).")
     until: datetime = strawberry.field(description="End of the range (exclusive).")
-    interval: VisitInterval = strawberry.field(description="Width of each bucket.")
+    interval: Interval = strawberry.field(description="Width of each bucket.")
     total: int = strawberry.field(description="Visits in the range, bots included.")
     bots: int = strawberry.field(description="Visits by bots in the range.")
     buckets: list[VisitBucket] = strawberry.field(
@@ -171,7 +172,7 @@ class ShortUrlType(Node):
             ),
         ] = None,
         interval: Annotated[
-            VisitInterval,  # type: ignore[valid-type]
+            Interval,
             strawberry.argument(description="Bucket width."),
         ] = Interval.DAY,
     ) -> VisitStats | None:

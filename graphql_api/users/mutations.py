@@ -12,8 +12,9 @@ from graphql_api.core.ratelimit import Limit, address_key, opaque_key
 from graphql_api.links.redirect import LinkRuntime
 from graphql_api.users import auth, service
 from graphql_api.users.auth import viewer_user
+from graphql_api.users.models import Role
 from graphql_api.users.revocation import announce_end
-from graphql_api.users.types import AuthPayload, LogoutPayload, RoleEnum, UserPayload
+from graphql_api.users.types import AuthPayload, LogoutPayload, UserPayload
 
 
 @strawberry.input(description="A new account.")
@@ -61,7 +62,7 @@ class DeleteUserInput:
 @strawberry.input(description="An admin's change to another user; omitted fields stay.")
 class UpdateUserInput:
     id: strawberry.ID = strawberry.field(description="Global ID of the user.")
-    role: RoleEnum | None = strawberry.field(default=strawberry.UNSET, description="New role.")
+    role: Role | None = strawberry.field(default=strawberry.UNSET, description="New role.")
     is_active: bool | None = strawberry.field(
         default=strawberry.UNSET, description="False disables the account and ends its sessions."
     )

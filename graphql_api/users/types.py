@@ -11,16 +11,18 @@ from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.payloads import UserError
 from graphql_api.core.graphql.relay import Node, to_global_id
 from graphql_api.items.resolvers import owner_items
-from graphql_api.items.types import ItemConnection, ItemOrderEnum
+from graphql_api.items.service import ItemOrder
+from graphql_api.items.types import ItemConnection
 from graphql_api.users.models import Role, User
 
+# strawberry.enum marks Role itself and returns it: annotations name Role (and ItemOrder).
 RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do.")
 
 
 @strawberry.type(name="User", description="A person with an account.")
 class UserType(Node):
     username: str = strawberry.field(description="Unique name, 3-32 characters.")
-    role: RoleEnum = strawberry.field(description="USER, or ADMIN who may change anything.")
+    role: Role = strawberry.field(description="USER, or ADMIN who may change anything.")
     is_active: bool = strawberry.field(description="False once an admin disabled the account.")
     created_at: datetime = strawberry.field(description="When the account was created.")
 
@@ -44,7 +46,7 @@ class UserType(Node):
         after: str | None = None,
         tag: str | None = None,
         search: str | None = None,
-        order_by: ItemOrderEnum | None = None,
+        order_by: ItemOrder | None = None,
     ) -> ItemConnection:
         return await owner_items(info, root.id, first, after, tag, search, order_by)
 

@@ -74,7 +74,7 @@ class Context(BaseContext):
         self.reads = Reads(state.reader)
         self._header_token = token
         self.request_id = request_id
-        self._loaders: dict[type, Any] = {}
+        self._loaders: dict[Callable[[Reads], Any], Any] = {}
         self._viewer: Viewer | None = None
         # Users this request proved to be without a token (sign-up, sign-in, refresh):
         # their own private fields show in its answer, though they are not its viewer.
@@ -82,9 +82,9 @@ class Context(BaseContext):
 
     def loader(self, loader_class: Callable[[Reads], L]) -> L:
         """This request's instance of a DataLoader class (made on first use)."""
-        loader = self._loaders.get(loader_class)  # type: ignore[call-overload]
+        loader: L | None = self._loaders.get(loader_class)
         if loader is None:
-            loader = self._loaders[loader_class] = loader_class(self.reads)  # type: ignore[index]
+            loader = self._loaders[loader_class] = loader_class(self.reads)
         return loader
 
     def forget(self) -> None:

@@ -114,7 +114,7 @@ class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return ended()
 
-    def build_per_event_executor(self, payload: Any) -> Executor:
+    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         """An executor for one subscription event, with a memo of its own.
 
         graphql-core 3.3 shares the subscription's memo of collected sub-fields with

@@ -4,7 +4,7 @@ connection may be shared between tasks."""
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from functools import lru_cache
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
 from sqlalchemy import bindparam
@@ -18,7 +18,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class SessionLoader(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
+class SessionLoader(DataLoader[K, V]):
     def __init__(self, reads: Reads) -> None:
         super().__init__()
         self.reads = reads
@@ -31,7 +31,7 @@ class SessionLoader(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
         raise NotImplementedError
 
 
-class RecordLoader(DataLoader, Generic[K, V]):  # type: ignore[type-arg]
+class RecordLoader(DataLoader[K, V]):
     """A loader of records (`core.db.fastread.records`): Core statements on a connection, no
     session."""
 

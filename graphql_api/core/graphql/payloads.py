@@ -9,6 +9,7 @@ import strawberry
 
 from graphql_api.core.errors import ErrorCode, FieldError, InvalidInput
 
+# strawberry.enum marks ErrorCode itself and returns it: annotations name ErrorCode.
 UserErrorCode = strawberry.enum(
     ErrorCode,
     name="UserErrorCode",
@@ -22,7 +23,7 @@ class UserError:
         description='Path to the input field at fault, e.g. ["tags", "2"]; null for the '
         "input as a whole."
     )
-    code: UserErrorCode = strawberry.field(description="A stable code to branch on.")
+    code: ErrorCode = strawberry.field(description="A stable code to branch on.")
     message: str = strawberry.field(description="A sentence to show to a person.")
 
 

@@ -72,7 +72,8 @@ class Read:
     async def all(self, conn: AsyncConnection, parameters: dict[str, Any]) -> list[Any]:
         """The records the statement selects with these parameters."""
         engine = conn.engine
-        driver = (await conn.get_raw_connection()).driver_connection
+        # aiosqlite's or asyncpg's connection (SQLAlchemy types it Any | None).
+        driver: Any = (await conn.get_raw_connection()).driver_connection
         sqlite = isinstance(driver, aiosqlite.Connection)
         if engine.echo or not (sqlite or engine.dialect.driver == "asyncpg"):
             return self.record.from_rows(await conn.execute(self.stmt, parameters))
@@ -88,7 +89,7 @@ class Read:
             rows = await driver.execute_fetchall(compiled.sql, values)
         else:
             rows = await driver.fetch(compiled.sql, *values)
-        make = self.record._make  # type: ignore[attr-defined]
+        make = self.record._make
         if not compiled.columns:
             return [make(row) for row in rows]
         records = []

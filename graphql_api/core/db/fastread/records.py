@@ -9,18 +9,20 @@ types accept both (`instance_of`).
 """
 
 from collections import namedtuple
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, inspect, select
+from sqlalchemy.orm import Mapper
 
 
-class Record(tuple):  # type: ignore[type-arg]
+class Record(tuple[Any, ...]):
     """Base of the read models; `model` is the ORM class a record stands for."""
 
     __slots__ = ()
     model: Any
     fields: tuple[str, ...]
+    _make: Callable[[Iterable[Any]], Any]  # the namedtuple's, from the class read_model makes
 
     @classmethod
     def columns(cls, source: Any = None) -> list[ColumnElement[Any]]:
@@ -34,19 +36,21 @@ class Record(tuple):  # type: ignore[type-arg]
 
     @classmethod
     def from_rows(cls, rows: Iterable[Any]) -> list[Any]:
-        make = cls._make  # type: ignore[attr-defined]
+        make = cls._make
         return [make(row) for row in rows]
 
 
 def read_model(model: type) -> type[Record]:
     """The record class of an ORM model: its column attributes and plain properties."""
-    fields = tuple(attribute.key for attribute in inspect(model).column_attrs)
+    mapper: Mapper[Any] = inspect(model)
+    fields = tuple(attribute.key for attribute in mapper.column_attrs)
     properties = {
         name: value
         for klass in reversed(model.__mro__)
         for name, value in vars(klass).items()
         if isinstance(value, property)
     }
+    # Its name and fields are known at run time only; mypy checks literal namedtuples.
     base = namedtuple(f"{model.__name__}Row", fields)  # type: ignore[misc]
     return type(
         f"{model.__name__}Record",

@@ -18,6 +18,7 @@ safe for queries alone, which change nothing; mutations, subscriptions, introspe
 and operations with field middleware always run on graphql-core.
 """
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -74,7 +75,7 @@ UNCHANGED = {GraphQLString.name: str, GraphQLID.name: str, GraphQLBoolean.name: 
 class LeafCompletion:
     nullable: bool
     type: GraphQLLeafType
-    fast_type: type | None = None
+    fast_type: builtins.type | None = None  # `type` is the field above
 
     def __post_init__(self) -> None:
         self.fast_type = UNCHANGED.get(self.type.name)
@@ -302,7 +303,7 @@ class Compiler:
             how = "resolve"
         else:
             raise Unsupported(name)  # graphql-core's default resolver: not in this schema
-        call = ResolverCall.of(strawberry_field) if how == "strawberry" else None  # type: ignore[arg-type]
+        call = ResolverCall.of(strawberry_field) if how == "strawberry" else None
         return FieldPlan(
             key, nodes, definition, parent, completion, how, strawberry_field, static, call
         )

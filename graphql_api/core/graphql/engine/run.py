@@ -79,7 +79,7 @@ class PlanRun:
                 for result, value in zip(results, self.leaves(completion, values), strict=True):
                     result[key] = value
             else:
-                child_paths = (
+                child_paths: Paths = (
                     None if paths is None else [Path(p, key, plan.type.name) for p in paths]
                 )
                 nested.append(self.fill(results, field_plan, values, child_paths))
@@ -119,6 +119,7 @@ class PlanRun:
         how = field_plan.how
         try:
             if how == "attribute":
+                # An "attribute" plan always has its Strawberry field.
                 name = field_plan.strawberry_field.python_name  # type: ignore[union-attr]
                 return list(map(attrgetter(name), objects))
             if how == "typename":
@@ -127,6 +128,8 @@ class PlanRun:
                 return self.call_strawberry(field_plan, objects, paths)
             arguments = self.raw_arguments(field_plan)
             resolve = field_plan.definition.resolve
+            # A "resolve" plan's field has a resolver, and paths (they are made wherever a
+            # resolver may read them).
             return [
                 resolve(o, self.info(field_plan, p), **arguments)  # type: ignore[misc]
                 for o, p in zip(objects, paths, strict=True)  # type: ignore[arg-type]
@@ -160,6 +163,7 @@ class PlanRun:
         """
         if not objects:
             return []
+        # A "strawberry" plan always has its call.
         call: ResolverCall = field_plan.call  # type: ignore[assignment]
         function = call.function
         converted = self.converted_arguments(field_plan) if call.has_arguments else {}
@@ -177,6 +181,7 @@ class PlanRun:
             for name in call.sources:
                 kwargs[name] = obj
             if call.info is not None:
+                # Paths are made wherever a resolver may read them, as this one does.
                 raw_info = self.info(field_plan, paths[i])  # type: ignore[index]
                 kwargs[call.info] = info_class(_raw_info=raw_info, _field=sfield)
             results.append(function(obj, **kwargs) if call.passes_self else function(**kwargs))
@@ -208,7 +213,7 @@ class PlanRun:
     def leaves(self, completion: LeafCompletion, values: list[Any]) -> list[Any]:
         fast_type = completion.fast_type
         serialize = completion.type.serialize
-        out = []
+        out: list[Any] = []
         for value in values:
             if value is None or value is Undefined:
                 if not completion.nullable:
@@ -239,7 +244,7 @@ class PlanRun:
             return out
         if isinstance(completion, ListCompletion):
             items: list[Any] = []
-            item_paths: list[Path] | None = None if paths is None else []
+            item_paths: list[Path | None] | None = None if paths is None else []
             bounds = []
             for i in present:
                 value = values[i]
@@ -247,7 +252,7 @@ class PlanRun:
                     raise Fallback
                 start = len(items)
                 items.extend(value)
-                if item_paths is not None:
+                if item_paths is not None:  # and so paths is not None either
                     item_paths.extend(Path(paths[i], n, None) for n in range(len(items) - start))  # type: ignore[index]
                 bounds.append((i, start, len(items)))
             completed = await self.complete(field_plan, completion.item, items, item_paths)
