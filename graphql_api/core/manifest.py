@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -78,13 +78,13 @@ def _apollo_operations(data: dict[str, Any]) -> dict[str, str]:
     operations = data.get("operations")
     if not isinstance(operations, list):
         raise ManifestError('is an Apollo manifest without an "operations" list')
-    documents = {}
+    documents: dict[str, str] = {}
     for n, operation in enumerate(operations):
         entry = operation if isinstance(operation, dict) else {}
         key, body = entry.get("id"), entry.get("body")
         if not _usable(key, body):
             raise ManifestError(f'operation {n} needs an "id" and a "body" (non-empty strings)')
-        documents[key] = body
+        documents[cast(str, key)] = cast(str, body)  # _usable has checked both
     return documents
 
 

@@ -124,6 +124,7 @@ def exposition() -> tuple[bytes, str]:
     flush_redirects()
     if os.environ.get(MULTIPROCESS_DIR):
         registry = CollectorRegistry()
+        # prometheus-client leaves this constructor unannotated.
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -127,7 +127,8 @@ class RateLimiter:
             "async+redis://",
             implementation="redispy",
             key_prefix=f"{prefix}ratelimit",
-            connection_pool=pool,
+            # limits annotates the storage's options as scalars; redis takes them as they are.
+            connection_pool=pool,  # type: ignore[arg-type]
         )
         return cls(storage, windows, pool=pool)
 

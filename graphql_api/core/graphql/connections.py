@@ -137,7 +137,7 @@ async def paginate(
     async def count() -> int:
         counted = stmt.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
         async with reads.session() as session:
-            return (await session.execute(counted)).scalar_one()  # type: ignore[no-any-return]
+            return (await session.execute(counted)).scalar_one()
 
     return build_connection(connection_class, rows, page, key, count)
 
@@ -167,7 +167,7 @@ async def read_page(
     async def count() -> int:
         counted = where.with_only_columns(func.count(), maintain_column_froms=True)
         async with reads.connection() as conn:
-            return (await conn.execute(counted, filters)).scalar_one()  # type: ignore[no-any-return]
+            return (await conn.execute(counted, filters)).scalar_one()
 
     return build_connection(connection_class, rows, page, key, count)
 

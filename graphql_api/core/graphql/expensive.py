@@ -44,6 +44,8 @@ def _root_fields(
 def _is_expensive(schema: GraphQLSchema, name: str) -> bool:
     mutation = schema.mutation_type
     field = mutation.fields.get(name) if mutation else None
+    if field is None:  # not after validation, which runs first
+        return False
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     metadata = getattr(definition, "metadata", None) or {}
     return bool(metadata.get(_MARK))

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
-from sqlalchemy import bindparam
+from sqlalchemy import BindParameter, bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from graphql_api.core.db.engine import Reads
@@ -67,7 +67,7 @@ async def by_keys(
 def _by_keys(record: type[Record], column: str, count: int) -> Read:
     # A parameter per key (not an expanding IN): the SQL is the same for every batch of
     # this size, so it is compiled once (core.db.fastread.reads).
-    keys = [bindparam(f"key_{n}") for n in range(count)]
+    keys: list[BindParameter[Any]] = [bindparam(f"key_{n}") for n in range(count)]
     return Read(record, record.select().where(getattr(record.model, column).in_(keys)))
 
 

@@ -125,7 +125,7 @@ async def _method_not_allowed(request: Request) -> Response:
 
 class GraphQLApiRouter(GraphQLRouter[Context, None]):
     request_adapter_class = ViewRequest
-    websocket_adapter_class = TextWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = TextWebSocketAdapter
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -146,6 +146,7 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
             path, _method_not_allowed, methods=OTHER_METHODS, include_in_schema=False
         )
 
+    # Strawberry's run takes context=None too; this view always builds its own Context.
     async def run(  # type: ignore[override]
         self,
         request: Request | WebSocket,
@@ -177,12 +178,14 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._ide_page, headers={"Content-Security-Policy": GRAPHIQL_POLICY})
 
+    # Strawberry passes its adapter, which is ViewRequest (request_adapter_class) here.
     async def parse_http_body(self, request: ViewRequest) -> GraphQLRequestData:  # type: ignore[override]
         """The request as `core.http.request` reads it, for the fast path reads it so too."""
         raw = _raw_headers(request)
         negotiated(header(raw, b"accept"))
         content_type = header(raw, b"content-type")
         if request.method == "GET":
+            # Starlette's QueryParams, which the adapter's annotation calls a Mapping.
             parsed = read_get(request.query_params.multi_items())  # type: ignore[attr-defined]
         elif self.multipart_uploads_enabled and is_multipart(content_type):
             parsed = read_json(await self.parse_multipart(request))
@@ -192,7 +195,12 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
             parsed = read_post(content_type, await request.get_body())
         started = time.perf_counter()
         try:
-            parsed = await with_document(parsed, scope=request.scope, schema=self.schema)
+            # The app's Schema (graphql_api.schema), which Strawberry types as BaseSchema.
+            parsed = await with_document(
+                parsed,
+                scope=request.scope,
+                schema=self.schema,  # type: ignore[arg-type]
+            )
         except DocumentRefused as refused:
             # Counted as the request errors they are: operators see how often hashes miss.
             name = parsed.operation_name
@@ -288,7 +296,7 @@ class GraphQLApiRouter(GraphQLRouter[Context, None]):
             await context.viewer()
         except Unauthenticated as exc:
             raise ConnectionRejectionError({"message": exc.message}) from None
-        return UNSET
+        return UNSET  # type: ignore[no-any-return]  # Strawberry types UNSET as Any
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)

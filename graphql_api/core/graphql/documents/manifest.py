@@ -41,7 +41,7 @@ def build_manifest(sources: Iterable[str], schema: GraphQLSchema) -> dict[str, A
         raise ManifestError("no operation found")
     if None in names:
         raise ManifestError("every operation needs a name (the manifest lists them by name)")
-    if twice := sorted({name for name in names if names.count(name) > 1}):
+    if twice := sorted({name for name in names if name is not None and names.count(name) > 1}):
         raise ManifestError(f"two operations are named {twice[0]}")
     if errors := validate(schema, whole):
         raise ManifestError(f"the operations are not valid: {errors[0].message}")
