@@ -52,6 +52,8 @@ def _state(app: FastAPI) -> AppState:
     return state
 
 
+# FastAPI passes whichever of the two the connection is; it injects them by their bare
+# classes only (not `Request | None`).
 async def get_context(
     request: Request = None,  # type: ignore[assignment]
     websocket: WebSocket = None,  # type: ignore[assignment]

@@ -10,13 +10,18 @@ import platform
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
+
+if TYPE_CHECKING:  # imported where used: each command loads only what it needs
+    from graphql_api.core.db.engine import Sessionmaker
+    from graphql_api.core.settings import Settings
+    from graphql_api.links.service import LinkRules
 
 app = typer.Typer(
     help="graphql_api: a GraphQL API server for users, items, short URLs and chat.",
@@ -72,7 +77,7 @@ def fail(message: str) -> typer.Exit:
 
 
 @asynccontextmanager
-async def _data_session(settings):  # type: ignore[no-untyped-def]
+async def _data_session(settings: "Settings") -> AsyncIterator[tuple["Sessionmaker", "LinkRules"]]:
     """A sessionmaker on the configured database, and the rules short links follow."""
     from graphql_api.app import create_app, reserved_codes
     from graphql_api.core.db.engine import create_engine, create_sessionmaker
@@ -90,7 +95,7 @@ async def _data_session(settings):  # type: ignore[no-untyped-def]
         await engine.dispose()
 
 
-def settings_or_exit():  # type: ignore[no-untyped-def]
+def settings_or_exit() -> "Settings":
     """Settings from the environment; a bad configuration is a message, not a traceback."""
     from graphql_api.core.settings import load_settings
 

@@ -77,7 +77,7 @@ class Schema(strawberry.Schema):
     documents: DocumentCache
     plans: PlanCache | None = None
 
-    def _create_execution_context(  # type: ignore[override]
+    def _create_execution_context(
         self,
         query: str | None,
         allowed_operation_types: Iterable[OperationType],

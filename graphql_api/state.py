@@ -79,7 +79,7 @@ async def app_services(settings: Settings, reserved: frozenset[str]) -> AsyncIte
             reader=create_sessionmaker(read_engine),
             hasher=PasswordHasher(settings),
             tokens=TokenCodec(settings),
-            authenticate=authenticate,  # type: ignore[arg-type]
+            authenticate=authenticate,
             broker=broker,
             links=links,
             chat=ChatRuntime(presence),

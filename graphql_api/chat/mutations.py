@@ -47,7 +47,7 @@ class ChatMutations:
             room = await service.create_room(
                 session, creator=creator, name=input.name, title=input.title
             )
-        return ChatRoomPayload(chat_room=room)  # type: ignore[arg-type]
+        return ChatRoomPayload(chat_room=room)  # type: ignore[arg-type]  # a ChatRoom for ChatRoomType
 
     @strawberry.mutation(
         description="Send a message to a room; its subscribers get it live.",
@@ -64,7 +64,7 @@ class ChatMutations:
         await info.context.state.broker.publish(
             service.room_channel(message.room_id), service.message_event(message)
         )
-        return SendMessagePayload(message=message)  # type: ignore[arg-type]
+        return SendMessagePayload(message=message)  # type: ignore[arg-type]  # a ChatMessage for ChatMessageType
 
     @strawberry.mutation(
         description="Tell the room's subscribers you are typing (nothing is stored).",

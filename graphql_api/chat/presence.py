@@ -186,7 +186,8 @@ class RedisPresence:
                 logger.exception("chat presence: heartbeat or sweep failed; retrying")
 
     async def _sweep_dead(self) -> None:
-        processes = [p.decode() for p in await self._redis.smembers(f"{self._prefix}processes")]
+        members = await self._redis.smembers(f"{self._prefix}processes")
+        processes = [p.decode() for p in members]  # type: ignore[union-attr]  # bytes: no decode_responses
         async with self._redis.pipeline(transaction=False) as pipe:
             for process in processes:
                 pipe.exists(f"{self._prefix}process:{process}")

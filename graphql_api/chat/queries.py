@@ -19,7 +19,7 @@ async def chat_room_by_pk(info: Info, pk: int) -> ChatRoom | None:
     """The room with this primary key for a signed-in viewer, else None."""
     if await info.context.viewer() is None:
         return None
-    return await info.context.loader(ChatRoomByIdLoader).load(pk)  # type: ignore[no-any-return]
+    return await info.context.loader(ChatRoomByIdLoader).load(pk)
 
 
 @strawberry.type
@@ -43,4 +43,4 @@ class ChatQueries:
     )
     async def chat_room(self, info: Info, name: str) -> ChatRoomType | None:
         async with info.context.reads.session() as session:
-            return await service.get_room(session, name=name)  # type: ignore[return-value]
+            return await service.get_room(session, name=name)  # type: ignore[return-value]  # a ChatRoom for ChatRoomType

@@ -1,7 +1,7 @@
 """chatEvents: a room's messages and typing notices, live, without gaps after `after`."""
 
 from collections.abc import AsyncGenerator, Iterable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry.types.nodes import SelectedField, Selection
@@ -18,7 +18,10 @@ from graphql_api.core.metrics import open_subscription
 from graphql_api.users.loaders import UserByIdLoader
 from graphql_api.users.revocation import session_events
 
-UserRef = Annotated["UserType", strawberry.lazy("graphql_api.users.types")]  # noqa: F821
+if TYPE_CHECKING:
+    from graphql_api.users.types import UserType
+
+UserRef = Annotated["UserType", strawberry.lazy("graphql_api.users.types")]
 
 
 @strawberry.type(description="A message was sent to the room.")
@@ -32,7 +35,7 @@ class UserEvent:
 
     @strawberry.field(description="Who it was.")
     async def user(self, info: Info) -> UserRef:
-        return await info.context.loader(UserByIdLoader).load(self.user_id)  # type: ignore[no-any-return]
+        return await info.context.loader(UserByIdLoader).load(self.user_id)  # type: ignore[return-value]  # a User for UserType
 
 
 @strawberry.type(description="Someone started or stopped typing in the room.")
@@ -57,7 +60,10 @@ ChatEvent = Annotated[
     MessageSent | UserJoined | UserLeft | UserTyping,
     strawberry.union("ChatEvent", description="Something that happened in a chat room."),
 ]
-PRESENCE_EVENTS = {"UserJoined": UserJoined, "UserLeft": UserLeft}
+PRESENCE_EVENTS: dict[str, type[UserJoined] | type[UserLeft]] = {
+    "UserJoined": UserJoined,
+    "UserLeft": UserLeft,
+}
 
 
 @strawberry.type
@@ -101,7 +107,7 @@ class ChatSubscriptions:
                 messages = sequence.InOrder(info.context.reads, room_id=found.id, newest=after_seq)
                 shows_author = _asks_for_author(info.selected_fields)
                 async for message in messages.stored():
-                    yield MessageSent(message=message)  # type: ignore[arg-type]
+                    yield MessageSent(message=message)  # type: ignore[arg-type]  # a ChatMessage for ChatMessageType
                 async for event in events:
                     info.context.forget()  # a connection lives long: nothing cached goes stale
                     kind = event["type"]
@@ -109,7 +115,7 @@ class ChatSubscriptions:
                         async for message in messages.receive(event):
                             live = message.seq == event["seq"]
                             if not (live and shows_author) or await _author_exists(info, event):
-                                yield MessageSent(message=message)  # type: ignore[arg-type]
+                                yield MessageSent(message=message)  # type: ignore[arg-type]  # a ChatMessage for ChatMessageType
                     elif kind == "UserTyping":
                         yield UserTyping(typing=event["typing"], user_id=event["user_id"])
                     elif kind in PRESENCE_EVENTS:

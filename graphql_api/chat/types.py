@@ -33,17 +33,17 @@ class ChatMessageType(Node):
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, ChatMessage)
 
-    @strawberry.field(description="The message's global ID.")
+    @strawberry.field(description="The message's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[ChatMessage]) -> strawberry.ID:
         return to_global_id("ChatMessage", root.id)
 
     @strawberry.field(description="The room the message was sent to.")
     async def room(root: strawberry.Parent[ChatMessage], info: Info) -> "ChatRoomType":
-        return await info.context.loader(ChatRoomByIdLoader).load(root.room_id)  # type: ignore[no-any-return]
+        return await info.context.loader(ChatRoomByIdLoader).load(root.room_id)  # type: ignore[return-value]  # a ChatRoom for ChatRoomType
 
     @strawberry.field(description="Who sent it.")
     async def author(root: strawberry.Parent[ChatMessage], info: Info) -> UserRef:
-        return await info.context.loader(UserByIdLoader).load(root.author_id)  # type: ignore[no-any-return]
+        return await info.context.loader(UserByIdLoader).load(root.author_id)  # type: ignore[return-value]  # a User for UserType
 
 
 @strawberry.type(description="A page of messages, oldest first.")
@@ -61,7 +61,7 @@ class ChatRoomType(Node):
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, ChatRoom)
 
-    @strawberry.field(description="The room's global ID.")
+    @strawberry.field(description="The room's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[ChatRoom]) -> strawberry.ID:
         return to_global_id("ChatRoom", root.id)
 
@@ -93,7 +93,7 @@ class ChatRoomType(Node):
     async def online_users(root: strawberry.Parent[ChatRoom], info: Info) -> list[UserRef]:
         ids = await info.context.state.runtime(ChatRuntime).presence.online(root.id)
         users = await info.context.loader(UserByIdLoader).load_many(ids)
-        return [user for user in users if user is not None]
+        return [user for user in users if user is not None]  # type: ignore[misc]  # Users for UserType
 
 
 @strawberry.type(description="A page of chat rooms.")

@@ -130,7 +130,8 @@ class TagsByItemIdLoader(SessionLoader[int, list[str]]):
         return [[tag for _, tag in group] for group in grouped]
 
 
-class ItemByIdLoader(RecordLoader[int, Any]):
+# Loads ItemRecords, typed as the Item each reads as (core.db.fastread.records).
+class ItemByIdLoader(RecordLoader[int, Item | None]):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
         rows = await by_keys(conn, ItemRecord, "id", keys)
         return in_key_order(keys, rows, lambda item: item.id)

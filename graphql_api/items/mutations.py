@@ -58,7 +58,7 @@ class ItemMutations:
             item = await service.create_item(
                 session, owner=owner, fields=given_fields(input, *FIELDS)
             )
-        return ItemPayload(item=item)  # type: ignore[arg-type]
+        return ItemPayload(item=item)  # type: ignore[arg-type]  # an Item for ItemType
 
     @strawberry.mutation(
         description="Change an item: its owner or an admin.", permission_classes=[IsAuthenticated]
@@ -73,7 +73,7 @@ class ItemMutations:
                 item_id=input_pk(input.id, "Item"),
                 changes=given_fields(input, *FIELDS),
             )
-        return ItemPayload(item=item)  # type: ignore[arg-type]
+        return ItemPayload(item=item)  # type: ignore[arg-type]  # an Item for ItemType
 
     @strawberry.mutation(
         description="Delete an item: its owner or an admin.", permission_classes=[IsAuthenticated]

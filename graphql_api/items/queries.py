@@ -14,7 +14,7 @@ from graphql_api.items.types import ItemConnection, ItemType
 
 async def item_by_pk(info: Info, pk: int) -> Item | None:
     """The item with this primary key, or None."""
-    return await info.context.loader(ItemByIdLoader).load(pk)  # type: ignore[no-any-return]
+    return await info.context.loader(ItemByIdLoader).load(pk)
 
 
 @strawberry.type
@@ -22,7 +22,7 @@ class ItemQueries:
     @strawberry.field(description="An item by global ID; null if there is none.")
     async def item(self, info: Info, id: strawberry.ID) -> ItemType | None:
         pk = pk_of(id, "Item")
-        return None if pk is None else await item_by_pk(info, pk)
+        return None if pk is None else await item_by_pk(info, pk)  # type: ignore[return-value]  # an Item for ItemType
 
     @strawberry.field(
         description="Items of all users, or of one, filtered by tag or text; newest first "

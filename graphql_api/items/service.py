@@ -6,7 +6,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, or_, select
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.core.clock import utcnow
@@ -67,7 +67,7 @@ def conditions(shape: tuple[bool, bool], model: Any = Item) -> list[ColumnElemen
     if tagged:
         found.append(exists().where(ItemTag.item_id == model.id, ItemTag.tag == bindparam("tag")))
     if searching:
-        pattern = bindparam("pattern")
+        pattern: BindParameter[str] = bindparam("pattern")
         found.append(
             or_(
                 model.title.ilike(pattern, escape="\\"),
@@ -168,7 +168,7 @@ async def _get_for_change(session: AsyncSession, *, item_id: int, actor: User) -
     return owned_or_admin(
         item,
         actor=actor,
-        owner_id=item and item.owner_id,
+        owner_id=item.owner_id if item else None,
         field="id",
         missing="No item has this ID.",
         refused="Only the item's owner or an admin may change it.",

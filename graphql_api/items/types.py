@@ -45,7 +45,7 @@ class ItemType(Node):
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return instance_of(obj, Item)
 
-    @strawberry.field(description="The item's global ID.")
+    @strawberry.field(description="The item's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[Item]) -> strawberry.ID:
         return to_global_id("Item", root.id)
 
@@ -55,8 +55,8 @@ class ItemType(Node):
 
     @strawberry.field(description="The user who owns the item.")
     async def owner(root: strawberry.Parent[Item], info: Info) -> UserRef:
-        owner: User = await info.context.loader(UserByIdLoader).load(root.owner_id)
-        return owner  # type: ignore[return-value]
+        owner: User | None = await info.context.loader(UserByIdLoader).load(root.owner_id)
+        return owner  # type: ignore[return-value]  # a User for UserType
 
 
 @strawberry.type(description="A page of items.")

@@ -11,14 +11,14 @@ trips to the database, not by requests, and each is atomic, so the cap stays exa
 
 import asyncio
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from graphql_api.core.db.engine import Sessionmaker, write_transaction
 from graphql_api.links.models import ShortUrl
 
-_links = ShortUrl.__table__
+_links = cast(Table, ShortUrl.__table__)  # declarative types it as any FromClause
 # All of `n` or none: the count never passes the cap, and no count is read and written back.
 _claim = (
     update(_links)
@@ -89,7 +89,7 @@ class CapReservations(Generic[V]):
             n = wanted
             while n > 0:
                 result = await session.execute(_claim, {"link_id": link_id, "n": n})
-                if result.rowcount:  # type: ignore[attr-defined]
+                if result.rowcount:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
                     return n
                 remaining = await session.scalar(_remaining, {"link_id": link_id})
                 n = min(wanted, remaining or 0)  # NULL: the link is gone or no longer capped

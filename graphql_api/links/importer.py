@@ -50,7 +50,7 @@ def parse_csv(data: bytes, *, max_rows: int | None = MAX_ROWS) -> list[tuple[int
             raise _file_error(
                 f"Unknown columns: {', '.join(unknown)}. Known: {', '.join(COLUMNS)}."
             )
-        rows = []
+        rows: list[tuple[int, dict[str, str]]] = []
         for row in reader:
             if len(rows) == max_rows:
                 raise InvalidInput.single(

@@ -96,7 +96,7 @@ class ImportShortUrlsInput:
 async def _changed(info: Info, link: ShortUrl) -> ShortUrlPayload:
     """The payload, after dropping the redirects' cached copies of the link."""
     await info.context.state.runtime(LinkRuntime).changed(link.code)
-    return ShortUrlPayload(short_url=link)  # type: ignore[arg-type]
+    return ShortUrlPayload(short_url=link)  # type: ignore[arg-type]  # a ShortUrl for ShortUrlType
 
 
 @strawberry.type
@@ -203,6 +203,6 @@ class LinkMutations:
         for link in created:
             await info.context.state.runtime(LinkRuntime).changed(link.code)
         return ImportShortUrlsPayload(
-            short_urls=created,  # type: ignore[arg-type]
+            short_urls=created,  # type: ignore[arg-type]  # ShortUrls for ShortUrlType
             user_errors=[user_error(e) for e in errors],
         )

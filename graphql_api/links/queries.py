@@ -15,14 +15,14 @@ from graphql_api.users.auth import viewer_user
 
 async def short_url_by_pk(info: Info, pk: int) -> ShortUrl | None:
     """The short URL with this primary key, or None."""
-    return await info.context.loader(ShortUrlByIdLoader).load(pk)  # type: ignore[no-any-return]
+    return await info.context.loader(ShortUrlByIdLoader).load(pk)
 
 
 @strawberry.type
 class LinkQueries:
     @strawberry.field(description="A short URL by its code; null if there is none.")
     async def short_url(self, info: Info, code: str) -> ShortUrlType | None:
-        return await info.context.loader(ShortUrlByCodeLoader).load(code)  # type: ignore[no-any-return]
+        return await info.context.loader(ShortUrlByCodeLoader).load(code)  # type: ignore[return-value]  # a ShortUrl for ShortUrlType
 
     @strawberry.field(
         description="Your short URLs, newest first; `active` keeps only those that redirect "

@@ -23,20 +23,20 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from graphql_api.core.broker import Broker
 from graphql_api.core.db.engine import Sessionmaker, write_transaction
-from graphql_api.links.agents import classify
+from graphql_api.links.agents import Agent, classify
 from graphql_api.links.caps import CapReservations
 from graphql_api.links.models import ShortUrl, Visit
 
 logger = logging.getLogger("graphql_api.links")
 
-_links = ShortUrl.__table__
+_links = cast(Table, ShortUrl.__table__)  # declarative types it as any FromClause
 _increment = (
     update(_links)
     .where(_links.c.id == bindparam("link_id"))
@@ -48,7 +48,7 @@ CHUNK = 250  # visits per INSERT; between chunks the event loop serves requests
 # Visits per transaction: what one flush holds in memory at once stays small however many
 # visits came in while the last flush ran (under a burst, tens of thousands).
 BATCH = 8 * CHUNK
-_visits = Visit.__table__
+_visits = cast(Table, Visit.__table__)
 _insert_visits = insert(_visits).returning(*_visits.c)
 
 
@@ -63,6 +63,10 @@ class PendingVisit:
     referrer: str | None
     user_agent: str | None
     counted: bool  # a human visit of a capped link: added to visit_count as it is reserved
+
+
+def _classify(visits: list[PendingVisit]) -> list[Agent]:
+    return [classify(v.user_agent) for v in visits]
 
 
 class VisitsBacklogged(Exception):
@@ -164,7 +168,7 @@ class VisitRecorder:
         rows = []
         for start in range(0, len(visits), CHUNK):
             chunk = visits[start : start + CHUNK]
-            agents = await asyncio.to_thread(lambda c=chunk: [classify(v.user_agent) for v in c])
+            agents = await asyncio.to_thread(_classify, chunk)
             for visit, agent in zip(chunk, agents, strict=True):
                 row = {
                     "short_url_id": visit.link_id,

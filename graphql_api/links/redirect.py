@@ -221,8 +221,8 @@ class RedirectShim:
                 kept = await runtime.recorder.record(visit)
             except VisitsBacklogged:
                 # Not redirected, so that no redirect answered goes unrecorded.
-                body = _body(wants_json, 503, _BACKLOGGED, None)
-                await _answer(send, scope, 503, body, content_type, (b"retry-after", b"1"))
+                busy = _body(wants_json, 503, _BACKLOGGED, None)
+                await _answer(send, scope, 503, busy, content_type, (b"retry-after", b"1"))
                 return
             if not kept:
                 link.used_up = True

@@ -164,7 +164,7 @@ async def _get_for_change(session: AsyncSession, *, code: str, actor: User) -> S
     return owned_or_admin(
         link,
         actor=actor,
-        owner_id=link and link.owner_id,
+        owner_id=link.owner_id if link else None,
         field="code",
         missing="No short URL has this code.",
         refused="Only the link's owner or an admin may change it.",

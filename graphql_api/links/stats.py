@@ -75,7 +75,7 @@ async def visit_stats(
     """Counts per bucket and the most frequent referrers, browsers, systems and devices."""
     since, until = truncate(since, interval), until.astimezone(UTC)
     in_range = (Visit.short_url_id == link_id, Visit.visited_at >= since, Visit.visited_at < until)
-    start = _bucket_start(session.bind.dialect.name, interval).label("start")
+    start = _bucket_start(session.get_bind().dialect.name, interval).label("start")
     bots = func.count().filter(Visit.is_bot.is_(True))
     rows = await session.execute(select(start, func.count(), bots).where(*in_range).group_by(start))
     found = {_as_utc(s): (n, b) for s, n, b in rows}

@@ -49,7 +49,7 @@ class VisitType(Node):
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, Visit)
 
-    @strawberry.field(description="The visit's global ID.")
+    @strawberry.field(description="The visit's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[Visit]) -> strawberry.ID:
         return to_global_id("Visit", root.id)
 
@@ -126,7 +126,7 @@ class ShortUrlType(Node):
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return isinstance(obj, ShortUrl)
 
-    @strawberry.field(description="The short URL's global ID.")
+    @strawberry.field(description="The short URL's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[ShortUrl]) -> strawberry.ID:
         return to_global_id("ShortUrl", root.id)
 
@@ -140,7 +140,7 @@ class ShortUrlType(Node):
 
     @strawberry.field(description="The user who created the link.")
     async def owner(root: strawberry.Parent[ShortUrl], info: Info) -> UserRef:
-        return await info.context.loader(UserByIdLoader).load(root.owner_id)  # type: ignore[no-any-return]
+        return await info.context.loader(UserByIdLoader).load(root.owner_id)  # type: ignore[return-value]  # a User for UserType
 
     @strawberry.field(
         description="An SVG QR code of the short link (also at /{code}/qr.svg). Drawing "

@@ -5,6 +5,7 @@ import asyncio
 from alembic import context
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from graphql_api.core.db.base import Base
 from graphql_api.core.db.engine import create_engine
@@ -31,11 +32,11 @@ def _run(connection: Connection) -> None:
                 raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
 
 
-def _without_foreign_keys(dbapi_connection: object, _record: object) -> None:
+def _without_foreign_keys(dbapi_connection: DBAPIConnection, _record: object) -> None:
     # A table rebuilt on SQLite (batch mode) is dropped and its copy renamed: with
     # foreign keys on, the drop would cascade to every row that refers to it. They are
     # checked once, at the end (above), as SQLite's documentation advises.
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=OFF")
     cursor.close()
 

@@ -150,7 +150,7 @@ async def sign_in(
 
 async def _claim(
     session: AsyncSession, tokens: TokenCodec, refresh_token: str
-) -> tuple[Row[Any], TokenClaims]:
+) -> tuple[Row[*tuple[Any, ...]], TokenClaims]:
     """The stored state of a valid refresh JWT, locked, or an INVALID_TOKEN userError.
 
     The lock makes a concurrent second use of the same token wait for the first, and

@@ -11,7 +11,8 @@ from graphql_api.core.graphql.loaders import RecordLoader, by_keys, in_key_order
 from graphql_api.users.models import RefreshToken, User, UserRecord
 
 
-class UserByIdLoader(RecordLoader[int, UserRecord | None]):
+# Both load UserRecords, typed as the User each reads as (core.db.fastread.records).
+class UserByIdLoader(RecordLoader[int, User | None]):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
         rows = await by_keys(conn, UserRecord, "id", keys)
         return in_key_order(keys, rows, lambda user: user.id)
@@ -35,7 +36,7 @@ _LIVE_SESSION_USER = Read(
 )
 
 
-class UserBySessionLoader(RecordLoader[tuple[int, str], UserRecord | None]):
+class UserBySessionLoader(RecordLoader[tuple[int, str], User | None]):
     """Keys are (user id, session family): the user while that session lives, else None."""
 
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[tuple[int, str]]) -> list[Any]:

@@ -72,7 +72,7 @@ def _auth_payload(info: Info, session: auth.Session) -> AuthPayload:
     """The payload of a new session, whose user this request has now proved to be."""
     info.context.signed_in(session.user.id)
     return AuthPayload(
-        user=session.user,  # type: ignore[arg-type]
+        user=session.user,  # type: ignore[arg-type]  # a User for UserType
         access_token=session.access_token,
         refresh_token=session.refresh_token,
     )
@@ -199,7 +199,7 @@ class UserMutations:
                 actor=await viewer_user(info),
                 changes=given_fields(input, "username", "email"),
             )
-        return UserPayload(user=user)  # type: ignore[arg-type]
+        return UserPayload(user=user)  # type: ignore[arg-type]  # a User for UserType
 
     @strawberry.mutation(
         description="Change your password. All your sessions end: sign in again. "
@@ -219,7 +219,7 @@ class UserMutations:
                 new_password=input.new_password,
             )
         await announce_end(state.broker, user_id=user.id)
-        return UserPayload(user=user)  # type: ignore[arg-type]
+        return UserPayload(user=user)  # type: ignore[arg-type]  # a User for UserType
 
     @strawberry.mutation(
         description="Delete a user and all they own: yourself, or anyone as an admin.",
@@ -254,4 +254,4 @@ class UserMutations:
             )
         if not user.is_active:
             await announce_end(info.context.state.broker, user_id=user.id)
-        return UserPayload(user=user)  # type: ignore[arg-type]
+        return UserPayload(user=user)  # type: ignore[arg-type]  # a User for UserType

@@ -4,7 +4,7 @@ from functools import lru_cache
 from typing import Any
 
 import strawberry
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import BindParameter, Select, bindparam, or_, select
 
 from graphql_api.core.db.keyset import PageArgs, SortKey, parse_datetime, parse_int
 from graphql_api.core.graphql.connections import page_args, read_page, search_term
@@ -26,7 +26,7 @@ async def user_by_pk(info: Info, pk: int) -> User | None:
     appear (`user`, `node`, `users`, owners and authors): what they made stays visible,
     and every ID a client has seen resolves to the same answer.
     """
-    return await info.context.loader(UserByIdLoader).load(pk)  # type: ignore[no-any-return]
+    return await info.context.loader(UserByIdLoader).load(pk)
 
 
 @lru_cache(maxsize=4)
@@ -36,7 +36,7 @@ def _users_where(*, admin: bool, searching: bool) -> Select[Any]:
     if searching:
         # Only admins may find people by email: it is not public.
         columns = [User.username, User.email] if admin else [User.username]
-        pattern = bindparam("pattern")
+        pattern: BindParameter[str] = bindparam("pattern")
         stmt = stmt.where(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
     return stmt
 
@@ -45,12 +45,12 @@ def _users_where(*, admin: bool, searching: bool) -> Select[Any]:
 class UserQueries:
     @strawberry.field(description="The signed-in user; null without a token.")
     async def me(self, info: Info) -> UserType | None:
-        return await info.context.viewer()  # type: ignore[return-value]
+        return await info.context.viewer()  # type: ignore[return-value]  # a UserRecord for UserType
 
     @strawberry.field(description="A user by global ID; null if there is none.")
     async def user(self, info: Info, id: strawberry.ID) -> UserType | None:
         pk = pk_of(id, "User")
-        return None if pk is None else await user_by_pk(info, pk)  # type: ignore[return-value]
+        return None if pk is None else await user_by_pk(info, pk)  # type: ignore[return-value]  # a User for UserType
 
     @strawberry.field(
         description="Users in sign-up order, optionally matching a search of username or "
@@ -78,5 +78,5 @@ class UserQueries:
         )
         loader = info.context.loader(UserByIdLoader)
         for edge in connection.edges:
-            loader.prime(edge.node.id, edge.node)
+            loader.prime(edge.node.id, edge.node)  # type: ignore[arg-type]  # a UserRecord, typed UserType
         return connection

@@ -120,7 +120,7 @@ async def _get_for_change(session: AsyncSession, *, user_id: int, actor: User) -
     return owned_or_admin(
         user,
         actor=actor,
-        owner_id=user and user.id,
+        owner_id=user.id if user else None,
         field="id",
         missing="No user has this ID.",
         refused="Only the user themselves or an admin may do this.",
@@ -167,7 +167,7 @@ async def change_password(
         .where(User.id == actor.id, User.token_version == actor.token_version)
         .values(password_hash=new_hash, token_version=User.token_version + 1, updated_at=utcnow())
     )
-    if changed.rowcount != 1:  # type: ignore[attr-defined]
+    if changed.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         raise InvalidInput.single(
             None, ErrorCode.INVALID_CREDENTIALS, "The account changed meanwhile; sign in again."
         )

@@ -30,7 +30,7 @@ class UserType(Node):
     def is_type_of(cls, obj: Any, info: Any) -> bool:
         return instance_of(obj, User)
 
-    @strawberry.field(description="The user's global ID.")
+    @strawberry.field(description="The user's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[User]) -> strawberry.ID:
         return to_global_id("User", root.id)
 

@@ -7,7 +7,7 @@ each resolution (a QR code costs about what a page of rows does). Introspection 
 (`__schema`, `__type`) are not counted: introspection has a switch of its own.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import (
@@ -55,8 +55,8 @@ def costs(resolutions: int) -> dict[str, int]:
 
 def _weight(definition: GraphQLField | None) -> int:
     strawberry_field = definition.extensions.get(DEFINITION) if definition else None
-    metadata = getattr(strawberry_field, "metadata", None) or {}
-    return metadata.get(_COST, 1)  # type: ignore[no-any-return]
+    metadata: Mapping[str, int] = getattr(strawberry_field, "metadata", None) or {}
+    return metadata.get(_COST, 1)
 
 
 def _page_size(field: FieldNode, variables: dict[str, Any]) -> int | None:

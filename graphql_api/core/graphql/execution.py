@@ -79,6 +79,7 @@ class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
         that cannot."""
         if self.operation.operation is GraphQLOperationType.MUTATION:
             return self._then_end_sign_ins(super().execute_operation(serially))
+        # Strawberry sets _strawberry_schema on the GraphQLSchema it builds.
         plans = getattr(self.schema._strawberry_schema, "plans", None)  # type: ignore[attr-defined]
         compiled = None if serially or plans is None else plans.run(self)
         if compiled is None:

@@ -58,15 +58,16 @@ def reports_user_errors(resolver: Callable[P, Awaitable[R]]) -> Callable[P, Awai
     null. Afterwards the request's loaders and viewer are dropped, so that the payload
     and any later mutation of the same document read what the mutation wrote.
     """
-    payload_class: Any = inspect.signature(resolver).return_annotation
+    payload_class: Callable[..., R] = inspect.signature(resolver).return_annotation
 
     @functools.wraps(resolver)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await resolver(*args, **kwargs)
         except InvalidInput as exc:
-            return payload_class(user_errors=user_errors(exc))  # type: ignore[no-any-return]
+            return payload_class(user_errors=user_errors(exc))
         finally:
+            # Strawberry passes the resolver's Info by keyword.
             kwargs["info"].context.forget()  # type: ignore[attr-defined]
 
     return wrapper

@@ -130,7 +130,7 @@ class ConnectionLimits:
             if self.times_out_init:
                 self._watch(self._close_unless_initialised())
             try:
-                await super().handle()  # type: ignore[misc]
+                await super().handle()  # type: ignore[misc]  # the handler's, next in the MRO
             finally:
                 for task in self._watchers:
                     task.cancel()
@@ -141,11 +141,11 @@ class ConnectionLimits:
     async def handle_message(self, message: Any) -> None:
         if self._closed:
             return  # sent as we closed: no operation may start on a closing socket
-        await super().handle_message(message)  # type: ignore[misc]
+        await super().handle_message(message)  # type: ignore[misc]  # the handler's, next in the MRO
 
     async def handle_connection_init(self, message: Any) -> None:
         self._init_received = True  # checking its token takes a moment: not a timeout
-        await super().handle_connection_init(message)  # type: ignore[misc]
+        await super().handle_connection_init(message)  # type: ignore[misc]  # the handler's, next in the MRO
         # The legacy protocol takes connection_init again: one watcher is enough.
         if self.connection_acknowledged and self.context.token is None and not self._watching_idle:
             self._watching_idle = True
