@@ -94,7 +94,7 @@ def forget_sub_fields(executor: Executor) -> None:
 
 def starlette_request(adapter: StarletteRequestAdapter) -> Request:
     """The Starlette request behind cross-web's adapter."""
-    return adapter._request  # type: ignore[no-any-return]
+    return adapter._request
 
 
 class ExecutionContextSchema(strawberry.Schema):
@@ -102,7 +102,7 @@ class ExecutionContextSchema(strawberry.Schema):
 
     execution_context_type: type[ExecutionContext] = ExecutionContext
 
-    def _create_execution_context(  # type: ignore[override]
+    def _create_execution_context(
         self,
         query: str | None,
         allowed_operation_types: Iterable[OperationType],
