@@ -348,6 +348,7 @@ def trusted_manifest(
 ) -> None:
     """Write a trusted-documents manifest (Apollo's format) of the operations in FILES."""
     from graphql_api.core.graphql.documents.manifest import build_manifest
+    from graphql_api.core.graphql.internals import graphql_core_schema
     from graphql_api.core.manifest import ManifestError
     from graphql_api.core.settings import Settings
     from graphql_api.schema import build_schema
@@ -357,7 +358,7 @@ def trusted_manifest(
     except (OSError, UnicodeDecodeError) as exc:
         raise fail(f"cannot read the operations: {exc}") from None
     # Checked against the schema alone, whatever the environment configures.
-    schema = build_schema(Settings(introspection=True, trusted_documents=None))._schema
+    schema = graphql_core_schema(build_schema(Settings(introspection=True, trusted_documents=None)))
     try:
         manifest = build_manifest(sources, schema)
     except ManifestError as exc:

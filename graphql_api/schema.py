@@ -1,6 +1,6 @@
 """The one place that assembles Query and Mutation from the features."""
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -8,7 +8,6 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
-from strawberry.types.graphql import OperationType
 
 from graphql_api.chat.mutations import ChatMutations
 from graphql_api.chat.queries import ChatQueries, chat_room_by_pk
@@ -19,6 +18,7 @@ from graphql_api.core.graphql.documents.cache import DocumentCache
 from graphql_api.core.graphql.documents.trusted import trusted_documents_extension
 from graphql_api.core.graphql.engine.run import PlanCache
 from graphql_api.core.graphql.execution import GraphQLApiExecutor, OperationContext, QuietExecutor
+from graphql_api.core.graphql.internals import ExecutionContextSchema
 from graphql_api.core.graphql.limits import QueryLimits, query_limits_extension
 from graphql_api.core.graphql.masking import MaskInternalErrors, log_unexpected_errors
 from graphql_api.core.graphql.metrics import OperationMetrics
@@ -69,35 +69,15 @@ class Subscription(LinkSubscriptions, ChatSubscriptions):
     pass
 
 
-class Schema(strawberry.Schema):
+class Schema(ExecutionContextSchema):
     # Set by build_schema: the query limits, the documents seen lately with the outcome
     # of their checks (`core.graphql.documents.cache`), and their execution plans
     # (`core.graphql.engine.plans`).
     limits: QueryLimits
     documents: DocumentCache
     plans: PlanCache | None = None
-
-    def _create_execution_context(
-        self,
-        query: str | None,
-        allowed_operation_types: Iterable[OperationType],
-        variable_values: dict[str, Any] | None = None,
-        context_value: Any | None = None,
-        root_value: Any | None = None,
-        operation_name: str | None = None,
-        operation_extensions: dict[str, Any] | None = None,
-    ) -> ExecutionContext:
-        """Strawberry's own (0.341), but picking the operation as the spec does."""
-        return OperationContext(
-            query=query,
-            schema=self,
-            allowed_operations=allowed_operation_types,
-            context=context_value,
-            root_value=root_value,
-            variables=variable_values,
-            provided_operation_name=operation_name,
-            operation_extensions=operation_extensions,
-        )
+    # Picks the operation as the spec does.
+    execution_context_type = OperationContext
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None

@@ -2,5 +2,6 @@
 migrations, and keyset pagination in SQL.
 
 Rule: SQLAlchemy and the foundation only; no web or GraphQL library. `fastread` is the
-read path that bypasses the ORM.
+read path that bypasses the ORM. `internals` is the one module that reads SQLAlchemy's
+internals.
 """

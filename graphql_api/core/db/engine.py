@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.util import await_only
 
+from graphql_api.core.db.internals import wait_in_listener
 from graphql_api.core.errors import InvalidInput
 from graphql_api.core.settings import Settings
 
@@ -84,8 +84,8 @@ def _interrupt_late_statements(connection: Any, timeout: float) -> None:
     def late() -> int:
         return int(time.monotonic() - started[0] > timeout)
 
-    await_only(connection.set_trace_callback(start))
-    await_only(connection.set_progress_handler(late, PROGRESS_STEPS))
+    wait_in_listener(connection.set_trace_callback(start))
+    wait_in_listener(connection.set_progress_handler(late, PROGRESS_STEPS))
 
 
 def _configure_sqlite(engine: AsyncEngine, *, read_only: bool, statement_timeout: float) -> None:
@@ -119,7 +119,7 @@ def _configure_sqlite(engine: AsyncEngine, *, read_only: bool, statement_timeout
         if not conn.get_execution_options().get("sqlite_immediate", False):
             conn.exec_driver_sql("BEGIN")
             return
-        await_only(asyncio.wait_for(writer.acquire(), BUSY_TIMEOUT_SECONDS))
+        wait_in_listener(asyncio.wait_for(writer.acquire(), BUSY_TIMEOUT_SECONDS))
         # record_info outlives an invalidation of the connection
         conn.connection.record_info[_HOLDS_WRITER] = asyncio.get_running_loop()
         conn.exec_driver_sql("BEGIN IMMEDIATE")

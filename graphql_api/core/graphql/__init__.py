@@ -3,4 +3,6 @@ Relay ids and connections, mutation payloads, loader bases, query limits, docume
 
 Rule: imports `core.db`, `core.security` and the foundation, never `core.http` or a
 feature. `engine` (plans and the fast executor) is imported by `graphql_api.schema` only.
+`internals` is the one module that reads private names of Strawberry, graphql-core and
+cross-web (for `core.http` too).
 """

@@ -10,6 +10,12 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from graphql_api.core.graphql.internals import (
+    forget_sub_fields,
+    provided_operation_name,
+    strawberry_schema,
+)
+
 
 class OperationNotFound(RuntimeError):
     """The document and operationName name no single operation: a request error."""
@@ -26,7 +32,7 @@ class OperationContext(ExecutionContext):
         document = self.graphql_document
         if document is None:
             return None
-        name = self._provided_operation_name
+        name = provided_operation_name(self)
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         if name is not None:
             for operation in operations:
@@ -43,8 +49,8 @@ class OperationContext(ExecutionContext):
 
     @property
     def operation_name(self) -> str | None:
-        if self._provided_operation_name is not None:
-            return self._provided_operation_name
+        if provided_operation_name(self) is not None:
+            return provided_operation_name(self)
         try:
             operation = self._operation()
         except OperationNotFound:
@@ -79,8 +85,7 @@ class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
         that cannot."""
         if self.operation.operation is GraphQLOperationType.MUTATION:
             return self._then_end_sign_ins(super().execute_operation(serially))
-        # Strawberry sets _strawberry_schema on the GraphQLSchema it builds.
-        plans = getattr(self.schema._strawberry_schema, "plans", None)  # type: ignore[attr-defined]
+        plans = getattr(strawberry_schema(self.schema), "plans", None)
         compiled = None if serially or plans is None else plans.run(self)
         if compiled is None:
             return super().execute_operation(serially)
@@ -123,7 +128,7 @@ class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
         event, so an open subscription would keep one more entry per event, for ever.
         """
         executor = super().build_per_event_executor(payload)
-        executor._relevant_sub_fields = {}
+        forget_sub_fields(executor)
         return executor
 
 

@@ -35,6 +35,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 from graphql_api.core.graphql.cost import coerced_variables, fragment_definitions, priced
 from graphql_api.core.graphql.documents.cache import CachedDocument, DocumentCache
 from graphql_api.core.graphql.expensive import expensive_mutations
+from graphql_api.core.graphql.internals import graphql_core_schema
 from graphql_api.core.settings import Settings
 
 CODE = "QUERY_LIMIT_EXCEEDED"
@@ -228,12 +229,12 @@ class QueryLimitsExtension(SchemaExtension):
                 errors = (
                     document_errors(document, self.limits)
                     or self._validate(document)
-                    or expensive_errors(context.schema._schema, document, self.limits)
+                    or expensive_errors(graphql_core_schema(context.schema), document, self.limits)
                 )
                 if cached:
                     cached.errors = [_without_tracebacks(e) for e in errors]
             errors = list(errors)
-            schema = context.schema._schema
+            schema = graphql_core_schema(context.schema)
             # Variables that do not coerce run nothing: execution says what is wrong.
             variables = None if errors else coerced_variables(schema, document, context)
             if variables is not None:
@@ -263,7 +264,7 @@ class QueryLimitsExtension(SchemaExtension):
         """Strawberry's validation, with "did you mean" suggestions hidden if configured."""
         context = self.execution_context
         return validate(
-            context.schema._schema,
+            graphql_core_schema(context.schema),
             document,
             (*context.validation_rules, MaybeNullValidationRule, OneOfInputValidationRule),
             hide_suggestions=self.hide_suggestions,

@@ -35,6 +35,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from graphql_api.core.graphql.context import Context, bearer_token
 from graphql_api.core.graphql.cost import priced
 from graphql_api.core.graphql.documents.cache import CachedDocument
+from graphql_api.core.graphql.internals import graphql_core_schema
 from graphql_api.core.http.request import (
     GraphQLRequest,
     RequestError,
@@ -180,8 +181,9 @@ class FastQueries:
         )
         context.request = Request(scope)
         context.response = sub_response = Response()
+        schema = graphql_core_schema(self.schema)
         executor = self.schema.execution_context_class.build(
-            self.schema._schema,
+            schema,
             document,
             context_value=context,
             raw_variable_values=request.variables or {},
@@ -194,9 +196,7 @@ class FastQueries:
         # Priced with the values it will run with: `2.0` is the Int 2, null the default.
         ceiling = self.schema.limits.max_cost
         coerced = executor.variable_values.coerced
-        if priced(self.schema._schema, document, cached, operation_name, coerced, ceiling) > (
-            ceiling
-        ):
+        if priced(schema, document, cached, operation_name, coerced, ceiling) > ceiling:
             return None
         run = self.schema.plans.run(executor)
         result = None if run is None else await run

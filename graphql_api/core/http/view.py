@@ -40,6 +40,7 @@ from strawberry.types.unset import UNSET, UnsetType
 from graphql_api.core.graphql.context import Context
 from graphql_api.core.graphql.errors import Unauthenticated
 from graphql_api.core.graphql.execution import OperationNotFound
+from graphql_api.core.graphql.internals import starlette_request
 from graphql_api.core.http import ide
 from graphql_api.core.http.media_types import (
     GRAPHQL_RESPONSE_JSON,
@@ -99,7 +100,7 @@ class ViewRequest(StarletteRequestAdapter):
 
     @property
     def scope(self) -> Scope:
-        return self._request.scope
+        return starlette_request(self).scope
 
 
 class TextWebSocketAdapter(ASGIWebSocketAdapter):

@@ -29,6 +29,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from graphql_api.core.graphql.context import Context
+from graphql_api.core.graphql.internals import LetsCancelledTasksGo
 from graphql_api.core.ratelimit import address_key
 
 logger = logging.getLogger("graphql_api.ws")
@@ -188,8 +189,10 @@ class LegacyWSHandler(ConnectionLimits, BaseGraphQLWSHandler[Context, None]):
                 _client_gone()
 
 
-class TransportWSHandler(ConnectionLimits, BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, with the limits."""
+class TransportWSHandler(
+    ConnectionLimits, LetsCancelledTasksGo, BaseGraphQLTransportWSHandler[Context, None]
+):
+    """graphql-transport-ws, with the limits; cancelled operations let go of at once."""
 
     def registered_operations(self) -> int:
         return len(self.operations)
@@ -203,17 +206,6 @@ class TransportWSHandler(ConnectionLimits, BaseGraphQLTransportWSHandler[Context
     async def run_operation(self, operation: Operation[Context, None]) -> None:
         with self.idleness.busy():
             await super().run_operation(operation)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            # A task keeps the CancelledError that ended it, whose traceback holds the
-            # task's own frames, and so the task: a cycle of the whole subscription (~200
-            # objects) left to the cyclic collector. Taking the error hands it over, and
-            # it all goes now.
-            with suppress(asyncio.CancelledError):
-                task.result()
-            return
-        super()._task_done(task)
 
 
 def _client_gone() -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graphql_api.core.db.fastread.records import Record
+from graphql_api.core.db.internals import announce_statement
 
 Convert = Callable[[Any], Any]
 
@@ -82,9 +83,7 @@ class Read:
         for name, convert in compiled.parameters:
             value = parameters[name] if name in parameters else compiled.defaults[name]
             values.append(value if convert is None else convert(value))
-        announce = engine.sync_engine.dispatch.before_cursor_execute
-        if announce:
-            announce(conn.sync_connection, None, compiled.sql, values, None, False)
+        announce_statement(conn, compiled.sql, values)
         if sqlite:
             rows = await driver.execute_fetchall(compiled.sql, values)
         else:

@@ -38,13 +38,13 @@ import redis
 import redis.asyncio
 from graphql import (
     GraphQLError,
-    GraphQLSchema,
     parse,
     validate,
 )
 
 from graphql_api.core.graphql.documents.cache import MAX_CACHED_QUERY_LENGTH, DocumentCache
 from graphql_api.core.graphql.errors import PublicError
+from graphql_api.core.graphql.internals import HasGraphQLCoreSchema, graphql_core_schema
 from graphql_api.core.graphql.limits import QueryLimits, document_errors
 from graphql_api.core.manifest import TrustedDocuments, sha256_hex
 from graphql_api.core.ratelimit import REDIS_SCHEMES, Limit, RateLimiter, address_key
@@ -94,10 +94,9 @@ class PersistedQueryHashMismatch(PersistedQueryError):
     )
 
 
-class CheckedSchema(Protocol):
+class CheckedSchema(HasGraphQLCoreSchema, Protocol):
     """What registration needs of the app's schema (`graphql_api.schema.Schema`)."""
 
-    _schema: GraphQLSchema
     documents: DocumentCache
     limits: QueryLimits
 
@@ -243,7 +242,10 @@ class PersistedDocuments:
         except GraphQLError:
             return False
         # The cheap limits first, as the whole way checks them: validation is quadratic.
-        return not (document_errors(document, schema.limits) or validate(schema._schema, document))
+        return not (
+            document_errors(document, schema.limits)
+            or validate(graphql_core_schema(schema), document)
+        )
 
     def _remember(self, key: str, text: str) -> None:
         if self.cache_size <= 0:

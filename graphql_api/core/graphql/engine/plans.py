@@ -53,6 +53,8 @@ from graphql.type import GraphQLIncludeDirective, GraphQLSkipDirective
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from graphql_api.core.graphql.internals import is_default_resolver
+
 DEFINITION = GraphQLCoreConverter.DEFINITION_BACKREF
 
 
@@ -289,7 +291,7 @@ class Compiler:
         is_strawberry = isinstance(strawberry_field, StrawberryField)
         if (
             is_strawberry
-            and getattr(resolve, "_is_default", False)
+            and is_default_resolver(resolve)
             and strawberry_field.default_resolver is getattr
         ):
             how = "attribute"

@@ -40,6 +40,7 @@ from graphql_api.core.graphql.engine.plans import (
     SelectionPlan,
     Unsupported,
 )
+from graphql_api.core.graphql.internals import new_info, strawberry_schema
 
 
 class PlanRun:
@@ -174,7 +175,8 @@ class PlanRun:
                 (source,) = call.sources
                 return [function(**{source: obj}) for obj in objects]
         sfield = field_plan.strawberry_field
-        info_class = self.executor.schema._strawberry_schema.config.info_class
+        assert sfield is not None, "a resolver's plan has its field"
+        info_class = strawberry_schema(self.executor.schema).config.info_class
         results = []
         for i, obj in enumerate(objects):
             kwargs = dict(converted)
@@ -183,7 +185,7 @@ class PlanRun:
             if call.info is not None:
                 # Paths are made wherever a resolver may read them, as this one does.
                 raw_info = self.info(field_plan, paths[i])  # type: ignore[index]
-                kwargs[call.info] = info_class(_raw_info=raw_info, _field=sfield)
+                kwargs[call.info] = new_info(info_class, raw_info, sfield)
             results.append(function(obj, **kwargs) if call.passes_self else function(**kwargs))
         return results
 
@@ -195,8 +197,8 @@ class PlanRun:
         converted = self.converted.get(id(field_plan))
         if converted is None:
             sfield: Any = field_plan.strawberry_field
-            schema = self.executor.schema._strawberry_schema
-            info = schema.config.info_class(_raw_info=self.info(field_plan, None), _field=sfield)
+            schema = strawberry_schema(self.executor.schema)
+            info = new_info(schema.config.info_class, self.info(field_plan, None), sfield)
             converted = self.converted[id(field_plan)] = convert_arguments(
                 self.raw_arguments(field_plan),
                 sfield.arguments,
