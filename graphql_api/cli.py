@@ -8,8 +8,10 @@ import logging
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
+import warnings
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -170,16 +172,27 @@ def migrate(
 def new_migration(
     message: Annotated[str, typer.Argument(help="What the migration changes.")],
 ) -> None:
-    """Write a migration from the difference between the models and a migrated database."""
+    """Write a migration from the difference between the models and a migrated database:
+    `000N_message.py`, laid out like the committed ones and formatted by ruff."""
     from alembic import command
 
     from graphql_api.core.db.migrate import alembic_config, next_revision_id
 
     config = alembic_config(settings_or_exit())
     try:
-        command.revision(config, message=message, autogenerate=True, rev_id=next_revision_id())
+        with warnings.catch_warnings():  # SQLite cannot compare the expression indexes
+            warnings.filterwarnings("ignore", ".*expression-based index")
+            script = command.revision(
+                config, message=message, autogenerate=True, rev_id=next_revision_id()
+            )
     except Exception as exc:  # a CLI reports; the traceback helps nobody here
         raise fail(f"could not write the migration: {exc}") from None
+    path = str(script.path)  # type: ignore[union-attr]  # one head: one script
+    for args in (["check", "--fix", "--exit-zero", "--quiet", "--select", "I,F401"], ["format"]):
+        ruff = subprocess.run([sys.executable, "-m", "ruff", *args, path], capture_output=True)
+        if ruff.returncode != 0:
+            typer.echo(f"ruff did not run on {path}: tidy it by hand.", err=True)
+            break
 
 
 @app.command("create-user")

@@ -1,5 +1,6 @@
 import os
 import platform
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -60,24 +61,85 @@ def test_create_user_with_bad_or_duplicate_input_fails_clearly(tmp_path: Path) -
     assert "at least 3" in short.stderr and "at least 8" in short.stderr
 
 
-def test_new_migration_is_numbered_and_named_like_the_committed_ones(tmp_path: Path) -> None:
+def migration_head(text: str) -> str:
+    """A migration file up to its first function: docstring, imports, revision ids."""
+    return text.split("\n\n\ndef ", 1)[0]
+
+
+def test_new_migration_writes_the_next_file_like_the_committed_ones(tmp_path: Path) -> None:
+    """In a copy of the package (nothing is written into the checkout), with two columns
+    added to a model: the next number, the committed files' layout, ruff-clean, one head."""
+    from alembic.script import ScriptDirectory
+
     from graphql_api.core.db.migrate import MIGRATIONS
 
-    env = cli_env(tmp_path)
+    shutil.copytree(
+        MIGRATIONS.parent, tmp_path / "graphql_api", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(MIGRATIONS.parents[1] / "pyproject.toml", tmp_path)  # ruff's settings
+    models = tmp_path / "graphql_api" / "items" / "models.py"
+    tax = "    tax: Mapped[Decimal | None] = mapped_column(Money(), default=None)\n"
+    added = (
+        "    deposit: Mapped[Decimal | None] = mapped_column(Money(), default=None)\n"
+        "    note: Mapped[str | None] = mapped_column(Text, default=None)\n"
+    )
+    assert tax in models.read_text()
+    models.write_text(models.read_text().replace(tax, tax + added))
+    versions = tmp_path / "graphql_api" / "migrations" / "versions"
+    committed = sorted(p.name for p in versions.glob("0*.py"))
+    env = cli_env(tmp_path, PYTHONPATH=str(tmp_path))
     assert run_cli("migrate", env=env, cwd=tmp_path).returncode == 0
-    committed = sorted(p.name for p in (MIGRATIONS / "versions").glob("0*.py"))
-    newest = int(committed[-1][:4])
-    expected = MIGRATIONS / "versions" / f"{newest + 1:04d}_comments_on_items.py"
-    try:
-        written = run_cli("new-migration", "Comments on items", env=env, cwd=tmp_path)
+
+    previous = committed[-1][:4]
+    for message, slug in (
+        ("deposits and notes on items", "deposits_and_notes_on_items"),
+        ("Nothing, yet!", "nothing_yet"),
+    ):
+        revision = f"{int(previous) + 1:04d}"
+        written = run_cli("new-migration", message, env=env, cwd=tmp_path)
         assert written.returncode == 0, written.stderr
-        text = expected.read_text()
-    finally:
-        expected.unlink(missing_ok=True)
-    assert f'revision: str = "{newest + 1:04d}"' in text
-    assert f'down_revision: str | None = "{newest:04d}"' in text
-    date = text.split("Create Date: ", 1)[1].split("\n", 1)[0]
-    assert len(date) == len("2026-12-02") and date.count("-") == 2, date
+        assert "Warning" not in written.stderr, written.stderr
+        (name,) = {p.name for p in versions.glob("0*.py")} - set(committed)
+        assert name == f"{revision}_{slug}.py"
+        committed.append(name)
+        path = versions / name
+        text = path.read_text()
+
+        # The header of a committed file, with this one's message, numbers and date.
+        plain = next(versions.glob("0003_*.py")).read_text()
+        date = text.split("Create Date: ", 1)[1].split("\n", 1)[0]
+        assert len(date) == len("2026-12-02") and date.count("-") == 2, date
+        like = migration_head(plain).replace("chat rooms and messages", message)
+        like = like.replace("0003", revision).replace("0002", previous)
+        like = like.replace(plain.split("Create Date: ", 1)[1].split("\n", 1)[0], date)
+        if "deposit" in message:
+            like = like.replace(
+                "from alembic import op\n",
+                "from alembic import op\n\nimport graphql_api.core.db.base\n",
+            )
+            assert 'sa.Column("deposit", graphql_api.core.db.base.Money(), nullable=True)' in text
+            assert 'sa.Column("note", sa.Text(), nullable=True)' in text
+        else:  # no change: no unused imports, nothing to do either way
+            like = like.replace("\nimport sqlalchemy as sa\nfrom alembic import op\n", "")
+            assert text.count("    pass\n") == 2
+        assert migration_head(text) == like
+        assert "###" not in text  # autogenerate's markers
+        for check in (["check"], ["format", "--check"]):
+            ruff = subprocess.run(
+                [sys.executable, "-m", "ruff", *check, str(path)],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert ruff.returncode == 0, ruff.stdout + ruff.stderr
+
+        assert ScriptDirectory(str(versions.parent)).get_heads() == [revision]
+        migrated = run_cli("migrate", env=env, cwd=tmp_path)
+        assert migrated.returncode == 0, migrated.stderr
+        previous = revision
+
+    assert sorted(p.name for p in (MIGRATIONS / "versions").glob("0*.py")) == committed[:-2]
 
 
 def test_bad_configuration_is_a_message_not_a_traceback(tmp_path: Path) -> None:
