@@ -4,7 +4,7 @@ It is the hottest path of the server, so it is a plain ASGI middleware in front 
 router: a path that can only be a short code (its first segment is no route's) is
 answered here with a dict lookup, an append to the visit buffer and two ASGI messages;
 every other request passes through untouched, so the shim can never shadow `/graphql`
-or the health endpoints. Measured with `scripts/bench-redirect` (see the README).
+or the health endpoints. Measured with `scripts/bench-redirect` (see docs/performance.md).
 """
 
 import html
