@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_api.core.clock import utcnow
 from graphql_api.core.db.base import Base, BigId, IdPk, Timestamp, UTCDateTime
+from graphql_api.core.db.fastread.records import read_model
 
 
 class ChatRoom(Base):
@@ -41,3 +42,8 @@ class ChatMessage(Base):
     author_id: Mapped[int] = mapped_column(BigId, ForeignKey("users.id", ondelete="CASCADE"))
     text: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# What is only read of a message (history pages) is loaded as this
+# (see core.db.fastread.records).
+ChatMessageRecord = read_model(ChatMessage)

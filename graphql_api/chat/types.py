@@ -1,19 +1,27 @@
 """GraphQL types of the chat feature."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import select
 
-from graphql_api.chat.loaders import ChatRoomByIdLoader
+from graphql_api.chat.loaders import (
+    ChatRoomByIdLoader,
+    MessageCountByRoomLoader,
+    MessagesByRoomLoader,
+)
 from graphql_api.chat.models import ChatMessage, ChatRoom
 from graphql_api.chat.presence import ChatRuntime
 from graphql_api.core.db.keyset import SortKey, parse_int
-from graphql_api.core.graphql.connections import Connection, oldest_first, page_args, paginate
+from graphql_api.core.graphql.connections import (
+    Connection,
+    child_connection,
+    oldest_first,
+    page_args,
+)
 from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.payloads import UserError
-from graphql_api.core.graphql.relay import Node, to_global_id
+from graphql_api.core.graphql.relay import Node, of_model, to_global_id
 from graphql_api.users.loaders import UserByIdLoader
 
 if TYPE_CHECKING:
@@ -25,13 +33,10 @@ NEWEST_FIRST = SortKey("s-", ("seq",), (parse_int,), True)
 
 
 @strawberry.type(name="ChatMessage", description="A message in a chat room.")
+@of_model(ChatMessage)
 class ChatMessageType(Node):
     text: str = strawberry.field(description="1 to 2000 characters.")
     sent_at: datetime = strawberry.field(description="When the message was sent.")
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, ChatMessage)
 
     @strawberry.field(description="The message's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[ChatMessage]) -> strawberry.ID:
@@ -52,14 +57,11 @@ class ChatMessageConnection(Connection[ChatMessageType]):
 
 
 @strawberry.type(name="ChatRoom", description="A room where signed-in users chat.")
+@of_model(ChatRoom)
 class ChatRoomType(Node):
     name: str = strawberry.field(description="Unique name: a-z, 0-9 and '-'.")
     title: str = strawberry.field(description="A title for people.")
     created_at: datetime = strawberry.field(description="When the room was created.")
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, ChatRoom)
 
     @strawberry.field(description="The room's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[ChatRoom]) -> strawberry.ID:
@@ -76,11 +78,12 @@ class ChatRoomType(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> ChatMessageConnection:
-        connection = await paginate(
-            info.context.reads,
+        connection = await child_connection(
+            info.context,
             ChatMessageConnection,
-            select(ChatMessage).where(ChatMessage.room_id == root.id),
-            ChatMessage,
+            MessagesByRoomLoader,
+            MessageCountByRoomLoader,
+            root.id,
             NEWEST_FIRST,
             page_args(NEWEST_FIRST, last, before),
         )

@@ -1,9 +1,14 @@
 """Item lists as connections: shared by `Query.items` and `User.items`."""
 
-from graphql_api.core.graphql.connections import build_connection, page_args, read_page, search_term
+from graphql_api.core.graphql.connections import (
+    child_connection,
+    page_args,
+    read_page,
+    search_term,
+)
 from graphql_api.core.graphql.context import Info
 from graphql_api.items import service
-from graphql_api.items.loaders import ItemCountByOwnerLoader, ItemsByOwnerLoader, OwnerItemsKey
+from graphql_api.items.loaders import ItemCountByOwnerLoader, ItemsByOwnerLoader
 from graphql_api.items.models import ItemRecord
 from graphql_api.items.service import ItemFilter, ItemOrder
 from graphql_api.items.types import ItemConnection
@@ -23,14 +28,16 @@ async def owner_items(
     key = order.value
     page = page_args(key, first, after)
     where = ItemFilter(tag=tag, search=search_term(search))
-    rows = await info.context.loader(ItemsByOwnerLoader).load(
-        OwnerItemsKey(owner_id, where, order, page)
+    return await child_connection(
+        info.context,
+        ItemConnection,
+        ItemsByOwnerLoader,
+        ItemCountByOwnerLoader,
+        owner_id,
+        key,
+        page,
+        where,
     )
-
-    async def count() -> int:
-        return await info.context.loader(ItemCountByOwnerLoader).load((owner_id, where))
-
-    return build_connection(ItemConnection, rows, page, key, count)
 
 
 async def all_items(

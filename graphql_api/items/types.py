@@ -2,15 +2,14 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from graphql_api.core.db.fastread.records import instance_of
 from graphql_api.core.graphql.connections import Connection
 from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.payloads import UserError
-from graphql_api.core.graphql.relay import Node, to_global_id
+from graphql_api.core.graphql.relay import Node, of_model, to_global_id
 from graphql_api.items.loaders import TagsByItemIdLoader
 from graphql_api.items.models import Item
 from graphql_api.items.service import ItemOrder
@@ -32,6 +31,7 @@ ItemOrderEnum = strawberry.enum(
 
 
 @strawberry.type(name="Item", description="Something a user owns, with a price.")
+@of_model(Item)
 class ItemType(Node):
     title: str = strawberry.field(description="1 to 200 characters.")
     description: str | None = strawberry.field(description="Free text, may be null.")
@@ -40,10 +40,6 @@ class ItemType(Node):
     price_with_tax: Decimal = strawberry.field(description="price + tax.")
     created_at: datetime = strawberry.field(description="When the item was created.")
     updated_at: datetime = strawberry.field(description="When the item last changed.")
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return instance_of(obj, Item)
 
     @strawberry.field(description="The item's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[Item]) -> strawberry.ID:

@@ -5,8 +5,14 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from graphql_api.core.graphql.loaders import SessionLoader, grouped_by_key, in_key_order
-from graphql_api.links.models import ShortUrl, ShortUrlTag
+from graphql_api.core.graphql.loaders import (
+    ChildPageLoader,
+    CountPerParentLoader,
+    SessionLoader,
+    grouped_by_key,
+    in_key_order,
+)
+from graphql_api.links.models import ShortUrl, ShortUrlTag, Visit, VisitRecord
 
 
 class ShortUrlByIdLoader(SessionLoader[int, ShortUrl | None]):
@@ -29,3 +35,15 @@ class TagsByShortUrlIdLoader(SessionLoader[int, list[str]]):
             .order_by(ShortUrlTag.short_url_id, ShortUrlTag.tag)
         )
         return [[tag for _, tag in group] for group in grouped_by_key(keys, rows, lambda r: r[0])]
+
+
+class VisitsByShortUrlLoader(ChildPageLoader):
+    """A page of each link's visits (keys: `ChildPage(short_url_id, VISITS_NEWEST_FIRST, page)`)."""
+
+    record = VisitRecord
+    parent = "short_url_id"
+
+
+class VisitCountByShortUrlLoader(CountPerParentLoader):
+    model = Visit
+    parent = "short_url_id"

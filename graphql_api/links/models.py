@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_api.core.clock import utcnow
 from graphql_api.core.db.base import Base, BigId, IdPk, Timestamp, UTCDateTime
+from graphql_api.core.db.fastread.records import read_model
 
 REDIRECT_STATUSES = (301, 302, 307, 308)
 DEFAULT_REDIRECT_STATUS = 302
@@ -60,3 +61,8 @@ class Visit(Base):
     os: Mapped[str | None] = mapped_column(String(64), default=None)
     device: Mapped[str | None] = mapped_column(String(16), default=None)
     is_bot: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# What is only read of a visit (pages of a link's visits) is loaded as this
+# (see core.db.fastread.records).
+VisitRecord = read_model(Visit)

@@ -2,21 +2,24 @@
 
 from dataclasses import fields
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
-from sqlalchemy import select
 
 from graphql_api.core.clock import utcnow
 from graphql_api.core.db.keyset import DEFAULT_PAGE_SIZE, SortKey, parse_datetime, parse_int
-from graphql_api.core.graphql.connections import Connection, page_args, paginate
+from graphql_api.core.graphql.connections import Connection, child_connection, page_args
 from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.cost import costs
 from graphql_api.core.graphql.errors import BadUserInput
 from graphql_api.core.graphql.payloads import UserError
-from graphql_api.core.graphql.relay import Node, to_global_id
+from graphql_api.core.graphql.relay import Node, of_model, to_global_id
 from graphql_api.core.validation import utc_moment
-from graphql_api.links.loaders import TagsByShortUrlIdLoader
+from graphql_api.links.loaders import (
+    TagsByShortUrlIdLoader,
+    VisitCountByShortUrlLoader,
+    VisitsByShortUrlLoader,
+)
 from graphql_api.links.models import ShortUrl, Visit
 from graphql_api.links.redirect import LinkRuntime
 from graphql_api.links.stats import MAX_BUCKETS, Interval, visit_stats
@@ -35,6 +38,7 @@ async def may_see_analytics(info: Info, link: ShortUrl) -> bool:
 
 
 @strawberry.type(name="Visit", description="One redirect served by a short URL.")
+@of_model(Visit)
 class VisitType(Node):
     visited_at: datetime = strawberry.field(description="When the redirect was served.")
     referrer: str | None = strawberry.field(description="The Referer header, if any.")
@@ -44,10 +48,6 @@ class VisitType(Node):
     is_bot: bool = strawberry.field(
         description="A crawler, unfurler or script: recorded, not counted in visitCount."
     )
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, Visit)
 
     @strawberry.field(description="The visit's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[Visit]) -> strawberry.ID:
@@ -99,6 +99,7 @@ class VisitStats:
 
 
 @strawberry.type(name="ShortUrl", description="A short link that redirects to a target URL.")
+@of_model(ShortUrl)
 class ShortUrlType(Node):
     code: str = strawberry.field(description="The path of the short link, e.g. `k7Xq2mP`.")
     target_url: str = strawberry.field(description="Where the link redirects (punycode host).")
@@ -121,10 +122,6 @@ class ShortUrlType(Node):
         description="Human visits so far (bots are recorded but not counted). Written in "
         "batches: it may trail the last redirects by a fraction of a second."
     )
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return isinstance(obj, ShortUrl)
 
     @strawberry.field(description="The short URL's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[ShortUrl]) -> strawberry.ID:
@@ -197,11 +194,12 @@ class ShortUrlType(Node):
     ) -> VisitConnection | None:
         if not await may_see_analytics(info, root):
             return None
-        return await paginate(
-            info.context.reads,
+        return await child_connection(
+            info.context,
             VisitConnection,
-            select(Visit).where(Visit.short_url_id == root.id),
-            Visit,
+            VisitsByShortUrlLoader,
+            VisitCountByShortUrlLoader,
+            root.id,
             VISITS_NEWEST_FIRST,
             page_args(VISITS_NEWEST_FIRST, first, after),
         )

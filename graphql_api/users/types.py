@@ -1,15 +1,13 @@
 """GraphQL types of the users feature."""
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
-from graphql_api.core.db.fastread.records import instance_of
 from graphql_api.core.graphql.connections import Connection
 from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.payloads import UserError
-from graphql_api.core.graphql.relay import Node, to_global_id
+from graphql_api.core.graphql.relay import Node, of_model, to_global_id
 from graphql_api.items.resolvers import owner_items
 from graphql_api.items.service import ItemOrder
 from graphql_api.items.types import ItemConnection
@@ -20,15 +18,12 @@ RoleEnum = strawberry.enum(Role, name="Role", description="What a user may do.")
 
 
 @strawberry.type(name="User", description="A person with an account.")
+@of_model(User)
 class UserType(Node):
     username: str = strawberry.field(description="Unique name, 3-32 characters.")
     role: Role = strawberry.field(description="USER, or ADMIN who may change anything.")
     is_active: bool = strawberry.field(description="False once an admin disabled the account.")
     created_at: datetime = strawberry.field(description="When the account was created.")
-
-    @classmethod
-    def is_type_of(cls, obj: Any, info: Any) -> bool:
-        return instance_of(obj, User)
 
     @strawberry.field(description="The user's global ID.")  # type: ignore[misc]  # resolves Node.id
     def id(root: strawberry.Parent[User]) -> strawberry.ID:

@@ -10,7 +10,9 @@ from sqlalchemy import event
 
 from graphql_api.core.db.fastread.records import instance_of
 from graphql_api.items.models import Item, ItemRecord
+from graphql_api.items.types import ItemType
 from graphql_api.users.models import Role, User, UserRecord
+from graphql_api.users.types import UserType
 from tests.conftest import GraphQLClient, SignedIn
 
 USERS = """
@@ -68,6 +70,14 @@ def test_a_record_has_the_models_columns_and_properties() -> None:
     assert item.price_with_tax == Decimal("2.75")
     assert instance_of(item, Item) and not instance_of(item, User)
     assert instance_of(Item(), Item) and not instance_of(admin, Item)
+
+
+def test_of_model_lets_a_type_take_its_models_instances_and_records() -> None:
+    item = ItemRecord._make([1, 1, "Lamp", None, Decimal(1), None, None, None])  # type: ignore[attr-defined]
+    user = UserRecord._make([1, "a", "a@example.com", "-", Role.USER, True, 0, None, None])  # type: ignore[attr-defined]
+    assert ItemType.is_type_of(item, None) and ItemType.is_type_of(Item(), None)
+    assert not ItemType.is_type_of(user, None) and not ItemType.is_type_of(User(), None)
+    assert UserType.is_type_of(user, None) and not UserType.is_type_of(item, None)
 
 
 async def test_reads_build_no_orm_instances(

@@ -1,10 +1,11 @@
 """Relay connections over keyset pages: the types clients see and how a page is read.
 
-A page is one query (`paginate` over the ORM, `read_page` over records); `totalCount`
-costs a count only when it is selected.
+A page is one query (`paginate` over the ORM, `read_page` over records), and a page of
+each of many parents' children one per batch (`child_connection`); `totalCount` costs a
+count only when it is selected.
 """
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
@@ -21,7 +22,15 @@ from graphql_api.core.db.keyset import (
     PageArgs,
     SortKey,
 )
+from graphql_api.core.graphql.context import Context
 from graphql_api.core.graphql.errors import BadUserInput
+from graphql_api.core.graphql.loaders import (
+    ChildPage,
+    ChildPageLoader,
+    Children,
+    CountPerParentLoader,
+    Filter,
+)
 from graphql_api.core.validation import MAX_SEARCH_LENGTH
 
 T = TypeVar("T")
@@ -168,6 +177,35 @@ async def read_page(
         counted = where.with_only_columns(func.count(), maintain_column_froms=True)
         async with reads.connection() as conn:
             return (await conn.execute(counted, filters)).scalar_one()
+
+    return build_connection(connection_class, rows, page, key, count)
+
+
+async def child_connection(
+    context: Context,
+    connection_class: type[C],
+    pages: type[ChildPageLoader],
+    counts: type[CountPerParentLoader],
+    parent: Hashable,
+    key: SortKey,
+    page: PageArgs,
+    where: Filter | None = None,
+) -> C:
+    """One parent's page of children, batched with the other parents the request reads.
+
+    `pages` and `counts` are loader classes over the same relation (`core.graphql.loaders`):
+
+        return await child_connection(
+            info.context, ItemConnection, ItemsByOwnerLoader, ItemCountByOwnerLoader,
+            user.id, key, page_args(key, first, after), ItemFilter(tag=tag),
+        )
+
+    The page costs one statement per batch of parents, `totalCount` another, only if asked.
+    """
+    rows = await context.loader(pages).load(ChildPage(parent, key, page, where))
+
+    async def count() -> int:
+        return await context.loader(counts).load(Children(parent, where))
 
     return build_connection(connection_class, rows, page, key, count)
 

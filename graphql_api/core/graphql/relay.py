@@ -2,13 +2,17 @@
 
 import base64
 import binascii
+from collections.abc import Callable
 from functools import lru_cache
+from typing import Any, TypeVar
 
 import strawberry
 
+from graphql_api.core.db.fastread.records import instance_of
 from graphql_api.core.errors import ErrorCode, InvalidInput
 from graphql_api.core.graphql.errors import BadUserInput
 
+T = TypeVar("T", bound=type)
 MAX_PK = 2**63 - 1  # BIGINT: a larger number cannot name a row
 
 
@@ -50,3 +54,26 @@ def input_pk(global_id: str, type_name: str, *, field: str = "id") -> int:
     if pk is None:
         raise InvalidInput.single(field, ErrorCode.NOT_FOUND, f"No {type_name} has this ID.")
     return pk
+
+
+def of_model(model: type) -> Callable[[T], T]:
+    """Give an object type the `is_type_of` of its model: its objects are ORM instances of
+    `model` or records of it (`read_model(model)`), and both pass. Put it under
+    `@strawberry.type`, which reads `is_type_of` when it makes the type:
+
+        @strawberry.type(name="Item", description="...")
+        @of_model(Item)
+        class ItemType(Node): ...
+
+    Without it graphql-core cannot tell which type of an interface or union a record is,
+    and refuses it ("Expected value of type ... but got: (1, 1, ...)").
+    """
+
+    def is_type_of(cls: type, obj: Any, info: Any) -> bool:
+        return instance_of(obj, model)
+
+    def mark(cls: T) -> T:
+        cls.is_type_of = classmethod(is_type_of)  # type: ignore[attr-defined]
+        return cls
+
+    return mark

@@ -5,7 +5,7 @@ per row: for the page of 20 users that `users` reads, about as much as the rest 
 query. What the API only reads (DataLoaders, pages) is loaded as records instead: named
 tuples with the model's column attributes and its plain properties (`User.is_admin`),
 made straight from the rows of a Core statement. Writes keep the ORM models; GraphQL
-types accept both (`instance_of`).
+types accept both (`instance_of`, which `core.graphql.relay.of_model` gives them).
 """
 
 from collections import namedtuple
