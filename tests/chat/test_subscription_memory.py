@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
 from tests.chat.test_chat import create_room
-from tests.conftest import SignedIn
+from tests.support.users import SignedIn
 
 EVENTS = 'subscription { chatEvents(room: "general") { __typename } }'
 

@@ -18,10 +18,10 @@ from sqlalchemy import text
 from graphql_api.app import create_app
 from graphql_api.core.settings import Settings
 from graphql_api.state import AppState
-from tests import conftest
-from tests.conftest import SignedIn
 from tests.core.test_http_conformance import MALLORY, REGISTER, user_count
 from tests.links.test_import_short_urls import upload
+from tests.support.settings import settings_for_tests
+from tests.support.users import SignedIn
 
 MIB = 1024 * 1024
 CAP = MIB  # the default GRAPHQL_API_MAX_BODY_BYTES
@@ -149,7 +149,7 @@ async def test_uploads_have_their_own_bigger_cap(alice: SignedIn, services: AppS
 
 async def test_the_caps_come_from_the_settings(database_url: str, tmp_path: Path) -> None:
     small = create_app(
-        conftest.test_settings(database_url, tmp_path, max_body_bytes=2048, max_upload_bytes=4096)
+        settings_for_tests(database_url, tmp_path, max_body_bytes=2048, max_upload_bytes=4096)
     )
     transport = httpx.ASGITransport(app=small)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

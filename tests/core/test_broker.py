@@ -2,30 +2,13 @@
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio
 
 from graphql_api.core.broker import MemoryBroker, RedisBroker, SlowConsumer, create_broker
-from tests.conftest import IN_CI
-from tests.redis_relay import Relay
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-async def redis_reachable() -> None:
-    client = redis.asyncio.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (OSError, redis.RedisError) as exc:
-        if IN_CI:
-            pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc} (CI=true)")
-        pytest.skip(f"Redis at {REDIS_URL} is not reachable: {exc}")
-    finally:
-        await client.aclose()
+from tests.support.redis import REDIS_URL, Relay, redis_reachable
 
 
 @pytest.fixture(params=["memory", "redis"])

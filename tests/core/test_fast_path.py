@@ -18,7 +18,8 @@ from graphql_api.core.graphql.context import Context
 from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.schema import build_schema
 from graphql_api.state import AppState
-from tests.conftest import SignedIn, error_codes
+from tests.support.client import error_codes
+from tests.support.users import SignedIn
 
 ITEMS = """
 query Items($n: Int) {

@@ -12,8 +12,10 @@ from graphql import get_introspection_query
 from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.schema import build_schema
 from graphql_api.state import AppState
-from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn
 from tests.items.test_create_item import CREATE_ITEM
+from tests.support.client import GraphQLClient
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import SignedIn
 from tests.users.test_register import count_users
 
 ITEM_COUNT = "query { items { totalCount } }"

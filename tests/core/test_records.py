@@ -11,7 +11,8 @@ from sqlalchemy import event
 from graphql_api.core.db.fastread.records import instance_of
 from graphql_api.items.models import Item, ItemRecord
 from graphql_api.users.models import Role, User, UserRecord
-from tests.conftest import GraphQLClient, SignedIn
+from tests.support.client import GraphQLClient
+from tests.support.users import SignedIn
 
 USERS = """
 query Users {

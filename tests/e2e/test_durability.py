@@ -22,8 +22,6 @@ import random
 import sqlite3
 import statistics
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -34,14 +32,10 @@ import httpx
 
 from graphql_api.core.db.base import Base
 from graphql_api.core.graphql.relay import from_global_id
-from tests.cli_helpers import (
-    ServerProcess,
-    cli_env,
-    run_cli,
-    sign_up_over_http,
-    start_server,
-)
-from tests.links.helpers import BROWSER, GOOGLEBOT
+from tests.support.databases import Rows, open_database
+from tests.support.links import BROWSER, GOOGLEBOT
+from tests.support.server import ServerProcess, cli_env, run_cli, start_server
+from tests.support.users import sign_up_over_http
 
 KILLS = 20
 WRITERS = 4
@@ -73,8 +67,6 @@ mutation($input: ShortenUrlInput!) {
 }
 """
 ITEM_COUNT = "{ items { totalCount } }"
-
-Rows = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
 
 
 @dataclass
@@ -181,31 +173,6 @@ async def set_up(url: str, acked: Acknowledged) -> list[str]:
             assert payload, acked.unexpected
             acked.links.add(payload["shortUrl"]["code"])
     return tokens
-
-
-@asynccontextmanager
-async def open_database(url: str) -> AsyncIterator[Rows]:
-    """A direct connection to the server's database, beside the server's own."""
-    if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        try:
-
-            async def sqlite_rows(sql: str) -> list[tuple[Any, ...]]:
-                return conn.execute(sql).fetchall()
-
-            yield sqlite_rows
-        finally:
-            conn.close()
-        return
-    pg = await asyncpg.connect(url, timeout=10)
-    try:
-
-        async def postgres_rows(sql: str) -> list[tuple[Any, ...]]:
-            return [tuple(row) for row in await pg.fetch(sql)]
-
-        yield postgres_rows
-    finally:
-        await pg.close()
 
 
 async def try_amcheck(url: str) -> bool:

@@ -20,7 +20,8 @@ from graphql_api.core.settings import Settings
 from graphql_api.items.models import Item
 from graphql_api.models import load_all_models
 from graphql_api.users.models import User
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
 
 load_all_models()
 

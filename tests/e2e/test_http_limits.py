@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.cli_helpers import cli_env, run_cli, running_server
+from tests.support.server import cli_env, run_cli, running_server
 
 MIB = 1024 * 1024
 TEN_MB = 10 * MIB

@@ -14,9 +14,11 @@ from collections.abc import AsyncIterator
 import pytest
 import websockets
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.conftest import BACKENDS, server_database
-from tests.e2e.chat_client import CREATE_ROOM, EVENTS, RESULT, START, gql, send
+from tests.support.chat import CREATE_ROOM, EVENTS, RESULT, START, send
+from tests.support.client import gql
+from tests.support.databases import BACKENDS, server_database
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
 
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
 INIT_TIMEOUT = 1.0

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli_helpers import cli_env, run_cli, running_server
+from tests.support.server import cli_env, run_cli, running_server
 
 README = Path(__file__).parents[2] / "README.md"
 ADDRESS = "127.0.0.1:8000"

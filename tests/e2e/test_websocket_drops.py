@@ -17,8 +17,10 @@ from pathlib import Path
 
 import websockets
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.e2e.chat_client import CREATE_ROOM, RESULT, ChatSocket, gql, online, send
+from tests.support.chat import CREATE_ROOM, RESULT, ChatSocket, online, send
+from tests.support.client import gql
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
 
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
 SOCKETS = 30  # half on each subprotocol

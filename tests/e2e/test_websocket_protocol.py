@@ -10,7 +10,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
 
 PROTOCOL = ["graphql-transport-ws"]
 CREATE_ROOM = 'mutation { createChatRoom(input: {name: "general"}) { chatRoom { id } } }'

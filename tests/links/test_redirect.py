@@ -12,8 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from graphql_api.core.broker import Broker, RedisBroker
 from graphql_api.core.graphql.relay import from_global_id
 from graphql_api.links.recorder import BATCH, PendingVisit, VisitRecorder
-from tests.conftest import SignedIn, StatementLog
-from tests.links.helpers import BROWSER, GOOGLEBOT, SET_ACTIVE, SHORT_URL, UPDATE, shorten
+from tests.support.databases import StatementLog
+from tests.support.links import BROWSER, GOOGLEBOT, SET_ACTIVE, SHORT_URL, UPDATE, shorten
+from tests.support.users import SignedIn
 
 VISITS = """query($code: String!) { shortUrl(code: $code) {
   visitCount visits { totalCount nodes { referrer browser os device isBot visitedAt } } } }"""
@@ -230,7 +231,7 @@ async def test_qr_code(http: httpx.AsyncClient, alice: SignedIn) -> None:
 async def test_visits_of_a_deleted_link_do_not_block_the_others(
     http: httpx.AsyncClient, alice: SignedIn, services
 ) -> None:  # type: ignore[no-untyped-def]
-    from tests.links.helpers import DELETE
+    from tests.support.links import DELETE
 
     doomed, kept = await shorten(alice), await shorten(alice)
     await follow(http, doomed["code"])

@@ -3,8 +3,9 @@ from sqlalchemy import func, select
 
 from graphql_api.links.models import ShortUrl
 from graphql_api.links.validation import CODE_ALPHABET
-from tests.conftest import GraphQLClient, SignedIn, error_codes
-from tests.links.helpers import SHORTEN, shorten, shorten_errors
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.links import SHORTEN, shorten, shorten_errors
+from tests.support.users import SignedIn
 
 
 async def count_links(services) -> int:  # type: ignore[no-untyped-def]

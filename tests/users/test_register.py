@@ -1,7 +1,9 @@
 from sqlalchemy import func, select
 
 from graphql_api.users.models import User
-from tests.conftest import REGISTER, TEST_PASSWORD, GraphQLClient
+from tests.support.client import GraphQLClient
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import REGISTER
 
 
 async def count_users(services) -> int:  # type: ignore[no-untyped-def]

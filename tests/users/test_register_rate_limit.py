@@ -6,8 +6,7 @@ from typing import Any
 import httpx
 
 from graphql_api.state import AppState
-from tests.conftest import TEST_PASSWORD, sign_up
-from tests.ratelimit_helpers import (
+from tests.support.ratelimit import (
     assert_rate_limited,
     client_at,
     limited_app,
@@ -15,6 +14,8 @@ from tests.ratelimit_helpers import (
     login_outcome,
     register,
 )
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import sign_up
 from tests.users.test_register import count_users
 
 

@@ -10,7 +10,8 @@ import pytest
 from jose import jwt
 
 from graphql_api.core.security.tokens import InvalidToken, TokenType
-from tests.conftest import GraphQLClient, SignedIn, error_codes
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.users import SignedIn
 
 ME = "query { me { username } }"
 
