@@ -81,7 +81,8 @@ async def test_sqlite_writers_of_one_process_queue_instead_of_meeting_the_busy_h
         async def write(n: int) -> None:
             async with write_transaction(sessionmaker) as session:
                 await session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
-                await asyncio.sleep(0.01)  # others ask for the lock meanwhile
+                # A duration, not a wait: the lock is held a while, so others ask for it.
+                await asyncio.sleep(0.01)
 
         await asyncio.gather(*(write(n) for n in range(20)))
         with pytest.raises(ZeroDivisionError):  # a failed transaction gives its turn back
