@@ -36,6 +36,7 @@ from tests.support.databases import Rows, open_database
 from tests.support.links import BROWSER, GOOGLEBOT
 from tests.support.server import ServerProcess, cli_env, run_cli, start_server
 from tests.support.users import sign_up_over_http
+from tests.support.wait import eventually
 
 KILLS = 20
 WRITERS = 4
@@ -309,13 +310,15 @@ async def kill_under_load(
     ]
     tasks.append(asyncio.create_task(follow_until_killed(server.url, sorted(acked.links), acked)))
     try:
-        deadline = time.monotonic() + 20
-        while acked.in_cycle < FLOWING and not all(task.done() for task in tasks):
-            assert time.monotonic() < deadline, "the load never got going"
-            await asyncio.sleep(0.005)
+        await eventually(
+            lambda: acked.in_cycle >= FLOWING or all(task.done() for task in tasks),
+            within=20,
+            interval=0.005,
+            what="the load flowing",
+        )
         assert not acked.unexpected, acked.unexpected[:5]
         flowing = time.monotonic() - started
-        await asyncio.sleep(delay)
+        await asyncio.sleep(delay)  # a duration, not a wait: the kill's random moment
     finally:
         server.kill()
         await asyncio.wait_for(asyncio.gather(*tasks), 30)

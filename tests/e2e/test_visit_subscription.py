@@ -10,8 +10,9 @@ import httpx
 import websockets
 
 from tests.support.links import BROWSER, shorten_over_http
-from tests.support.server import cli_env, run_cli, running_server
+from tests.support.server import cli_env, open_subscriptions, run_cli, running_server
 from tests.support.users import sign_up_over_http
+from tests.support.wait import eventually
 
 SUBSCRIBE = """subscription($code: String!) {
   shortUrlVisits(code: $code) { id visitedAt referrer browser device isBot } }"""
@@ -48,7 +49,9 @@ async def test_owner_sees_a_visit_within_a_second(tmp_path: Path) -> None:
             code = await shorten_over_http(owner)
         socket = await subscribe(url, token, code)
         async with socket:
-            await asyncio.sleep(0.2)  # the subscription is registered
+            await eventually(  # the subscription is registered
+                lambda: open_subscriptions(url, "shortUrlVisits"), lambda n: n == 1
+            )
             started = time.monotonic()
             async with httpx.AsyncClient(base_url=url) as browser:
                 redirect = await browser.get(

@@ -16,6 +16,7 @@ from tests.support.links import BROWSER, SET_ACTIVE, owner_client, settled_count
 from tests.support.redis import REDIS_URL, redis_reachable
 from tests.support.server import cli_env, run_cli, running_server, start_server, workers_env
 from tests.support.users import sign_up_over_http
+from tests.support.wait import eventually
 
 
 def statuses(url: str, code: str, times: int) -> Counter[int]:
@@ -112,8 +113,13 @@ async def test_metrics_sum_every_worker(tmp_path: Path) -> None:
         async with client:
             code = await shorten_over_http(client)
         assert statuses(url, code, 30) == {302: 30}  # on new connections: both workers answer
-        await asyncio.sleep(FLUSH_SECONDS + 0.5)  # each worker adds its redirects every second
-        assert redirects_counted(url, "302") == {30.0}  # every answer, whoever gave it
+        await eventually(  # each worker adds its redirects every FLUSH_SECONDS
+            lambda: redirects_counted(url, "302"),
+            lambda counted: counted == {30.0},  # every answer, whoever gave it
+            within=FLUSH_SECONDS + 10,
+            interval=0.2,
+            what="every worker's redirects in /metrics",
+        )
 
 
 def environments_of_children(pid: int) -> list[list[bytes]]:

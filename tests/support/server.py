@@ -114,7 +114,7 @@ def start_server(env: dict[str, str], cwd: Path, *args: str) -> ServerProcess:
     try:
         wait_until(
             lambda: process.poll() is not None or answers(f"{url}/livez"),
-            timeout=30,
+            within=30,
             interval=0.05,
             what=lambda: f"server did not start:\n{log_path.read_text()}",
         )
