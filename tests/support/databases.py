@@ -110,3 +110,9 @@ async def open_database(url: str) -> AsyncIterator[Rows]:
         yield postgres_rows
     finally:
         await pg.close()
+
+
+async def count_rows(engine: AsyncEngine, table: str) -> int:
+    """How many rows `table` holds now."""
+    async with engine.connect() as conn:
+        return int((await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
