@@ -11,7 +11,7 @@ import pytest
 import typer.main
 
 from graphql_api.cli import app
-from tests.cli_helpers import cli_env, run_cli
+from tests.support.server import cli_env, run_cli
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "schema.graphql"
 

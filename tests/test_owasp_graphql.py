@@ -16,10 +16,12 @@ from sqlalchemy import text
 
 from graphql_api.app import create_app
 from graphql_api.state import AppState
-from tests.conftest import GraphQLClient, SignedIn, StatementLog, error_codes
-from tests.conftest import test_settings as settings_for_tests
 from tests.items.test_create_item import CREATE_ITEM
 from tests.items.test_update_item import UPDATE_ITEM, make_item
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.databases import StatementLog
+from tests.support.settings import settings_for_tests
+from tests.support.users import SignedIn
 
 LIMITED = "QUERY_LIMIT_EXCEEDED"
 ITEMS = "query($s: String) { items(search: $s) { nodes { title } } }"

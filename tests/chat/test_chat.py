@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.conftest import GraphQLClient, SignedIn, error_codes
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.users import SignedIn
 
 CREATE_ROOM = """mutation($input: CreateChatRoomInput!) {
   createChatRoom(input: $input) { chatRoom { id name title } userErrors { field code message } }

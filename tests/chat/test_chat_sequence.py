@@ -23,7 +23,8 @@ from graphql_api.schema import build_schema
 from graphql_api.state import AppState
 from graphql_api.users.models import User
 from tests.chat.test_chat import SEND, create_room
-from tests.conftest import SignedIn, StatementLog, sign_up
+from tests.support.databases import StatementLog
+from tests.support.users import SignedIn, sign_up
 
 EVENTS = """subscription($room: String!, $after: ID) { chatEvents(room: $room, after: $after) {
   __typename ... on MessageSent { message { id text author { username } } } } }"""

@@ -10,7 +10,7 @@ import pytest
 from graphql_api.chat.presence import RedisPresence, create_presence, new_key
 from graphql_api.chat.service import room_channel
 from graphql_api.core.broker import MemoryBroker, RedisBroker, create_broker
-from tests.core.test_broker import REDIS_URL, redis_reachable
+from tests.support.redis import REDIS_URL, redis_reachable
 
 ROOM, ALICE, BOB = 7, 1, 2
 SENTINEL = {"type": "sentinel"}

@@ -5,7 +5,8 @@ import pytest
 from graphql_api.chat.models import ChatMessage, ChatRoom
 from graphql_api.core.graphql.relay import from_global_id
 from graphql_api.state import AppState
-from tests.conftest import SignedIn, StatementLog
+from tests.support.databases import StatementLog
+from tests.support.users import SignedIn
 
 ROOMS = """
 query Rooms($n: Int!) {

@@ -13,15 +13,15 @@ import orjson
 import pytest
 from fastapi import FastAPI
 from pydantic import ValidationError
-from sqlalchemy import text
 
 from graphql_api.app import create_app
 from graphql_api.core.settings import Settings
 from graphql_api.state import AppState
-from tests import conftest
-from tests.conftest import SignedIn
-from tests.core.test_http_conformance import MALLORY, REGISTER, user_count
+from tests.core.test_http_conformance import MALLORY, REGISTER
 from tests.links.test_import_short_urls import upload
+from tests.support.databases import count_rows
+from tests.support.settings import settings_for_tests
+from tests.support.users import SignedIn
 
 MIB = 1024 * 1024
 CAP = MIB  # the default GRAPHQL_API_MAX_BODY_BYTES
@@ -96,7 +96,7 @@ async def test_a_declared_10_mb_body_is_413_before_any_of_it_is_read(
     assert exchange.status == 413
     assert exchange.pulled == 0
     assert f"limit of {CAP} bytes" in exchange.body.decode()
-    assert await user_count(services) == 0
+    assert await count_rows(services.engine, "users") == 0
 
 
 async def test_a_chunked_10_mb_body_is_413_once_the_cap_is_passed(
@@ -106,7 +106,7 @@ async def test_a_chunked_10_mb_body_is_413_once_the_cap_is_passed(
     assert exchange.status == 413
     # The cap and the chunk that crossed it; not one chunk more.
     assert exchange.pulled == CAP + CHUNK
-    assert await user_count(services) == 0
+    assert await count_rows(services.engine, "users") == 0
 
 
 @pytest.mark.parametrize("declare_length", [True, False])
@@ -116,7 +116,7 @@ async def test_a_body_of_exactly_the_cap_goes_through(
     exchange = await Exchange(register_body(CAP), declare_length=declare_length).run(app)
     assert exchange.status == 200, exchange.body
     assert orjson.loads(exchange.body)["data"]["register"]["userErrors"] == []
-    assert await user_count(services) == 1
+    assert await count_rows(services.engine, "users") == 1
 
 
 @pytest.mark.parametrize("declare_length", [True, False])
@@ -125,12 +125,7 @@ async def test_one_byte_over_the_cap_is_413(
 ) -> None:
     exchange = await Exchange(register_body(CAP + 1), declare_length=declare_length).run(app)
     assert exchange.status == 413
-    assert await user_count(services) == 0
-
-
-async def count_links(services: AppState) -> int:
-    async with services.engine.connect() as conn:
-        return int((await conn.execute(text("SELECT count(*) FROM short_urls"))).scalar_one())
+    assert await count_rows(services.engine, "users") == 0
 
 
 async def test_uploads_have_their_own_bigger_cap(alice: SignedIn, services: AppState) -> None:
@@ -144,12 +139,12 @@ async def test_uploads_have_their_own_bigger_cap(alice: SignedIn, services: AppS
     response = await upload(alice, b"url\n" + rows * 4)  # 8 MiB
     assert response.status_code == 413
     assert f"limit of {UPLOAD_CAP} bytes" in response.text
-    assert await count_links(services) == 0
+    assert await count_rows(services.engine, "short_urls") == 0
 
 
 async def test_the_caps_come_from_the_settings(database_url: str, tmp_path: Path) -> None:
     small = create_app(
-        conftest.test_settings(database_url, tmp_path, max_body_bytes=2048, max_upload_bytes=4096)
+        settings_for_tests(database_url, tmp_path, max_body_bytes=2048, max_upload_bytes=4096)
     )
     transport = httpx.ASGITransport(app=small)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

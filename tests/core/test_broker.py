@@ -2,30 +2,13 @@
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio
 
 from graphql_api.core.broker import MemoryBroker, RedisBroker, SlowConsumer, create_broker
-from tests.conftest import IN_CI
-from tests.redis_relay import Relay
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-async def redis_reachable() -> None:
-    client = redis.asyncio.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (OSError, redis.RedisError) as exc:
-        if IN_CI:
-            pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc} (CI=true)")
-        pytest.skip(f"Redis at {REDIS_URL} is not reachable: {exc}")
-    finally:
-        await client.aclose()
+from tests.support.redis import REDIS_URL, Relay, redis_reachable
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -121,8 +104,15 @@ async def test_closing_while_a_subscribe_is_on_its_way_ends_that_subscription() 
         async with broker.subscribe("links:changed") as messages:
             return [message async for message in messages]
 
+    real_subscribe, sent = broker._pubsub.subscribe, asyncio.Event()
+
+    async def subscribe_and_tell(*channels: str) -> None:
+        await real_subscribe(*channels)
+        sent.set()  # the listener now waits for Redis to confirm it
+
+    broker._pubsub.subscribe = subscribe_and_tell  # type: ignore[method-assign]
     listener = asyncio.create_task(listen())
-    await asyncio.sleep(0)  # the SUBSCRIBE is on its way, not yet answered
+    await asyncio.wait_for(sent.wait(), 5)  # the SUBSCRIBE is on its way, not yet answered
     await broker.close()
     # A shutdown waits for such listeners: they must end, not wait for ever.
     assert await asyncio.wait_for(listener, timeout=5) == []
@@ -161,6 +151,8 @@ async def test_a_subscriber_arriving_as_the_last_one_leaves_still_hears_the_chan
             async def keep_publishing() -> None:  # until its SUBSCRIBE has reached Redis
                 while True:
                     await other.publish("chat:1", {"n": 1})
+                    # Between tries: what the test waits on is the message, below (Redis
+                    # may be between an UNSUBSCRIBE and a new SUBSCRIBE of the channel).
                     await asyncio.sleep(0.05)
 
             publisher = asyncio.create_task(keep_publishing())

@@ -24,8 +24,8 @@ from graphql_api.items.models import Item, ItemTag
 from graphql_api.schema import Schema, build_schema
 from graphql_api.state import AppState
 from graphql_api.users.models import User
-from tests.conftest import SignedIn
-from tests.generated import examples
+from tests.support.generated import examples
+from tests.support.users import SignedIn
 
 SDL = (Path(__file__).parents[2] / "schema.graphql").read_text()
 SCALARS = {

@@ -7,10 +7,11 @@ import pytest
 from sqlalchemy import event, text
 
 from graphql_api.core.db.engine import create_engine, create_sessionmaker, write_transaction
-from tests.conftest import REGISTER, TEST_PASSWORD, GraphQLClient, SignedIn
-from tests.conftest import test_settings as settings_for_tests
 from tests.items.test_create_item import CREATE_ITEM
 from tests.items.test_update_item import UPDATE_ITEM
+from tests.support.client import GraphQLClient
+from tests.support.settings import TEST_PASSWORD, settings_for_tests
+from tests.support.users import REGISTER, SignedIn
 from tests.users.test_login import LOGIN
 
 
@@ -80,7 +81,8 @@ async def test_sqlite_writers_of_one_process_queue_instead_of_meeting_the_busy_h
         async def write(n: int) -> None:
             async with write_transaction(sessionmaker) as session:
                 await session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
-                await asyncio.sleep(0.01)  # others ask for the lock meanwhile
+                # A duration, not a wait: the lock is held a while, so others ask for it.
+                await asyncio.sleep(0.01)
 
         await asyncio.gather(*(write(n) for n in range(20)))
         with pytest.raises(ZeroDivisionError):  # a failed transaction gives its turn back

@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from graphql_api.items import service as items_service
-from tests.conftest import GraphQLClient, error_codes
+from tests.support.client import GraphQLClient, error_codes
 
 
 async def test_unexpected_error_is_masked_and_logged_with_request_id(

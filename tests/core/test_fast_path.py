@@ -18,7 +18,8 @@ from graphql_api.core.graphql.context import Context
 from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.schema import build_schema
 from graphql_api.state import AppState
-from tests.conftest import SignedIn, error_codes
+from tests.support.client import error_codes, post
+from tests.support.users import SignedIn
 
 ITEMS = """
 query Items($n: Int) {
@@ -31,14 +32,6 @@ mutation CreateItem($input: CreateItemInput!) {
   createItem(input: $input) { item { id } userErrors { code } }
 }
 """
-
-
-async def post(
-    http: httpx.AsyncClient, query: str, variables: dict[str, Any] | None = None, **headers: str
-) -> httpx.Response:
-    return await http.post(
-        "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
-    )
 
 
 async def create_items(who: SignedIn, count: int) -> None:

@@ -5,8 +5,9 @@ import base64
 import orjson
 import pytest
 
-from tests.conftest import GraphQLClient, SignedIn, error_codes
 from tests.items.test_create_item import CREATE_ITEM
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.users import SignedIn
 
 ITEMS_AFTER = (
     "query($after: String, $o: ItemOrder) { items(after: $after, orderBy: $o) { totalCount } }"

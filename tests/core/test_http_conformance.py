@@ -8,7 +8,6 @@ import httpx
 import orjson
 import pytest
 from graphql import GraphQLError
-from sqlalchemy import text
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 
@@ -16,6 +15,7 @@ from graphql_api.core.http.media_types import request_error_status, response_med
 from graphql_api.core.http.request import NO_QUERY_MESSAGE as NO_QUERY
 from graphql_api.state import AppState
 from tests.core.test_security_headers import client_for
+from tests.support.databases import count_rows
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 REGISTER = """mutation Register($input: RegisterInput!) {
@@ -26,11 +26,6 @@ REGISTER_INLINE = (
     'mutation { register(input: {email: "mallory@example.com", username: "mallory", '
     'password: "long enough pw"}) { user { id } } }'
 )
-
-
-async def user_count(services: AppState) -> int:
-    async with services.engine.connect() as conn:
-        return int((await conn.execute(text("SELECT count(*) FROM users"))).scalar_one())
 
 
 async def post(http: httpx.AsyncClient, body: dict[str, Any], accept: str | None) -> httpx.Response:
@@ -189,7 +184,7 @@ async def test_get_never_runs_a_mutation(
     assert response.status_code == 405, response.text
     assert response.headers["allow"] == "POST"
     assert "POST" in response.text
-    assert await user_count(services) == 0
+    assert await count_rows(services.engine, "users") == 0
 
 
 async def test_get_runs_queries(http: httpx.AsyncClient) -> None:
@@ -207,7 +202,7 @@ async def test_other_methods_are_405_naming_the_allowed_ones(
     )
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, POST"
-    assert await user_count(services) == 0
+    assert await count_rows(services.engine, "users") == 0
 
 
 @pytest.mark.parametrize(
@@ -227,7 +222,7 @@ async def test_bodies_a_browser_sends_without_preflight_are_refused_unread(
     response = await http.post("/graphql", content=REGISTER_BODY, headers=headers)
     assert response.status_code == 415, response.text
     assert "application/json" in response.text
-    assert await user_count(services) == 0
+    assert await count_rows(services.engine, "users") == 0
 
 
 async def test_a_form_post_is_refused(http: httpx.AsyncClient, services: AppState) -> None:
@@ -235,7 +230,7 @@ async def test_a_form_post_is_refused(http: httpx.AsyncClient, services: AppStat
         "/graphql", data={"query": REGISTER_INLINE, "operations": REGISTER_BODY.decode()}
     )
     assert response.status_code == 415, response.text
-    assert await user_count(services) == 0
+    assert await count_rows(services.engine, "users") == 0
 
 
 async def test_multipart_without_the_preflight_header_is_refused(
@@ -248,7 +243,7 @@ async def test_multipart_without_the_preflight_header_is_refused(
     )
     assert response.status_code == 400, response.text
     assert "GraphQL-Require-Preflight" in response.text
-    assert await user_count(services) == 0
+    assert await count_rows(services.engine, "users") == 0
 
 
 async def test_json_posts_still_run_mutations(http: httpx.AsyncClient, services: AppState) -> None:
@@ -257,7 +252,7 @@ async def test_json_posts_still_run_mutations(http: httpx.AsyncClient, services:
     )
     assert response.status_code == 200
     assert response.json()["data"]["register"]["userErrors"] == []
-    assert await user_count(services) == 1
+    assert await count_rows(services.engine, "users") == 1
 
 
 @pytest.mark.parametrize(
@@ -272,7 +267,7 @@ async def test_batches_are_a_clear_400(
     )
     assert response.status_code == 400
     assert "Batched requests" in response.text
-    assert await user_count(services) == 0
+    assert await count_rows(services.engine, "users") == 0
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])

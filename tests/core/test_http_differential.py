@@ -31,10 +31,10 @@ from hypothesis_graphql import queries
 
 from graphql_api.core.graphql.relay import to_global_id
 from graphql_api.state import AppState
-from tests.conftest import SignedIn, sign_up
 from tests.core.test_compiled_execution import SCALARS, SDL
-from tests.generated import examples
-from tests.persisted_requests import register_documents, with_persisted_query
+from tests.support.generated import examples
+from tests.support.persisted import register_documents, with_persisted_query
+from tests.support.users import SignedIn, sign_up
 
 EXAMPLES = int(os.environ.get("DIFFERENTIAL_EXAMPLES", "250"))
 # A fuzzing run draws new requests each time; CI draws the same ones every run.

@@ -20,7 +20,7 @@ from tests.core.test_http_differential import (  # noqa: F401 (fixtures)
     differences,
     world,
 )
-from tests.persisted_requests import UNKNOWN_HASH, persisted
+from tests.support.persisted import UNKNOWN_HASH, persisted
 
 # As `(body, method)`: by hash, the hash checked against the query sent with it.
 PERSISTED = [

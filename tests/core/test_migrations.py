@@ -12,7 +12,7 @@ from graphql_api.core.db.base import Base
 from graphql_api.core.db.engine import create_engine
 from graphql_api.core.db.migrate import upgrade, upgrade_async
 from graphql_api.core.settings import Settings
-from tests.conftest import server_database
+from tests.support.databases import server_database
 
 
 # SQLite cannot reflect expression indexes (the case-insensitive unique ones).

@@ -7,10 +7,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from graphql_api.app import create_app
 from graphql_api.state import AppState
-from tests import conftest
 from tests.chat.test_chat import create_room
 from tests.chat.test_chat_events import subscribe
-from tests.conftest import SignedIn
+from tests.support.settings import settings_for_tests
+from tests.support.users import SignedIn
 
 ITEMS = "query Items { items(first: 2) { nodes { id } } }"
 USERS = "query Users { users { nodes { id } } }"  # signed-in only: UNAUTHENTICATED
@@ -45,7 +45,7 @@ async def test_livez_and_readyz(http: httpx.AsyncClient) -> None:
 
 
 async def ready_of(tmp_path: Path, database_url: str) -> httpx.Response:
-    app = create_app(conftest.test_settings(database_url, tmp_path))
+    app = create_app(settings_for_tests(database_url, tmp_path))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:

@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 from graphql_api.core.graphql.documents.cache import MAX_CACHED_QUERY_LENGTH
 from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.state import AppState
-from tests.conftest import SignedIn, error_codes
 from tests.core.test_observability import grew, metrics
-from tests.generated import examples
-from tests.persisted_requests import persisted
-from tests.ratelimit_helpers import client_at, limited_app
+from tests.support.client import error_codes
+from tests.support.generated import examples
+from tests.support.persisted import persisted
+from tests.support.ratelimit import client_at, limited_app
+from tests.support.users import SignedIn
 
 ME = "query Me { me { username } }"
 ITEMS = "query Items($n: Int) { items(first: $n) { totalCount nodes { title } } }"

@@ -15,12 +15,10 @@ import redis.asyncio
 
 from graphql_api.core.graphql.documents.persisted import REDIS_PAUSE_SECONDS
 from graphql_api.state import AppState
-from tests.core.test_broker import REDIS_URL
 from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh, post_hash
-from tests.core.test_ratelimit import redis_prefix  # noqa: F401 (a fixture)
-from tests.persisted_requests import sha256
-from tests.ratelimit_helpers import client_at, limited_app
-from tests.redis_relay import Relay
+from tests.support.persisted import sha256
+from tests.support.ratelimit import client_at, limited_app
+from tests.support.redis import REDIS_URL, Relay
 
 TTL = 600
 
@@ -36,7 +34,7 @@ async def test_a_document_registered_in_one_worker_runs_by_hash_in_another(
     database_url: str,
     services: AppState,
     tmp_path: Path,
-    redis_prefix: str,  # noqa: F811
+    redis_prefix: str,
 ) -> None:
     shared = {
         "broker_url": REDIS_URL,
@@ -75,7 +73,7 @@ async def test_a_known_document_costs_no_redis_round_trip_and_survives_redis_goi
     database_url: str,
     services: AppState,
     tmp_path: Path,
-    redis_prefix: str,  # noqa: F811
+    redis_prefix: str,
     relay: Relay,
     caplog: pytest.LogCaptureFixture,
 ) -> None:

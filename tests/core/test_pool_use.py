@@ -6,10 +6,12 @@ import time
 from pathlib import Path
 
 from tests.chat.test_chat import SEND, create_room
-from tests.conftest import GraphQLClient, _empty_tables, error_codes, sign_up
 from tests.items.test_create_item import CREATE_ITEM
-from tests.links.helpers import shorten
-from tests.ratelimit_helpers import client_at, limited_app
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.databases import empty_tables as _empty_tables
+from tests.support.links import shorten
+from tests.support.ratelimit import client_at, limited_app
+from tests.support.users import sign_up
 
 LIST = "items(first: 1) { totalCount nodes { id owner { username } } }"
 ALIASED_LISTS = "query { " + " ".join(f"l{n}: {LIST}" for n in range(25)) + " }"

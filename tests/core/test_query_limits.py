@@ -12,9 +12,11 @@ from graphql import get_introspection_query
 from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.schema import build_schema
 from graphql_api.state import AppState
-from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn
 from tests.items.test_create_item import CREATE_ITEM
-from tests.users.test_register import count_users
+from tests.support.client import GraphQLClient
+from tests.support.databases import count_rows
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import SignedIn
 
 ITEM_COUNT = "query { items { totalCount } }"
 LIMITED = "QUERY_LIMIT_EXCEEDED"
@@ -200,9 +202,9 @@ async def test_aliased_registers_are_refused_and_create_no_account(
         "The operation holds 30 expensive mutations (register); at most 1 may run in one "
         "operation: send the others in requests of their own."
     )
-    assert await count_users(services) == 0
+    assert await count_rows(services.engine, "users") == 0
     assert "errors" not in await anon_client.execute(registers(1))
-    assert await count_users(services) == 1
+    assert await count_rows(services.engine, "users") == 1
 
 
 LOGIN_CAROL = 'login(input: {login: "carol", password: "pw pw pw pw"}) { accessToken }'

@@ -1,8 +1,6 @@
 """The rate limiter: its settings, where counts live, and limits held across app instances."""
 
 import logging
-import secrets
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,10 +12,7 @@ from pydantic import ValidationError
 from graphql_api.core.ratelimit import Limit, RateLimiter, address_key
 from graphql_api.core.settings import Settings
 from graphql_api.state import AppState
-from tests.conftest import TEST_PASSWORD, sign_up
-from tests.conftest import test_settings as settings_for_tests
-from tests.core.test_broker import REDIS_URL, redis_reachable
-from tests.ratelimit_helpers import (
+from tests.support.ratelimit import (
     assert_rate_limited,
     client_at,
     limited_app,
@@ -25,6 +20,9 @@ from tests.ratelimit_helpers import (
     login_outcome,
     register,
 )
+from tests.support.redis import REDIS_URL
+from tests.support.settings import TEST_PASSWORD, settings_for_tests
+from tests.support.users import sign_up
 
 
 def test_production_defaults_are_real_limits() -> None:
@@ -109,21 +107,6 @@ async def test_counts_live_in_memory_unless_redis_is_configured(
             assert isinstance(limiter.storage, kind), overrides
         finally:
             await limiter.close()
-
-
-@pytest.fixture
-async def redis_prefix() -> AsyncIterator[str]:
-    """A Redis key prefix of this test's own; its keys are deleted afterwards."""
-    await redis_reachable()
-    prefix = f"graphql_api_test_{secrets.token_hex(4)}:"
-    yield prefix
-    client = redis.asyncio.from_url(REDIS_URL)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
 
 
 async def test_two_app_instances_on_one_redis_share_the_login_limit(

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from graphql_api.core.db.engine import create_engine
 from graphql_api.state import AppState
 from graphql_api.users.models import User
-from tests import conftest
-from tests.conftest import GraphQLClient
+from tests.support.client import GraphQLClient
+from tests.support.settings import settings_for_tests
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ async def test_reads_cannot_write(services: AppState) -> None:
 @pytest.fixture
 async def sqlite_reader(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """A read engine on a fresh SQLite file, whose statements may run for 0.2 s."""
-    settings = conftest.test_settings(
+    settings = settings_for_tests(
         f"sqlite+aiosqlite:///{tmp_path / 'read.db'}", tmp_path, db_statement_timeout_seconds=0.2
     )
     engine = create_engine(settings, read_only=True)

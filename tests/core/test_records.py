@@ -13,7 +13,8 @@ from graphql_api.items.models import Item, ItemRecord
 from graphql_api.items.types import ItemType
 from graphql_api.users.models import Role, User, UserRecord
 from graphql_api.users.types import UserType
-from tests.conftest import GraphQLClient, SignedIn
+from tests.support.client import GraphQLClient
+from tests.support.users import SignedIn
 
 USERS = """
 query Users {

@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from graphql_api.app import create_app
-from tests import conftest
-from tests.conftest import SignedIn
-from tests.links.helpers import BROWSER, shorten
+from tests.support.links import BROWSER, shorten
+from tests.support.settings import settings_for_tests
+from tests.support.users import SignedIn
 
 NOTHING_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 ALLOWED_ORIGIN = "https://app.example"
@@ -89,7 +89,7 @@ async def test_graphiql_may_load_exactly_its_own_assets(http: httpx.AsyncClient)
 async def client_for(
     database_url: str, tmp_path: Path, **overrides: object
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(conftest.test_settings(database_url, tmp_path, **overrides))
+    app = create_app(settings_for_tests(database_url, tmp_path, **overrides))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

@@ -32,7 +32,9 @@ async def test_a_running_operation_holds_off_idleness() -> None:
     idleness = Idleness(lambda: 0)
     idle = asyncio.create_task(idleness.wait(0.2))
     with idleness.busy():
-        await asyncio.sleep(0.5)
+        # A duration, not a wait: busy for longer than the idle time, and idleness must not
+        # come meanwhile (if it does, the wait ends early and the test fails at once).
+        await asyncio.wait({idle}, timeout=0.5)
         assert not idle.done()
     ended = loop.time()
     await idle
@@ -43,7 +45,7 @@ async def test_an_operation_taken_in_but_not_started_holds_off_idleness() -> Non
     registered = 1
     idleness = Idleness(lambda: registered)
     idle = asyncio.create_task(idleness.wait(0.1))
-    await asyncio.sleep(0.3)
+    await asyncio.wait({idle}, timeout=0.3)  # a duration, as above: three idle times
     assert not idle.done()
     registered = 0
     await idle

@@ -3,8 +3,10 @@
 import asyncio
 from pathlib import Path
 
-from tests.cli_helpers import running_server, sign_up_over_http, workers_env
-from tests.e2e.chat_client import CREATE_ROOM, ChatSocket, gql, joined, left, online, send
+from tests.support.chat import CREATE_ROOM, ChatSocket, joined, left, online, send
+from tests.support.client import gql
+from tests.support.server import running_server, workers_env
+from tests.support.users import sign_up_over_http
 
 PER_SENDER = 100
 PROTOCOL = "graphql-transport-ws"

@@ -16,8 +16,10 @@ from pathlib import Path
 import asyncpg
 
 from graphql_api.core.graphql.relay import to_global_id
-from tests.cli_helpers import running_server, sign_up_over_http, workers_env
-from tests.e2e.chat_client import CREATE_ROOM, KEEP_ALIVE, ChatSocket, gql, send
+from tests.support.chat import CREATE_ROOM, KEEP_ALIVE, ChatSocket, send
+from tests.support.client import gql
+from tests.support.server import running_server, workers_env
+from tests.support.users import sign_up_over_http
 
 SENDERS = 8
 PER_SENDER = 15

@@ -6,18 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.e2e.chat_client import (
-    CREATE_ROOM,
-    TYPING,
-    ChatSocket,
-    gql,
-    joined,
-    left,
-    online,
-    send,
-    sent,
-)
+from tests.support.chat import CREATE_ROOM, TYPING, ChatSocket, joined, left, online, send, sent
+from tests.support.client import gql
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
 
 HISTORY = (
     'query { chatRoom(name: "general") { messages(last: 20) { edges { node { id text } } } } }'

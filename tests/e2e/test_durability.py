@@ -22,8 +22,6 @@ import random
 import sqlite3
 import statistics
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -34,14 +32,11 @@ import httpx
 
 from graphql_api.core.db.base import Base
 from graphql_api.core.graphql.relay import from_global_id
-from tests.cli_helpers import (
-    ServerProcess,
-    cli_env,
-    run_cli,
-    sign_up_over_http,
-    start_server,
-)
-from tests.links.helpers import BROWSER, GOOGLEBOT
+from tests.support.databases import Rows, open_database
+from tests.support.links import BROWSER, GOOGLEBOT
+from tests.support.server import ServerProcess, cli_env, run_cli, start_server
+from tests.support.users import sign_up_over_http
+from tests.support.wait import eventually
 
 KILLS = 20
 WRITERS = 4
@@ -73,8 +68,6 @@ mutation($input: ShortenUrlInput!) {
 }
 """
 ITEM_COUNT = "{ items { totalCount } }"
-
-Rows = Callable[[str], Awaitable[list[tuple[Any, ...]]]]
 
 
 @dataclass
@@ -181,31 +174,6 @@ async def set_up(url: str, acked: Acknowledged) -> list[str]:
             assert payload, acked.unexpected
             acked.links.add(payload["shortUrl"]["code"])
     return tokens
-
-
-@asynccontextmanager
-async def open_database(url: str) -> AsyncIterator[Rows]:
-    """A direct connection to the server's database, beside the server's own."""
-    if url.startswith("sqlite:///"):
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
-        try:
-
-            async def sqlite_rows(sql: str) -> list[tuple[Any, ...]]:
-                return conn.execute(sql).fetchall()
-
-            yield sqlite_rows
-        finally:
-            conn.close()
-        return
-    pg = await asyncpg.connect(url, timeout=10)
-    try:
-
-        async def postgres_rows(sql: str) -> list[tuple[Any, ...]]:
-            return [tuple(row) for row in await pg.fetch(sql)]
-
-        yield postgres_rows
-    finally:
-        await pg.close()
 
 
 async def try_amcheck(url: str) -> bool:
@@ -342,13 +310,15 @@ async def kill_under_load(
     ]
     tasks.append(asyncio.create_task(follow_until_killed(server.url, sorted(acked.links), acked)))
     try:
-        deadline = time.monotonic() + 20
-        while acked.in_cycle < FLOWING and not all(task.done() for task in tasks):
-            assert time.monotonic() < deadline, "the load never got going"
-            await asyncio.sleep(0.005)
+        await eventually(
+            lambda: acked.in_cycle >= FLOWING or all(task.done() for task in tasks),
+            within=20,
+            interval=0.005,
+            what="the load flowing",
+        )
         assert not acked.unexpected, acked.unexpected[:5]
         flowing = time.monotonic() - started
-        await asyncio.sleep(delay)
+        await asyncio.sleep(delay)  # a duration, not a wait: the kill's random moment
     finally:
         server.kill()
         await asyncio.wait_for(asyncio.gather(*tasks), 30)

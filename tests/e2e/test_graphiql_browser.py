@@ -16,8 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.e2e.node_client import node_script
+from tests.support.node import node_script
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 GRAPHIQL = Path(__file__).resolve().parents[2] / "graphiql"

@@ -12,8 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.node_client import run_against_a_server
 from tests.e2e.test_production_profile import SECRET
+from tests.support.node import run_against_a_server
 
 AUDIT_SECONDS = 120
 INTROSPECTION_DISABLED = "GraphQL introspection has been disabled"

@@ -12,8 +12,9 @@ from gql import Client, GraphQLRequest
 from gql.client import AsyncClientSession
 from gql.transport.httpx import HTTPXAsyncTransport
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.e2e.node_client import node_script
+from tests.support.node import node_script
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
 
 SUBSCRIBED_WITHIN = 15.0
 

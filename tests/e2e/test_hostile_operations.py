@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from hypothesis_graphql import mutations, nodes, queries
 
 from graphql_api.core.settings import Settings
-from tests.cli_helpers import REGISTER, cli_env, run_cli, running_server
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import REGISTER
 
 SCHEMA = (Path(__file__).parents[2] / "schema.graphql").read_text()
 EXAMPLES = int(os.environ.get("HOSTILE_EXAMPLES", "2500"))

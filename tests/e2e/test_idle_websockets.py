@@ -14,9 +14,12 @@ from collections.abc import AsyncIterator
 import pytest
 import websockets
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.conftest import BACKENDS, server_database
-from tests.e2e.chat_client import CREATE_ROOM, EVENTS, RESULT, START, gql, send
+from tests.support.chat import CREATE_ROOM, EVENTS, RESULT, START, send
+from tests.support.client import gql
+from tests.support.databases import BACKENDS, server_database
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
+from tests.support.wait import eventually
 
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
 INIT_TIMEOUT = 1.0
@@ -122,6 +125,7 @@ async def test_a_signed_in_socket_stays_and_keeps_its_subscription(
         await init(socket, token)
         payload = {"query": EVENTS, "variables": {"room": "general"}}
         await socket.send(json.dumps({"id": "1", "type": START[protocol], "payload": payload}))
+        # A duration, not a wait: idle past the time an anonymous socket would be closed.
         await asyncio.sleep(IDLE + MARGIN)
         await send(server, token, "still here")
         async with asyncio.timeout(5):
@@ -152,14 +156,17 @@ async def test_sockets_beyond_the_cap_from_one_address_are_refused_with_4429(
             await init(elsewhere, token)  # another address has its own count
 
         await sockets.pop().close()
-        async with asyncio.timeout(5):  # the server frees the place once it sees the close
-            while True:
-                async with connect(server, PROTOCOLS[1], "127.0.0.5") as again:
-                    try:
-                        await init(again, token)
-                        break
-                    except websockets.ConnectionClosed:
-                        await asyncio.sleep(0.05)
+
+        async def admitted() -> bool:
+            async with connect(server, PROTOCOLS[1], "127.0.0.5") as again:
+                try:
+                    await init(again, token)
+                except websockets.ConnectionClosed:
+                    return False
+                return True
+
+        # The server frees the place once it sees the close.
+        await eventually(admitted, within=5, interval=0.05, what="a place freed")
     finally:
         for socket in sockets:
             await socket.close()

@@ -6,8 +6,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-from tests.cli_helpers import cli_env, run_cli, running_server
 from tests.e2e.test_production_profile import SECRET
+from tests.support.server import cli_env, run_cli, running_server
 
 REQUEST_ID = "trace-4f2a"
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
 
 ALIASES = "{ " + " ".join(f"a{n}: items(first: 1) {{ nodes {{ id }} }}" for n in range(21)) + " }"
 CREATE = 'mutation { createItem(input: {title: "t", price: "1.00"}) { item { id } } }'

@@ -9,11 +9,10 @@ from typing import Any
 import httpx
 import websockets
 
-from tests.cli_helpers import cli_env, run_cli, running_server
-from tests.core.test_broker import REDIS_URL
-from tests.core.test_ratelimit import redis_prefix  # noqa: F401 (a fixture)
-from tests.e2e.node_client import run_against_a_server
-from tests.persisted_requests import sha256
+from tests.support.node import run_against_a_server
+from tests.support.persisted import sha256
+from tests.support.redis import REDIS_URL
+from tests.support.server import cli_env, run_cli, running_server
 
 NODE_SECONDS = 60
 WS_SECONDS = 5
@@ -55,7 +54,7 @@ def test_apollos_persisted_queries_link_by_post_and_by_get(tmp_path: Path) -> No
 async def test_a_document_registered_with_one_process_runs_by_hash_in_another(
     tmp_path: Path,
     server_database_url: str,
-    redis_prefix: str,  # noqa: F811
+    redis_prefix: str,
 ) -> None:
     query = "query Shared { items { totalCount } }"
     extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256(query)}}

@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 from graphql import get_introspection_query
 
-from tests.cli_helpers import cli_env, run_cli, running_server
+from tests.support.server import cli_env, run_cli, running_server
 
 ORDERED_ITEMS = "query($o: ItemOrder) { items(orderBy: $o) { totalCount } }"
 SECRET = "a-production-secret-that-is-long-enough-" + "x" * 16

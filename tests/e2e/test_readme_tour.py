@@ -18,10 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.cli_helpers import cli_env, run_cli, running_server
+from tests.support.server import cli_env, open_subscriptions, run_cli, running_server
+from tests.support.wait import wait_until
 
 README = Path(__file__).parents[2] / "README.md"
 ADDRESS = "127.0.0.1:8000"
@@ -122,14 +122,6 @@ def assert_answers_are_clean(output: str) -> None:
     )
 
 
-def chat_subscriptions(url: str) -> float:
-    metrics = httpx.get(f"{url}/metrics").text
-    found = re.search(
-        r'^graphql_api_active_subscriptions\{field="chatEvents"\} (\S+)$', metrics, re.M
-    )
-    return float(found.group(1)) if found else 0.0
-
-
 def test_the_readme_tour_works_when_pasted_into_terminals(tmp_path: Path) -> None:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("the tour's graphql-ws listener needs Node.js and npm")
@@ -170,17 +162,22 @@ def test_the_readme_tour_works_when_pasted_into_terminals(tmp_path: Path) -> Non
             for block in blocks:
                 if block.words == ("tour", "listen"):
                     listeners.append(Listener(block.text.replace(ADDRESS, here), folder, user_env))
-            deadline = time.monotonic() + SETTLE_SECONDS
-            while chat_subscriptions(url) < len(listeners):
-                assert time.monotonic() < deadline, [ln.printed() for ln in listeners]
-                time.sleep(0.2)
+            wait_until(
+                lambda: open_subscriptions(url, "chatEvents"),
+                lambda n: n >= len(listeners),
+                within=SETTLE_SECONDS,
+                interval=0.2,
+                what=lambda: [ln.printed() for ln in listeners],
+            )
 
             last = terminal.paste(blocks[-1].text.replace(ADDRESS, here))
             assert_answers_are_clean(last)
-            deadline = time.monotonic() + 15
-            while not all(SAID in ln.printed() for ln in listeners):
-                assert time.monotonic() < deadline, [ln.printed() for ln in listeners]
-                time.sleep(0.1)
+            wait_until(
+                lambda: all(SAID in ln.printed() for ln in listeners),
+                within=15,
+                interval=0.1,
+                what=lambda: [ln.printed() for ln in listeners],
+            )
         finally:
             for listener in listeners:
                 listener.terminal.close()

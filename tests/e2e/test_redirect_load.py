@@ -1,32 +1,21 @@
 """1,000 concurrent redirects over real HTTP against a running server: exact counts."""
 
 import asyncio
-import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.links.helpers import BROWSER, SHORTEN
+from tests.support.links import (
+    BROWSER,
+    VISIT_COUNT,
+    owner_client,
+    settled_counts,
+    shorten_over_http,
+)
+from tests.support.server import cli_env, run_cli, running_server
 
 REQUESTS = 1000
-VISIT_COUNT = "query($c: String!) { shortUrl(code: $c) { visitCount visits { totalCount } } }"
-
-
-async def owner_client(url: str) -> httpx.AsyncClient:
-    token = await sign_up_over_http(url, "owner")
-    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"})
-
-
-async def shorten(client: httpx.AsyncClient, **input: object) -> str:
-    response = await client.post(
-        "/graphql",
-        json={"query": SHORTEN, "variables": {"input": {"url": "https://example.com/", **input}}},
-    )
-    payload = response.json()["data"]["shortenUrl"]
-    assert payload["userErrors"] == []
-    return payload["shortUrl"]["code"]  # type: ignore[no-any-return]
 
 
 async def hammer(url: str, code: str) -> Counter[int]:
@@ -38,25 +27,6 @@ async def hammer(url: str, code: str) -> Counter[int]:
     return Counter(r.status_code for r in responses)
 
 
-async def settled_counts(client: httpx.AsyncClient, code: str, expected: int) -> tuple[int, int]:
-    """visitCount and the number of visit rows once the buffered visits are written."""
-    deadline = time.monotonic() + 10
-    while True:
-        response = await client.post(
-            "/graphql", json={"query": VISIT_COUNT, "variables": {"c": code}}
-        )
-        link = response.json()["data"]["shortUrl"]
-        counts = (link["visitCount"], link["visits"]["totalCount"])
-        if counts[1] >= expected or time.monotonic() > deadline:
-            await asyncio.sleep(0.5)  # a little longer: nothing more may arrive
-            response = await client.post(
-                "/graphql", json={"query": VISIT_COUNT, "variables": {"c": code}}
-            )
-            link = response.json()["data"]["shortUrl"]
-            return link["visitCount"], link["visits"]["totalCount"]
-        await asyncio.sleep(0.1)
-
-
 async def test_concurrent_redirects_are_counted_exactly(
     tmp_path: Path, server_database_url: str
 ) -> None:
@@ -65,11 +35,11 @@ async def test_concurrent_redirects_are_counted_exactly(
     with running_server(env, tmp_path) as url:
         client = await owner_client(url)
         async with client:
-            hot = await shorten(client)
+            hot = await shorten_over_http(client)
             assert await hammer(url, hot) == {302: REQUESTS}
             assert await settled_counts(client, hot, REQUESTS) == (REQUESTS, REQUESTS)
 
-            capped = await shorten(client, maxVisits=50)
+            capped = await shorten_over_http(client, maxVisits=50)
             assert await hammer(url, capped) == {302: 50, 410: REQUESTS - 50}
             assert await settled_counts(client, capped, 50) == (50, 50)
 
@@ -89,7 +59,7 @@ async def test_graceful_stop_writes_every_buffered_visit(
     with running_server(env, tmp_path) as url:
         client = await owner_client(url)
         async with client:
-            code = await shorten(client)
+            code = await shorten_over_http(client)
             assert await hammer(url, code) == {302: REQUESTS}
             response = await client.post(
                 "/graphql", json={"query": VISIT_COUNT, "variables": {"c": code}}

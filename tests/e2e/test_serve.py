@@ -6,8 +6,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.core.test_broker import REDIS_URL, redis_reachable
+from tests.support.redis import REDIS_URL, redis_reachable
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
 
 REGISTER = """mutation($input: RegisterInput!) {
   register(input: $input) { accessToken userErrors { code } } }"""

@@ -11,16 +11,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
 
-from tests.cli_helpers import run_cli, running_server, workers_env
-from tests.e2e.chat_client import CREATE_ROOM, EVENTS
+from tests.support.chat import CREATE_ROOM, EVENTS
+from tests.support.client import gql
+from tests.support.server import open_subscriptions, run_cli, running_server, workers_env
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import register_over_http
+from tests.support.wait import eventually
 
-PASSWORD = "long enough pw"
-REGISTER = """mutation($input: RegisterInput!) {
-  register(input: $input) { user { id } accessToken refreshToken } }"""
+PASSWORD = TEST_PASSWORD
 LOGIN = """mutation($input: LoginInput!) {
   login(input: $input) { user { id } accessToken refreshToken } }"""
 SHORTEN = """mutation { shortenUrl(input: {url: "https://example.com/a"}) {
@@ -46,18 +47,9 @@ ENDINGS = {
 }
 
 
-async def post(url: str, query: str, variables: dict[str, Any], token: str | None = None) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with httpx.AsyncClient(base_url=url, headers=headers) as client:
-        body = (await client.post("/graphql", json={"query": query, "variables": variables})).json()
-    assert "errors" not in body, body
-    (payload,) = body["data"].values()
-    return payload
-
-
-async def register(url: str, name: str) -> dict[str, Any]:
-    variables = {"input": {"email": f"{name}@example.com", "username": name, "password": PASSWORD}}
-    return await post(url, REGISTER, variables)  # type: ignore[no-any-return]
+def subscriptions(url: str) -> tuple[float, float]:
+    """The chatEvents and shortUrlVisits subscriptions the server at `url` runs."""
+    return open_subscriptions(url, "chatEvents"), open_subscriptions(url, "shortUrlVisits")
 
 
 async def open_socket(url: str, token: str) -> websockets.ClientConnection:
@@ -103,28 +95,32 @@ async def test_an_ended_session_ends_its_subscriptions_on_every_worker(
     admin = ["create-user", "--email", "root@example.com", "--username", "root", "--admin"]
     assert run_cli(*admin, "--password", PASSWORD, env=env, cwd=tmp_path).returncode == 0
     with running_server(env, tmp_path) as a, running_server(env, tmp_path) as b:
-        root = await post(b, LOGIN, {"input": {"login": "root", "password": PASSWORD}})
-        await post(b, CREATE_ROOM, {}, root["accessToken"])
+        root = await gql(b, None, LOGIN, {"input": {"login": "root", "password": PASSWORD}})
+        await gql(b, root["accessToken"], CREATE_ROOM)
         for ending, (query, who) in ENDINGS.items():
             name = f"carol-{ending.lower()}"
-            carol = await register(a, name)
+            carol = await register_over_http(a, name, PASSWORD)
             token = carol["accessToken"]
-            code = (await post(a, SHORTEN, {}, token))["shortUrl"]["code"]
+            code = (await gql(a, token, SHORTEN))["shortUrl"]["code"]
             # Carol's other session, which logout and reuse leave alive.
-            other = await post(a, LOGIN, {"input": {"login": name, "password": PASSWORD}})
+            other = await gql(a, None, LOGIN, {"input": {"login": name, "password": PASSWORD}})
+            # The last round's subscriptions have ended: what is counted next is this one's.
+            await eventually(lambda: subscriptions(a), lambda n: n == (0, 0), what="ended")
             socket = await open_socket(a, token)
             bystander = await open_socket(a, other["accessToken"])
             try:
                 await start(socket, "chat", EVENTS, room="general")
                 await start(socket, "visits", VISITS, code=code)
                 await start(bystander, "chat", EVENTS, room="general")
-                await asyncio.sleep(0.5)  # both subscribed
+                await eventually(  # both subscribed: her chat and visits, the bystander's chat
+                    lambda: subscriptions(a), lambda n: n == (2, 1), what="subscribed"
+                )
 
                 variables = {"t": carol["refreshToken"], "p": PASSWORD, "id": carol["user"]["id"]}
                 used = {k: v for k, v in variables.items() if f"${k}" in query}
                 if who == "twice":
-                    assert (await post(b, query, used))["accessToken"]  # rotated: still on
-                await post(b, query, used, token if who == "self" else root["accessToken"])
+                    assert (await gql(b, None, query, used))["accessToken"]  # rotated: still on
+                await gql(b, token if who == "self" else root["accessToken"], query, used)
                 ended_at = time.monotonic()
                 ended = await outcomes(socket, {"chat", "visits"}, within=1.0)
                 assert ended == {"chat": ["UNAUTHENTICATED"], "visits": ["UNAUTHENTICATED"]}

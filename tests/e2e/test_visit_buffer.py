@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,10 +21,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http, start_server
-from tests.e2e.test_durability import Rows, open_database
-from tests.e2e.test_redirect_load import VISIT_COUNT, owner_client, shorten
-from tests.links.helpers import BROWSER
+from tests.support.databases import Rows, open_database
+from tests.support.links import BROWSER, owner_client, shorten_over_http, visit_counts
+from tests.support.server import cli_env, run_cli, running_server, start_server
+from tests.support.users import sign_up_over_http
+from tests.support.wait import StillNot, eventually
 
 BUFFER = 100
 CONCURRENCY = 16  # also the most answers the client may not have counted yet
@@ -65,14 +66,8 @@ async def follow(url: str, code: str, load: Load, *, enough: int, seconds: float
     await asyncio.gather(*(one_at_a_time() for _ in range(CONCURRENCY)))
 
 
-async def until(condition: Callable[[], bool], seconds: float) -> bool:
-    """Whether `condition` came to hold within `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
+def acknowledged_of(loads: dict[str, Load]) -> int:
+    return sum(load.acknowledged for load in loads.values())
 
 
 def hog_sqlite(path: str, stop: threading.Event, hold: float) -> None:
@@ -96,6 +91,7 @@ async def hog_postgres(url: str, stop: asyncio.Event, hold: float) -> None:
                 await conn.execute("LOCK TABLE visits IN EXCLUSIVE MODE")
                 with suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), hold)
+            # A duration, not a wait: the server has the table to itself this long.
             await asyncio.sleep(GAP_SECONDS)
     finally:
         await conn.close()
@@ -144,7 +140,7 @@ async def test_the_buffer_stays_bounded_under_a_slow_database(
     with running_server(env, tmp_path, "--no-access-log") as url:
         client = await owner_client(url)
         async with client, open_database(server_database_url) as rows:
-            code = await shorten(client)
+            code = await shorten_over_http(client)
             load = Load()
             peak = 0
             async with slow_database(server_database_url):
@@ -153,21 +149,19 @@ async def test_the_buffer_stays_bounded_under_a_slow_database(
                     stored = await stored_visits(rows, code)
                     # Counted after the read: at least what the server held unwritten then.
                     peak = max(peak, load.acknowledged - stored)
-                    await asyncio.sleep(0.05)
+                    await asyncio.wait({following}, timeout=0.05)  # the next sample
                 await following
-            deadline = time.monotonic() + 10
-            while (written := await stored_visits(rows, code)) < load.acknowledged:
-                assert time.monotonic() < deadline, "the buffered visits were never written"
-                await asyncio.sleep(0.1)
-            response = await client.post(
-                "/graphql", json={"query": VISIT_COUNT, "variables": {"c": code}}
+            written = await eventually(
+                lambda: stored_visits(rows, code),
+                lambda stored: stored >= load.acknowledged,
+                what="the buffered visits written",
             )
+            counts = await visit_counts(client, code)
     print(f"\n{dict(load.statuses)}; unwritten at most {peak}; {written} written")
     # A redirect that found no room in time was refused, never answered unrecorded.
     assert set(load.statuses) <= {302, 503} and load.acknowledged >= 4 * BUFFER
     assert peak <= BUFFER + CONCURRENCY
-    link = response.json()["data"]["shortUrl"]
-    assert (link["visitCount"], link["visits"]["totalCount"]) == (load.acknowledged,) * 2
+    assert counts == (load.acknowledged,) * 2
 
 
 async def test_a_sigkill_loses_at_most_the_buffer(tmp_path: Path, server_database_url: str) -> None:
@@ -177,29 +171,29 @@ async def test_a_sigkill_loses_at_most_the_buffer(tmp_path: Path, server_databas
         token = await sign_up_over_http(server.url, "owner")
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=server.url, headers=headers) as client:
-            plain, capped = await shorten(client), await shorten(client, maxVisits=10**6)
+            plain, capped = (
+                await shorten_over_http(client),
+                await shorten_over_http(client, maxVisits=10**6),
+            )
         loads = {plain: Load(), capped: Load()}
         following = [
             asyncio.create_task(follow(server.url, code, load, enough=10**6))
             for code, load in loads.items()
         ]
-        assert await until(lambda: loads[plain].acknowledged >= BUFFER, 30), loads
+        await eventually(
+            lambda: loads[plain].acknowledged, lambda n: n >= BUFFER, within=30, what="visits"
+        )
         # The database stops taking visits; the kill comes once more visits have come
         # than the buffer holds, or once they stop being acknowledged.
         async with slow_database(server_database_url, hold=60):
-            more = sum(load.acknowledged for load in loads.values()) + 2 * BUFFER
-            await until(lambda: sum(load.acknowledged for load in loads.values()) > more, 3)
+            more = acknowledged_of(loads) + 2 * BUFFER
+            with suppress(StillNot):  # or they stopped being acknowledged
+                await eventually(lambda: acknowledged_of(loads), lambda n: n > more, within=3)
             server.kill()
             await asyncio.gather(*following)
         server = start_server(env, tmp_path, "--no-access-log")
-        counts = {}
         async with httpx.AsyncClient(base_url=server.url, headers=headers) as client:
-            for code in loads:
-                response = await client.post(
-                    "/graphql", json={"query": VISIT_COUNT, "variables": {"c": code}}
-                )
-                link = response.json()["data"]["shortUrl"]
-                counts[code] = (link["visitCount"], link["visits"]["totalCount"])
+            counts = {code: await visit_counts(client, code) for code in loads}
         server.stop()
     finally:
         if server.process.poll() is None:

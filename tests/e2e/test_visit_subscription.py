@@ -9,9 +9,10 @@ from typing import Any
 import httpx
 import websockets
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.e2e.test_redirect_load import shorten
-from tests.links.helpers import BROWSER
+from tests.support.links import BROWSER, shorten_over_http
+from tests.support.server import cli_env, open_subscriptions, run_cli, running_server
+from tests.support.users import sign_up_over_http
+from tests.support.wait import eventually
 
 SUBSCRIBE = """subscription($code: String!) {
   shortUrlVisits(code: $code) { id visitedAt referrer browser device isBot } }"""
@@ -45,10 +46,12 @@ async def test_owner_sees_a_visit_within_a_second(tmp_path: Path) -> None:
         async with httpx.AsyncClient(
             base_url=url, headers={"Authorization": f"Bearer {token}"}
         ) as owner:
-            code = await shorten(owner)
+            code = await shorten_over_http(owner)
         socket = await subscribe(url, token, code)
         async with socket:
-            await asyncio.sleep(0.2)  # the subscription is registered
+            await eventually(  # the subscription is registered
+                lambda: open_subscriptions(url, "shortUrlVisits"), lambda n: n == 1
+            )
             started = time.monotonic()
             async with httpx.AsyncClient(base_url=url) as browser:
                 redirect = await browser.get(
@@ -76,7 +79,7 @@ async def test_others_cannot_watch_a_link(tmp_path: Path) -> None:
         async with httpx.AsyncClient(
             base_url=url, headers={"Authorization": f"Bearer {owner_token}"}
         ) as owner:
-            code = await shorten(owner)
+            code = await shorten_over_http(owner)
         other_token = await sign_up_over_http(url, "other")
         for token, expected in ((other_token, "FORBIDDEN"), (None, "UNAUTHENTICATED")):
             socket = await subscribe(url, token, code)

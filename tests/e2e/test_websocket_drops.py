@@ -17,8 +17,11 @@ from pathlib import Path
 
 import websockets
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
-from tests.e2e.chat_client import CREATE_ROOM, RESULT, ChatSocket, gql, online, send
+from tests.support.chat import CREATE_ROOM, RESULT, ChatSocket, online, send
+from tests.support.client import gql
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
+from tests.support.wait import eventually
 
 PROTOCOLS = ["graphql-transport-ws", "graphql-ws"]
 SOCKETS = 30  # half on each subprotocol
@@ -102,15 +105,15 @@ async def test_subscribers_that_drop_mid_stream_log_no_error(tmp_path: Path) -> 
             if after % 2:
                 # It stops reading a while: its buffers fill and the server waits to send.
                 await chat.socket.send(json.dumps(ANSWERED[chat.protocol]))
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.2)  # a duration, not a wait: the client not reading
             reset(chat)
 
         sender = asyncio.create_task(busy_room())
         try:
             await asyncio.gather(*(leave(chat, n * 3) for n, chat in enumerate(chats)))
-            async with asyncio.timeout(10):  # every subscription has ended
-                while await online(url, token):  # noqa: ASYNC110 (the server's state, polled)
-                    await asyncio.sleep(0.05)
+            await eventually(  # every subscription has ended
+                lambda: online(url, token), lambda users: users == [], what="no one online"
+            )
         finally:
             sender.cancel()
             with suppress(asyncio.CancelledError):

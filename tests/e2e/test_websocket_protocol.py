@@ -10,7 +10,8 @@ import httpx
 import pytest
 import websockets
 
-from tests.cli_helpers import cli_env, run_cli, running_server, sign_up_over_http
+from tests.support.server import cli_env, run_cli, running_server
+from tests.support.users import sign_up_over_http
 
 PROTOCOL = ["graphql-transport-ws"]
 CREATE_ROOM = 'mutation { createChatRoom(input: {name: "general"}) { chatRoom { id } } }'
@@ -119,7 +120,13 @@ async def test_a_reused_subscription_id_closes_with_4409(server: str) -> None:
         ) as client:
             await client.post("/graphql", json={"query": CREATE_ROOM})
         await socket.send(json.dumps(subscribe))
-        await asyncio.sleep(0.2)
+        async with asyncio.timeout(5):  # running: its first event (alice joined) came
+            while json.loads(await socket.recv()) != {
+                "id": "same",
+                "type": "next",
+                "payload": {"data": {"chatEvents": {"__typename": "UserJoined"}}},
+            }:
+                pass
         await socket.send(json.dumps(subscribe))
         assert await closed_with(socket) == 4409
 

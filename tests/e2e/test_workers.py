@@ -10,18 +10,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from graphql_api.core.metrics import FLUSH_SECONDS
-from tests.cli_helpers import (
-    cli_env,
-    run_cli,
-    running_server,
-    sign_up_over_http,
-    start_server,
-    workers_env,
-)
-from tests.core.test_broker import REDIS_URL, redis_reachable
-from tests.e2e.chat_client import CREATE_ROOM, ChatSocket, gql, joined, send, sent
-from tests.e2e.test_redirect_load import owner_client, settled_counts, shorten
-from tests.links.helpers import BROWSER, SET_ACTIVE
+from tests.support.chat import CREATE_ROOM, ChatSocket, joined, send, sent
+from tests.support.client import gql
+from tests.support.links import BROWSER, SET_ACTIVE, owner_client, settled_counts, shorten_over_http
+from tests.support.redis import REDIS_URL, redis_reachable
+from tests.support.server import cli_env, run_cli, running_server, start_server, workers_env
+from tests.support.users import sign_up_over_http
+from tests.support.wait import eventually
 
 
 def statuses(url: str, code: str, times: int) -> Counter[int]:
@@ -43,7 +38,7 @@ async def test_a_disabled_link_stops_in_every_worker(
     with running_server(env, tmp_path, "--workers", "2") as url:
         client = await owner_client(url)
         async with client:
-            code = await shorten(client)
+            code = await shorten_over_http(client)
             assert statuses(url, code, 40) == {302: 40}  # cached in both workers now
             response = await client.post(
                 "/graphql",
@@ -62,7 +57,7 @@ async def test_a_capped_link_is_exact_across_workers(
     with running_server(env, tmp_path, "--workers", "2") as url:
         client = await owner_client(url)
         async with client:
-            code = await shorten(client, maxVisits=50)
+            code = await shorten_over_http(client, maxVisits=50)
             # Concurrent, each on a connection of its own: both workers reserve at once.
             headers = {"User-Agent": BROWSER, "Connection": "close"}
             async with httpx.AsyncClient(base_url=url, headers=headers, timeout=60) as anon:
@@ -116,10 +111,15 @@ async def test_metrics_sum_every_worker(tmp_path: Path) -> None:
     with running_server(env, tmp_path, "--workers", "2") as url:
         client = await owner_client(url)
         async with client:
-            code = await shorten(client)
+            code = await shorten_over_http(client)
         assert statuses(url, code, 30) == {302: 30}  # on new connections: both workers answer
-        await asyncio.sleep(FLUSH_SECONDS + 0.5)  # each worker adds its redirects every second
-        assert redirects_counted(url, "302") == {30.0}  # every answer, whoever gave it
+        await eventually(  # each worker adds its redirects every FLUSH_SECONDS
+            lambda: redirects_counted(url, "302"),
+            lambda counted: counted == {30.0},  # every answer, whoever gave it
+            within=FLUSH_SECONDS + 10,
+            interval=0.2,
+            what="every worker's redirects in /metrics",
+        )
 
 
 def environments_of_children(pid: int) -> list[list[bytes]]:

@@ -2,7 +2,8 @@ import pytest
 from sqlalchemy import func, select
 
 from graphql_api.items.models import Item
-from tests.conftest import GraphQLClient, SignedIn, error_codes
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.users import SignedIn
 
 CREATE_ITEM = """
 mutation CreateItem($input: CreateItemInput!) {

@@ -1,5 +1,5 @@
-from tests.conftest import SignedIn
 from tests.items.test_update_item import ITEM, make_item
+from tests.support.users import SignedIn
 
 DELETE_ITEM = """
 mutation DeleteItem($input: DeleteItemInput!) {

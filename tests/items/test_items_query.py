@@ -1,7 +1,8 @@
 import pytest
 
-from tests.conftest import GraphQLClient, SignedIn, error_codes
 from tests.items.test_create_item import CREATE_ITEM
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.users import SignedIn
 
 ITEMS = """
 query Items($first: Int, $after: String, $ownerId: ID, $tag: String, $search: String,

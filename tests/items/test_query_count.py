@@ -7,7 +7,8 @@ import pytest
 from graphql_api.core.graphql.relay import from_global_id
 from graphql_api.items.models import Item
 from graphql_api.users.models import User
-from tests.conftest import SignedIn, StatementLog
+from tests.support.databases import StatementLog
+from tests.support.users import SignedIn
 
 NESTED = """
 query Nested($n: Int!) {

@@ -1,5 +1,5 @@
-from tests.conftest import SignedIn
 from tests.items.test_create_item import CREATE_ITEM
+from tests.support.users import SignedIn
 
 UPDATE_ITEM = """
 mutation UpdateItem($input: UpdateItemInput!) {

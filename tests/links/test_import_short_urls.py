@@ -2,7 +2,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import SignedIn, error_codes
+from tests.support.client import error_codes
+from tests.support.users import SignedIn
 
 IMPORT = """mutation Import($input: ImportShortUrlsInput!) {
   importShortUrls(input: $input) {

@@ -2,8 +2,9 @@
 
 import pytest
 
-from tests.conftest import GraphQLClient, SignedIn, error_codes
-from tests.links.helpers import DELETE, SET_ACTIVE, SHORT_URL, UPDATE, shorten
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.links import DELETE, SET_ACTIVE, SHORT_URL, UPDATE, shorten
+from tests.support.users import SignedIn
 
 MY_SHORT_URLS = """
 query Mine($first: Int, $after: String, $tag: String, $search: String, $active: Boolean) {

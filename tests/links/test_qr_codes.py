@@ -12,7 +12,8 @@ from graphql_api.core.graphql.relay import pk_of
 from graphql_api.links import qr
 from graphql_api.links.models import ShortUrl
 from graphql_api.state import AppState
-from tests.conftest import SignedIn, error_codes
+from tests.support.client import error_codes
+from tests.support.users import SignedIn
 
 PAGE = "query Page($n: Int) { myShortUrls(first: $n) { nodes { code shortUrl qrCodeSvg } } }"
 ONE_PAGE = "myShortUrls(first: 100) { nodes { qrCodeSvg } }"

@@ -5,10 +5,10 @@ from pathlib import Path
 import httpx
 
 from graphql_api.state import AppState
-from tests.conftest import SignedIn, sign_up
-from tests.links.helpers import SET_ACTIVE, SHORTEN, shorten
 from tests.links.test_import_short_urls import upload
-from tests.ratelimit_helpers import assert_rate_limited, client_at, limited_app
+from tests.support.links import SET_ACTIVE, SHORTEN, shorten
+from tests.support.ratelimit import assert_rate_limited, client_at, limited_app
+from tests.support.users import SignedIn, sign_up
 
 MINE = "{ myShortUrls { totalCount } }"
 

@@ -12,8 +12,10 @@ from sqlalchemy.exc import IntegrityError
 from graphql_api.core.broker import Broker, RedisBroker
 from graphql_api.core.graphql.relay import from_global_id
 from graphql_api.links.recorder import BATCH, PendingVisit, VisitRecorder
-from tests.conftest import SignedIn, StatementLog
-from tests.links.helpers import BROWSER, GOOGLEBOT, SET_ACTIVE, SHORT_URL, UPDATE, shorten
+from tests.support.databases import StatementLog
+from tests.support.links import BROWSER, GOOGLEBOT, SET_ACTIVE, SHORT_URL, UPDATE, shorten
+from tests.support.users import SignedIn
+from tests.support.wait import eventually
 
 VISITS = """query($code: String!) { shortUrl(code: $code) {
   visitCount visits { totalCount nodes { referrer browser os device isBot visitedAt } } } }"""
@@ -230,7 +232,7 @@ async def test_qr_code(http: httpx.AsyncClient, alice: SignedIn) -> None:
 async def test_visits_of_a_deleted_link_do_not_block_the_others(
     http: httpx.AsyncClient, alice: SignedIn, services
 ) -> None:  # type: ignore[no-untyped-def]
-    from tests.links.helpers import DELETE
+    from tests.support.links import DELETE
 
     doomed, kept = await shorten(alice), await shorten(alice)
     await follow(http, doomed["code"])
@@ -256,7 +258,10 @@ async def test_a_change_announced_by_another_process_is_seen(
         await conn.execute(text("UPDATE short_urls SET is_active = false"))
     assert (await follow(http, link["code"])).status_code == 302  # still the cached copy
     await services.broker.publish(LINKS_CHANGED, {"code": link["code"]})
-    await asyncio.sleep(0)  # the follower drops the entry
+    # The follower drops the entry as it hears the message (the cache would keep it a minute).
+    await eventually(
+        lambda: link["code"] in services.links.cache._entries, lambda cached: not cached
+    )
     assert (await follow(http, link["code"])).status_code == 410
 
 
@@ -265,17 +270,18 @@ async def test_a_load_that_began_before_a_change_is_not_kept(services, alice: Si
 
     link = await shorten(alice)
     cache = LinkCache(services.sessionmaker)
-    release = asyncio.Event()
+    loaded, release = asyncio.Event(), asyncio.Event()
     load = cache._load
 
     async def slow_load(codes: list[str]):  # type: ignore[no-untyped-def]
         found = await load(codes)  # read before the change commits...
+        loaded.set()
         await release.wait()
         return found
 
     cache._load = slow_load  # type: ignore[method-assign]
     pending = asyncio.create_task(cache.get(link["code"]))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(loaded.wait(), 5)
     cache.invalidate(link["code"])  # ...a change lands meanwhile
     release.set()
     assert (await pending) is not None

@@ -1,15 +1,10 @@
 import pytest
-from sqlalchemy import func, select
 
-from graphql_api.links.models import ShortUrl
 from graphql_api.links.validation import CODE_ALPHABET
-from tests.conftest import GraphQLClient, SignedIn, error_codes
-from tests.links.helpers import SHORTEN, shorten, shorten_errors
-
-
-async def count_links(services) -> int:  # type: ignore[no-untyped-def]
-    async with services.sessionmaker() as session:
-        return (await session.execute(select(func.count()).select_from(ShortUrl))).scalar_one()
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.databases import count_rows
+from tests.support.links import SHORTEN, shorten, shorten_errors
+from tests.support.users import SignedIn
 
 
 async def test_random_code_from_the_unambiguous_alphabet(alice: SignedIn) -> None:
@@ -91,7 +86,7 @@ async def test_idn_host_is_stored_as_punycode(alice: SignedIn) -> None:
 )
 async def test_bad_targets_are_refused(alice: SignedIn, services, url: str, code: str) -> None:  # type: ignore[no-untyped-def]
     assert await shorten_errors(alice, url=url) == [(["url"], code)]
-    assert await count_links(services) == 0
+    assert await count_rows(services.engine, "short_urls") == 0
 
 
 async def test_2048_bytes_is_the_limit(alice: SignedIn) -> None:
@@ -121,7 +116,7 @@ async def test_duplicate_custom_code_is_taken(alice: SignedIn, bob: SignedIn, se
     assert await shorten_errors(bob, url="https://example.org", code="promo") == [
         (["code"], "TAKEN")
     ]
-    assert await count_links(services) == 1
+    assert await count_rows(services.engine, "short_urls") == 1
 
 
 @pytest.mark.parametrize(
@@ -142,7 +137,7 @@ async def test_duplicate_custom_code_is_taken(alice: SignedIn, bob: SignedIn, se
 )
 async def test_bad_settings_are_refused(alice: SignedIn, services, fields, expected) -> None:  # type: ignore[no-untyped-def]
     assert await shorten_errors(alice, url="https://example.com", **fields) == expected
-    assert await count_links(services) == 0
+    assert await count_rows(services.engine, "short_urls") == 0
 
 
 async def test_anonymous_cannot_shorten(anon_client: GraphQLClient) -> None:

@@ -5,8 +5,9 @@ from sqlalchemy import insert
 
 from graphql_api.core.graphql.relay import from_global_id
 from graphql_api.links.models import Visit
-from tests.conftest import SignedIn, error_codes
-from tests.links.helpers import shorten
+from tests.support.client import error_codes
+from tests.support.links import shorten
+from tests.support.users import SignedIn
 
 STATS = """query($code: String!, $from: DateTime, $to: DateTime, $interval: VisitInterval!) {
   shortUrl(code: $code) { visitStats(from: $from, to: $to, interval: $interval) {

@@ -1,16 +1,16 @@
-import asyncio
-import time
 import uuid
 from pathlib import Path
 
 import httpx
 
 from graphql_api.state import AppState
-from tests.conftest import GraphQLClient, SignedIn, error_codes, sign_up
-from tests.core.test_broker import REDIS_URL, redis_reachable
 from tests.items.test_create_item import CREATE_ITEM
-from tests.links.helpers import BROWSER, shorten
-from tests.ratelimit_helpers import client_at, limited_app
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.links import BROWSER, shorten
+from tests.support.ratelimit import client_at, limited_app
+from tests.support.redis import REDIS_URL, redis_reachable
+from tests.support.users import SignedIn, sign_up
+from tests.support.wait import eventually
 
 DELETE_USER = """
 mutation DeleteUser($input: DeleteUserInput!) {
@@ -78,16 +78,18 @@ async def test_a_deleted_users_links_stop_at_once(
     assert await redirect_status(http, kept) == 302
 
 
-async def statuses_within(
-    http: httpx.AsyncClient, codes: list[str], expected: int, seconds: float = 2.0
-) -> list[int]:
-    """The codes' statuses once each is `expected`, or as they are after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while (found := [await redirect_status(http, c) for c in codes]) != [expected] * len(codes):
-        if time.monotonic() > deadline:
-            break
-        await asyncio.sleep(0.02)
-    return found
+async def statuses_become(http: httpx.AsyncClient, codes: list[str], expected: int) -> None:
+    """Wait until each of the codes redirects with `expected`."""
+    await eventually(
+        lambda: statuses(http, codes),
+        lambda found: found == [expected] * len(codes),
+        within=2,
+        what=f"every link answering {expected}",
+    )
+
+
+async def statuses(http: httpx.AsyncClient, codes: list[str]) -> list[int]:
+    return [await redirect_status(http, code) for code in codes]
 
 
 async def test_a_deleted_users_links_stop_in_every_app_instance(
@@ -103,7 +105,7 @@ async def test_a_deleted_users_links_stop_in_every_app_instance(
     ):
         carol = await sign_up(first, "carol")
         codes = [(await shorten(carol))["code"] for _ in range(3)]
-        assert await statuses_within(second, codes, 302) == [302, 302, 302]  # cached there
+        await statuses_become(second, codes, 302)  # cached there
         await carol.client.mutate(DELETE_USER, {"id": carol.id})
         # The cache would keep them for a minute (GRAPHQL_API_LINK_CACHE_SECONDS).
-        assert await statuses_within(second, codes, 404) == [404, 404, 404]
+        await statuses_become(second, codes, 404)

@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import text
 
 from tests.chat.test_chat import create_room
-from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn, error_codes, sign_up
 from tests.items.test_create_item import CREATE_ITEM
-from tests.links.helpers import DELETE as DELETE_LINK
-from tests.links.helpers import SHORTEN, shorten
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.links import DELETE as DELETE_LINK
+from tests.support.links import SHORTEN, shorten
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import SignedIn, sign_up
 from tests.users.test_delete_user import DELETE_USER
 from tests.users.test_login import LOGIN
 from tests.users.test_refresh_token import LOGOUT, REFRESH

@@ -3,7 +3,9 @@ import time
 from sqlalchemy import text
 
 from graphql_api.core.security.passwords import PasswordHasher
-from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn, sign_up
+from tests.support.client import GraphQLClient
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import SignedIn, sign_up
 
 LOGIN = """
 mutation Login($input: LoginInput!) {
@@ -112,7 +114,7 @@ async def test_long_bcrypt_password_still_logs_in(
 
 
 async def test_non_ascii_email_logs_in_in_any_case(anon_client: GraphQLClient) -> None:
-    from tests.conftest import REGISTER
+    from tests.support.users import REGISTER
 
     await anon_client.mutate(
         REGISTER, {"email": "Üser@Example.com", "username": "uuser", "password": TEST_PASSWORD}

@@ -3,14 +3,15 @@
 from pathlib import Path
 
 from graphql_api.state import AppState
-from tests.conftest import TEST_PASSWORD, sign_up
-from tests.ratelimit_helpers import (
+from tests.support.ratelimit import (
     assert_rate_limited,
     client_at,
     limited_app,
     login,
     login_outcome,
 )
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import sign_up
 
 
 async def test_an_account_gets_its_attempts_then_waits(

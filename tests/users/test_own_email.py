@@ -8,7 +8,9 @@ from fastapi import FastAPI
 
 from graphql_api.core.http.fast_path import FastQueries
 from tests.chat.test_subscription_memory import AsgiWebSocket
-from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn
+from tests.support.client import GraphQLClient
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import SignedIn
 
 USER = "user { username email items { nodes { owner { username email } } } }"
 REGISTER = f"""mutation($input: RegisterInput!) {{

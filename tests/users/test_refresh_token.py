@@ -4,7 +4,9 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 
 from graphql_api.users.models import RefreshToken
-from tests.conftest import TEST_PASSWORD, GraphQLClient, SignedIn
+from tests.support.client import GraphQLClient
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import SignedIn
 from tests.users.test_login import LOGIN
 
 REFRESH = """

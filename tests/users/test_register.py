@@ -1,12 +1,7 @@
-from sqlalchemy import func, select
-
-from graphql_api.users.models import User
-from tests.conftest import REGISTER, TEST_PASSWORD, GraphQLClient
-
-
-async def count_users(services) -> int:  # type: ignore[no-untyped-def]
-    async with services.sessionmaker() as session:
-        return (await session.execute(select(func.count()).select_from(User))).scalar_one()
+from tests.support.client import GraphQLClient
+from tests.support.databases import count_rows
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import REGISTER
 
 
 async def test_register_returns_user_and_tokens(anon_client: GraphQLClient) -> None:
@@ -38,7 +33,7 @@ async def test_invalid_input_gives_all_user_errors_and_no_row(
     assert errors == {"email": "INVALID", "username": "TOO_SHORT", "password": "TOO_SHORT"}
     assert data["register"]["user"] is None
     assert data["register"]["accessToken"] is None
-    assert await count_users(services) == 0
+    assert await count_rows(services.engine, "users") == 0
 
 
 async def test_password_longer_than_1024_is_refused(anon_client: GraphQLClient, services) -> None:  # type: ignore[no-untyped-def]
@@ -46,7 +41,7 @@ async def test_password_longer_than_1024_is_refused(anon_client: GraphQLClient, 
         REGISTER, {"input": {"email": "a@example.com", "username": "ann", "password": "p" * 1025}}
     )
     assert data["register"]["userErrors"][0]["code"] == "TOO_LONG"
-    assert await count_users(services) == 0
+    assert await count_rows(services.engine, "users") == 0
 
 
 async def test_duplicate_username_and_email_are_user_errors(
@@ -68,4 +63,4 @@ async def test_duplicate_username_and_email_are_user_errors(
     )
     assert same_email["register"]["userErrors"][0]["field"] == ["email"]
     assert same_email["register"]["userErrors"][0]["code"] == "TAKEN"
-    assert await count_users(services) == 1
+    assert await count_rows(services.engine, "users") == 1

@@ -6,8 +6,8 @@ from typing import Any
 import httpx
 
 from graphql_api.state import AppState
-from tests.conftest import TEST_PASSWORD, sign_up
-from tests.ratelimit_helpers import (
+from tests.support.databases import count_rows
+from tests.support.ratelimit import (
     assert_rate_limited,
     client_at,
     limited_app,
@@ -15,7 +15,8 @@ from tests.ratelimit_helpers import (
     login_outcome,
     register,
 )
-from tests.users.test_register import count_users
+from tests.support.settings import TEST_PASSWORD
+from tests.support.users import sign_up
 
 
 def registered(response: httpx.Response) -> bool:
@@ -45,12 +46,12 @@ async def test_an_address_gets_its_sign_ups_then_waits(
             "Too many sign-ups from your address."
             in ((await register(http, "sybil3")).json()["errors"][0]["message"])
         )
-        assert await count_users(services) == 2
+        assert await count_rows(services.engine, "users") == 2
         # Another address signs up; signing in is limited apart, also at the full address.
         await sign_up(neighbour, "carol")
         assert login_outcome(await login(http, "carol", TEST_PASSWORD)) == "SIGNED_IN"
         assert login_outcome(await login(http, "sybil0", TEST_PASSWORD)) == "SIGNED_IN"
-        assert await count_users(services) == 3
+        assert await count_rows(services.engine, "users") == 3
 
 
 async def test_every_aliased_sign_up_counts(
@@ -73,5 +74,5 @@ async def test_every_aliased_sign_up_counts(
         body = (await http.post("/graphql", json={"query": f"mutation {{ {aliases} }}"})).json()
         assert body["data"] is None  # the non-null payloads of the refused ones
         assert {e["extensions"]["code"] for e in body["errors"]} == {"RATE_LIMITED"}
-        assert await count_users(services) == 3
+        assert await count_rows(services.engine, "users") == 3
         assert_rate_limited(await register(http, "sybil9"))

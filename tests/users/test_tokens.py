@@ -1,16 +1,17 @@
 """Access tokens that must be refused: every way a token can be wrong."""
 
-import asyncio
 import base64
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
 from jose import jwt
 
+from graphql_api.core.security import tokens
 from graphql_api.core.security.tokens import InvalidToken, TokenType
-from tests.conftest import GraphQLClient, SignedIn, error_codes
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.users import SignedIn
 
 ME = "query { me { username } }"
 
@@ -126,15 +127,17 @@ async def test_garbage_and_non_bearer_credentials_are_refused(alice: SignedIn) -
         assert error_codes(response.json()) == ["UNAUTHENTICATED"]
 
 
-async def test_a_token_verified_before_is_refused_once_expired(services) -> None:  # type: ignore[no-untyped-def]
+async def test_a_token_verified_before_is_refused_once_expired(  # type: ignore[no-untyped-def]
+    services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     codec = services.tokens
-    # `exp` is whole seconds: 3 s leave at least 2 for the checks before it, on a busy runner.
-    token, _ = codec.encode(subject="7", token_type=TokenType.ACCESS, ttl=timedelta(seconds=3))
+    token, _ = codec.encode(subject="7", token_type=TokenType.ACCESS, ttl=timedelta(minutes=5))
     assert codec.decode(token, TokenType.ACCESS).subject == "7"
     assert codec.decode(token, TokenType.ACCESS).subject == "7"  # the verified one, kept
     with pytest.raises(InvalidToken):
         codec.decode(token, TokenType.REFRESH)  # kept per type: still not a refresh token
-    expires = jwt.get_unverified_claims(token)["exp"]
-    await asyncio.sleep(max(0.0, expires + 0.05 - time.time()))  # until `exp` has passed
+    # The clock moves past `exp` (a second past: `exp` is whole seconds), not the test.
+    expires = datetime.fromtimestamp(jwt.get_unverified_claims(token)["exp"], UTC)
+    monkeypatch.setattr(tokens, "utcnow", lambda: expires + timedelta(seconds=1))
     with pytest.raises(InvalidToken):
         codec.decode(token, TokenType.ACCESS)

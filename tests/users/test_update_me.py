@@ -1,4 +1,5 @@
-from tests.conftest import GraphQLClient, SignedIn, error_codes
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.users import SignedIn
 
 UPDATE_ME = """
 mutation UpdateMe($input: UpdateMeInput!) {

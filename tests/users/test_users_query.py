@@ -1,9 +1,10 @@
 from sqlalchemy import text
 
 from tests.chat.test_chat import SEND, create_room
-from tests.conftest import GraphQLClient, SignedIn, error_codes
 from tests.items.test_create_item import CREATE_ITEM
-from tests.links.helpers import shorten
+from tests.support.client import GraphQLClient, error_codes
+from tests.support.links import shorten
+from tests.support.users import SignedIn
 
 USERS = """
 query Users($first: Int, $after: String, $search: String) {

@@ -9,7 +9,8 @@ import httpx
 from fastapi import FastAPI
 
 from graphql_api.app import create_app
-from tests.conftest import REGISTER, TEST_PASSWORD, test_settings
+from tests.support.settings import TEST_PASSWORD, settings_for_tests
+from tests.support.users import REGISTER
 
 LOGIN = """
 mutation Login($input: LoginInput!) {
@@ -26,7 +27,7 @@ async def limited_app(
 
     Its own app, not the session's: the session app's counts outlive a test.
     """
-    app = create_app(test_settings(database_url, tmp_path, **overrides))
+    app = create_app(settings_for_tests(database_url, tmp_path, **overrides))
     async with app.router.lifespan_context(app):
         yield app
 

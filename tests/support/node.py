@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli_helpers import cli_env, run_cli, running_server
+from tests.support.server import cli_env, run_cli, running_server
 
-NODE_DIR = Path(__file__).parent / "node"
+NODE_DIR = Path(__file__).parents[1] / "e2e" / "node"
 
 
 def node_script(name: str) -> list[str]:

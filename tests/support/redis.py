@@ -1,11 +1,31 @@
-"""A TCP relay to the test Redis: counts what it carries, can delay it or cut the line.
-
-Between one client and the real Redis only, so the other tests' server stays untouched.
-"""
+"""The test Redis, and a TCP relay to it that counts what it carries, can delay it or
+cut the line (between one client and the real Redis only, so the other tests' server
+stays untouched)."""
 
 import asyncio
 import contextlib
+import os
 from urllib.parse import urlsplit
+
+import pytest
+import redis.asyncio
+
+from tests.support.settings import IN_CI
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def redis_reachable() -> None:
+    """Skips the test without the test Redis (fails it under CI=true)."""
+    client = redis.asyncio.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as exc:
+        if IN_CI:
+            pytest.fail(f"Redis at {REDIS_URL} is not reachable: {exc} (CI=true)")
+        pytest.skip(f"Redis at {REDIS_URL} is not reachable: {exc}")
+    finally:
+        await client.aclose()
 
 
 class Relay:

@@ -1,11 +1,13 @@
-"""A chat client over a real WebSocket, speaking either subprotocol, and HTTP helpers."""
+"""Chat against a live server: a client over a real WebSocket, speaking either
+subprotocol, and the operations over HTTP."""
 
 import asyncio
 import json
 from typing import Any
 
-import httpx
 import websockets
+
+from tests.support.client import gql
 
 EVENTS = """subscription($room: String!, $after: ID) { chatEvents(room: $room, after: $after) {
   __typename
@@ -23,15 +25,6 @@ START = {"graphql-transport-ws": "subscribe", "graphql-ws": "start"}
 RESULT = {"graphql-transport-ws": "next", "graphql-ws": "data"}
 KEEP_ALIVE = {"ka", "ping", "pong"}
 TIMEOUT = 5.0
-
-
-async def gql(url: str, token: str, query: str, variables: dict[str, Any] | None = None) -> Any:
-    """The only root field's value of a query or mutation over HTTP (no errors allowed)."""
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}) as c:
-        body = (await c.post("/graphql", json={"query": query, "variables": variables})).json()
-    assert "errors" not in body, body
-    (payload,) = body["data"].values()
-    return payload
 
 
 async def send(url: str, token: str, text: str, room: str = "general") -> dict[str, Any]:

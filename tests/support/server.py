@@ -1,4 +1,4 @@
-"""Running the `graphql-api` command and a live server as a user would."""
+"""The `graphql-api` command and a live server in a subprocess, as a user would run them."""
 
 import os
 import socket
@@ -12,9 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import GENEROUS_RATE_LIMITS
-from tests.core.test_broker import REDIS_URL, redis_reachable
+from tests.support.redis import REDIS_URL, redis_reachable
+from tests.support.settings import GENEROUS_RATE_LIMITS
+from tests.support.wait import wait_until
 
 CLI = str(Path(sys.executable).parent / "graphql-api")
 
@@ -110,15 +112,14 @@ def start_server(env: dict[str, str], cwd: Path, *args: str) -> ServerProcess:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > started + 30:
-                raise RuntimeError(f"server did not start:\n{log_path.read_text()}")
-            time.sleep(0.05)
+        wait_until(
+            lambda: process.poll() is not None or answers(f"{url}/livez"),
+            within=30,
+            interval=0.05,
+            what=lambda: f"server did not start:\n{log_path.read_text()}",
+        )
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited at start:\n{log_path.read_text()}")
     except BaseException:
         process.kill()
         process.wait(timeout=15)
@@ -136,23 +137,20 @@ def running_server(env: dict[str, str], cwd: Path, *args: str) -> Iterator[str]:
         server.stop()
 
 
-REGISTER = "mutation($input: RegisterInput!) { register(input: $input) { accessToken } }"
+def answers(url: str) -> bool:
+    """Whether a GET of `url` answers 200 (a server that is not up yet does not)."""
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
-async def sign_up_over_http(url: str, name: str) -> str:
-    """Register `name` with the running server; its access token."""
-    async with httpx.AsyncClient(base_url=url) as client:
-        response = await client.post(
-            "/graphql",
-            json={
-                "query": REGISTER,
-                "variables": {
-                    "input": {
-                        "email": f"{name}@example.com",
-                        "username": name,
-                        "password": "long enough pw",
-                    }
-                },
-            },
-        )
-    return response.json()["data"]["register"]["accessToken"]  # type: ignore[no-any-return]
+def open_subscriptions(url: str, field: str) -> float:
+    """How many `field` subscriptions the live server at `url` runs (its /metrics)."""
+    text = httpx.get(f"{url}/metrics", headers={"Connection": "close"}).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "graphql_api_active_subscriptions" and sample.labels == {"field": field}
+    )
