@@ -23,12 +23,10 @@ from typing import Any
 from unittest import mock
 
 import orjson
-from sqlalchemy.types import TypeDecorator
 from workloads import WORKLOADS, Workload, seed
 
 import graphql_api.app
 from graphql_api.app import create_app
-from graphql_api.core.db.base import Money, UTCDateTime
 from graphql_api.core.db.fastread.reads import Read
 from graphql_api.core.db.migrate import upgrade_async
 from graphql_api.core.http.fast_path import FastQueries
@@ -51,14 +49,6 @@ VARIANTS: dict[str, tuple[list[tuple[Any, str, Any]], str]] = {
     "shipped": ([], "as shipped"),
     "fast-path": ([(FastQueries, "__call__", _passed_on)], "no HTTP fast path"),
     "driver-reads": ([(Read, "all", _through_sqlalchemy)], "records read through SQLAlchemy"),
-    "money": (
-        [(Money, "result_processor", TypeDecorator.result_processor)],
-        "money through TypeDecorator's two calls",
-    ),
-    "timestamps": (
-        [(UTCDateTime, "result_processor", TypeDecorator.result_processor)],
-        "SQLite timestamps parsed, then given their zone",
-    ),
     "gc": ([(graphql_api.app, "GC_YOUNG_THRESHOLD", 700)], "collector at its default 700"),
 }
 

@@ -40,22 +40,6 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        if dialect.name != "sqlite":
-            return super().result_processor(dialect, coltype)
-
-        def from_text(value: str | None) -> datetime | None:
-            # Parsed with its zone in one step: datetime.replace(tzinfo=...) alone takes
-            # 0.6 µs, longer than the parse, and a page of items holds hundreds.
-            if value is None:
-                return None
-            try:
-                return datetime.fromisoformat(value + "+00:00")
-            except ValueError:  # not written by this type: a zone of its own, say
-                return self.process_result_value(datetime.fromisoformat(value), dialect)
-
-        return from_text
-
 
 class Money(TypeDecorator[Decimal]):
     """A Decimal amount with two places, stored as whole cents: exact and ordered everywhere."""
@@ -72,18 +56,7 @@ class Money(TypeDecorator[Decimal]):
         return int(cents)
 
     def process_result_value(self, value: int | None, dialect: Dialect) -> Decimal | None:
-        return _from_cents(value)
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        # A driver that gives the integer as it is (both shipped do) needs one call per
-        # value, not TypeDecorator's two.
-        if self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype) is None:
-            return _from_cents
-        return super().result_processor(dialect, coltype)
-
-
-def _from_cents(value: int | None) -> Decimal | None:
-    return None if value is None else Decimal(value).scaleb(-2)
+        return None if value is None else Decimal(value).scaleb(-2)
 
 
 # BIGINT on PostgreSQL; SQLite only auto-increments a column declared INTEGER PRIMARY KEY.
