@@ -1,13 +1,9 @@
 """The classic scenario, end to end through GraphQL as a client sees it."""
 
-from tests.items.test_create_item import CREATE_ITEM
-from tests.items.test_delete_item import DELETE_ITEM
-from tests.items.test_update_item import UPDATE_ITEM
 from tests.support.client import GraphQLClient, error_codes
+from tests.support.items import CREATE_ITEM, DELETE_ITEM, UPDATE_ITEM
 from tests.support.settings import TEST_PASSWORD
-from tests.support.users import REGISTER
-from tests.users.test_delete_user import DELETE_USER
-from tests.users.test_login import LOGIN
+from tests.support.users import DELETE_USER, LOGIN, REGISTER
 
 ME = "query { me { id username email role isActive createdAt } }"
 MY_ITEMS = """

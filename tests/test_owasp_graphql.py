@@ -16,10 +16,9 @@ from sqlalchemy import text
 
 from graphql_api.app import create_app
 from graphql_api.state import AppState
-from tests.items.test_create_item import CREATE_ITEM
-from tests.items.test_update_item import UPDATE_ITEM, make_item
 from tests.support.client import GraphQLClient, error_codes
 from tests.support.databases import StatementLog
+from tests.support.items import CREATE_ITEM, UPDATE_ITEM, make_item
 from tests.support.settings import settings_for_tests
 from tests.support.users import SignedIn
 

@@ -2,18 +2,10 @@
 
 import pytest
 
+from tests.support.chat import NEW_MESSAGE, NEW_ROOM, create_room
 from tests.support.client import GraphQLClient, error_codes
 from tests.support.users import SignedIn
 
-CREATE_ROOM = """mutation($input: CreateChatRoomInput!) {
-  createChatRoom(input: $input) { chatRoom { id name title } userErrors { field code message } }
-}"""
-SEND = """mutation($input: SendMessageInput!) {
-  sendMessage(input: $input) {
-    message { id text sentAt author { username } room { name } }
-    userErrors { field code message }
-  }
-}"""
 HISTORY = """query($name: String!, $last: Int, $before: String) {
   chatRoom(name: $name) { name messages(last: $last, before: $before) {
     totalCount nodes { text author { username } }
@@ -21,10 +13,6 @@ HISTORY = """query($name: String!, $last: Int, $before: String) {
 }"""
 ROOMS = """query($first: Int, $after: String) { chatRooms(first: $first, after: $after) {
   totalCount nodes { name } pageInfo { hasNextPage endCursor } } }"""
-
-
-async def create_room(owner: SignedIn, name: str, title: str | None = None) -> dict:  # type: ignore[type-arg]
-    return (await owner.client.mutate(CREATE_ROOM, {"name": name, "title": title}))["chatRoom"]  # type: ignore[no-any-return]
 
 
 async def test_create_room_and_list_rooms(alice: SignedIn, bob: SignedIn) -> None:
@@ -51,13 +39,13 @@ async def test_create_room_and_list_rooms(alice: SignedIn, bob: SignedIn) -> Non
     ],
 )
 async def test_bad_rooms_are_refused(alice: SignedIn, input: dict, expected: list) -> None:  # type: ignore[type-arg]
-    data = await alice.client.data(CREATE_ROOM, {"input": input})
+    data = await alice.client.data(NEW_ROOM, {"input": input})
     assert [(e["field"], e["code"]) for e in data["createChatRoom"]["userErrors"]] == expected
 
 
 async def test_room_names_are_unique(alice: SignedIn, bob: SignedIn) -> None:
     await create_room(alice, "general")
-    data = await bob.client.data(CREATE_ROOM, {"input": {"name": "GENERAL"}})
+    data = await bob.client.data(NEW_ROOM, {"input": {"name": "GENERAL"}})
     assert data["createChatRoom"]["userErrors"][0]["code"] == "TAKEN"
 
 
@@ -65,7 +53,9 @@ async def test_send_and_read_history_backwards(alice: SignedIn, bob: SignedIn) -
     await create_room(alice, "general")
     for n in range(5):
         sender = alice if n % 2 == 0 else bob
-        payload = await sender.client.mutate(SEND, {"room": "general", "text": f"message {n}"})
+        payload = await sender.client.mutate(
+            NEW_MESSAGE, {"room": "general", "text": f"message {n}"}
+        )
         assert payload["message"]["author"]["username"] == sender.username
         assert payload["message"]["room"] == {"name": "general"}
     latest = (await bob.client.data(HISTORY, {"name": "general", "last": 2}))["chatRoom"]
@@ -98,7 +88,7 @@ async def test_send_and_read_history_backwards(alice: SignedIn, bob: SignedIn) -
 )
 async def test_bad_messages_are_refused(alice: SignedIn, input: dict, expected: tuple) -> None:  # type: ignore[type-arg]
     await create_room(alice, "general")
-    data = await alice.client.data(SEND, {"input": input})
+    data = await alice.client.data(NEW_MESSAGE, {"input": input})
     assert [(e["field"], e["code"]) for e in data["sendMessage"]["userErrors"]] == [
         (list(expected[0]), expected[1])
     ]
@@ -111,8 +101,8 @@ async def test_chat_needs_sign_in(anon_client: GraphQLClient, alice: SignedIn) -
     for query, variables in (
         (ROOMS, {}),
         (HISTORY, {"name": "general"}),
-        (SEND, {"input": {"room": "general", "text": "hi"}}),
-        (CREATE_ROOM, {"input": {"name": "other"}}),
+        (NEW_MESSAGE, {"input": {"room": "general", "text": "hi"}}),
+        (NEW_ROOM, {"input": {"name": "other"}}),
     ):
         assert error_codes(await anon_client.execute(query, variables)) == ["UNAUTHENTICATED"]
     node = await anon_client.data("query($id: ID!) { node(id: $id) { id } }", {"id": room["id"]})

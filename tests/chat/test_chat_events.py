@@ -10,7 +10,7 @@ from graphql_api.core.broker import DEFAULT_QUEUE_SIZE
 from graphql_api.core.graphql.context import Context
 from graphql_api.schema import build_schema
 from graphql_api.state import AppState
-from tests.chat.test_chat import create_room
+from tests.support.chat import create_room
 from tests.support.users import SignedIn
 
 EVENTS = """subscription { chatEvents(room: "general") {

@@ -22,7 +22,7 @@ from graphql_api.core.graphql.relay import to_global_id
 from graphql_api.schema import build_schema
 from graphql_api.state import AppState
 from graphql_api.users.models import User
-from tests.chat.test_chat import SEND, create_room
+from tests.support.chat import NEW_MESSAGE, create_room
 from tests.support.databases import StatementLog
 from tests.support.users import SignedIn, sign_up
 
@@ -113,14 +113,16 @@ async def test_each_room_numbers_its_messages_from_one(
     await create_room(alice, "random")
     for n in range(3):
         for room in ("general", "random"):
-            await (alice if n % 2 else bob).client.mutate(SEND, {"room": room, "text": f"{n}"})
+            await (alice if n % 2 else bob).client.mutate(
+                NEW_MESSAGE, {"room": room, "text": f"{n}"}
+            )
     assert await seqs(services) == [
         (room, f"{n}", n + 1) for n in range(3) for room in ("general", "random")
     ]
     # Refused messages take no number.
-    bad = await alice.client.data(SEND, {"input": {"room": "general", "text": " "}})
+    bad = await alice.client.data(NEW_MESSAGE, {"input": {"room": "general", "text": " "}})
     assert bad["sendMessage"]["userErrors"][0]["code"] == "REQUIRED"
-    await alice.client.mutate(SEND, {"room": "general", "text": "3"})
+    await alice.client.mutate(NEW_MESSAGE, {"room": "general", "text": "3"})
     assert (await seqs(services))[-1] == ("general", "3", 4)
 
 
@@ -163,7 +165,9 @@ async def test_a_sender_gets_its_number_once_the_one_before_committed(
         author = await session.scalar(select(User).where(User.username == "alice"))
         assert author is not None
         held = await send_message(session, author=author, room_name="general", text="held")
-        later = asyncio.create_task(alice.client.mutate(SEND, {"room": "general", "text": "later"}))
+        later = asyncio.create_task(
+            alice.client.mutate(NEW_MESSAGE, {"room": "general", "text": "later"})
+        )
         done, _ = await asyncio.wait({later}, timeout=0.5)
         assert not done, "a second sender got a number while the first had not committed"
     await asyncio.wait_for(later, WAIT)
@@ -287,6 +291,6 @@ async def test_a_room_deleted_under_its_senders_is_not_found(
     events = await subscribe(services, alice)
     async with services.engine.begin() as conn:
         await conn.execute(text("DELETE FROM chat_rooms WHERE name = 'general'"))
-    data = await alice.client.data(SEND, {"input": {"room": "general", "text": "hello?"}})
+    data = await alice.client.data(NEW_MESSAGE, {"input": {"room": "general", "text": "hello?"}})
     assert data["sendMessage"]["userErrors"][0]["code"] == "NOT_FOUND"
     await events.events.aclose()

@@ -1,60 +1,16 @@
 """A completed subscription is freed at once, not left to the cyclic garbage collector."""
 
-import asyncio
 import gc
-from typing import Any
 
-import orjson
 from fastapi import FastAPI
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
-from tests.chat.test_chat import create_room
+from tests.support.chat import create_room
+from tests.support.client import AsgiWebSocket
 from tests.support.users import SignedIn
 from tests.support.wait import eventually
 
 EVENTS = 'subscription { chatEvents(room: "general") { __typename } }'
-
-
-class AsgiWebSocket:
-    """A graphql-transport-ws client speaking ASGI to the app, in this event loop."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-
-    async def open(self) -> None:
-        scope = {
-            "type": "websocket",
-            "asgi": {"version": "3.0"},
-            "path": "/graphql",
-            "raw_path": b"/graphql",
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"test"), (b"sec-websocket-protocol", b"graphql-transport-ws")],
-            "subprotocols": ["graphql-transport-ws"],
-            "client": ("127.0.0.1", 1234),
-            "server": ("test", 80),
-        }
-        await self.incoming.put({"type": "websocket.connect"})
-        self.task = asyncio.create_task(self.app(scope, self.incoming.get, self.outgoing.put))
-        assert (await self.outgoing.get())["type"] == "websocket.accept"
-
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.incoming.put(
-            {"type": "websocket.receive", "text": orjson.dumps(message).decode()}
-        )
-
-    async def receive(self) -> dict[str, Any]:
-        async with asyncio.timeout(5):
-            message = await self.outgoing.get()
-        assert message["type"] == "websocket.send", message
-        return orjson.loads(message["text"])  # type: ignore[no-any-return]
-
-    async def close(self) -> None:
-        await self.incoming.put({"type": "websocket.disconnect", "code": 1000})
-        async with asyncio.timeout(5):
-            await self.task
 
 
 async def test_a_completed_subscription_is_freed_by_reference_counting(

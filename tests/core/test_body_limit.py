@@ -18,8 +18,8 @@ from graphql_api.app import create_app
 from graphql_api.core.settings import Settings
 from graphql_api.state import AppState
 from tests.core.test_http_conformance import MALLORY, REGISTER
-from tests.links.test_import_short_urls import upload
 from tests.support.databases import count_rows
+from tests.support.links import upload
 from tests.support.settings import settings_for_tests
 from tests.support.users import SignedIn
 

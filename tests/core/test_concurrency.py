@@ -7,12 +7,10 @@ import pytest
 from sqlalchemy import event, text
 
 from graphql_api.core.db.engine import create_engine, create_sessionmaker, write_transaction
-from tests.items.test_create_item import CREATE_ITEM
-from tests.items.test_update_item import UPDATE_ITEM
 from tests.support.client import GraphQLClient
+from tests.support.items import CREATE_ITEM, UPDATE_ITEM
 from tests.support.settings import TEST_PASSWORD, settings_for_tests
-from tests.support.users import REGISTER, SignedIn
-from tests.users.test_login import LOGIN
+from tests.support.users import LOGIN, REGISTER, SignedIn
 
 
 async def test_concurrent_mutations_all_succeed(

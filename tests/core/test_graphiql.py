@@ -5,7 +5,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.core.test_security_headers import client_for
+from tests.support.client import client_for
 
 HTML = {"Accept": "text/html"}
 

@@ -5,8 +5,8 @@ import base64
 import orjson
 import pytest
 
-from tests.items.test_create_item import CREATE_ITEM
 from tests.support.client import GraphQLClient, error_codes
+from tests.support.items import CREATE_ITEM
 from tests.support.users import SignedIn
 
 ITEMS_AFTER = (

@@ -14,7 +14,7 @@ from strawberry.types.execution import PreExecutionError
 from graphql_api.core.http.media_types import request_error_status, response_media_type
 from graphql_api.core.http.request import NO_QUERY_MESSAGE as NO_QUERY
 from graphql_api.state import AppState
-from tests.core.test_security_headers import client_for
+from tests.support.client import client_for
 from tests.support.databases import count_rows
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"

@@ -3,33 +3,17 @@
 from pathlib import Path
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from graphql_api.app import create_app
 from graphql_api.state import AppState
-from tests.chat.test_chat import create_room
 from tests.chat.test_chat_events import subscribe
+from tests.support.chat import create_room
+from tests.support.client import grew, metrics
 from tests.support.settings import settings_for_tests
 from tests.support.users import SignedIn
 
 ITEMS = "query Items { items(first: 2) { nodes { id } } }"
 USERS = "query Users { users { nodes { id } } }"  # signed-in only: UNAUTHENTICATED
-
-
-async def metrics(http: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = await http.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/plain; version=")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def grew(before: dict, after: dict, name: str, **labels: str) -> float:  # type: ignore[type-arg]
-    key = (name, tuple(sorted(labels.items())))
-    return after.get(key, 0.0) - before.get(key, 0.0)
 
 
 async def test_livez_and_readyz(http: httpx.AsyncClient) -> None:

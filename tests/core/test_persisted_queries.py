@@ -6,7 +6,6 @@ here carries a comment of its own: the session's app keeps what a test registers
 """
 
 import json
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,9 @@ from hypothesis import strategies as st
 from graphql_api.core.graphql.documents.cache import MAX_CACHED_QUERY_LENGTH
 from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.state import AppState
-from tests.core.test_observability import grew, metrics
-from tests.support.client import error_codes
+from tests.support.client import error_codes, grew, metrics
 from tests.support.generated import examples
-from tests.support.persisted import persisted
+from tests.support.persisted import COUNT, NOT_FOUND, fresh, persisted, post_hash
 from tests.support.ratelimit import client_at, limited_app
 from tests.support.users import SignedIn
 
@@ -29,31 +27,7 @@ ITEMS = "query Items($n: Int) { items(first: $n) { totalCount nodes { title } } 
 CREATE_ITEM = """mutation CreateItem($input: CreateItemInput!) {
   createItem(input: $input) { item { title } userErrors { code } }
 }"""
-COUNT = "query Count { items { totalCount } }"
-NOT_FOUND = {
-    "message": "PersistedQueryNotFound",
-    "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
-}
 GRAPHQL_RESPONSE = {"Accept": "application/graphql-response+json"}
-
-
-def fresh(query: str) -> str:
-    """The query with a comment no other test sends: a document not registered yet."""
-    return f"{query}\n# {secrets.token_hex(8)}"
-
-
-async def post_hash(
-    http: httpx.AsyncClient,
-    query: str,
-    *,
-    send_query: bool = False,
-    variables: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> httpx.Response:
-    body: dict[str, Any] = {"extensions": persisted(query), "variables": variables or {}}
-    if send_query:
-        body["query"] = query
-    return await http.post("/graphql", json=body, headers=headers or {})
 
 
 async def get_hash(

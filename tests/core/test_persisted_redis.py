@@ -15,8 +15,7 @@ import redis.asyncio
 
 from graphql_api.core.graphql.documents.persisted import REDIS_PAUSE_SECONDS
 from graphql_api.state import AppState
-from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh, post_hash
-from tests.support.persisted import sha256
+from tests.support.persisted import COUNT, NOT_FOUND, fresh, post_hash, sha256
 from tests.support.ratelimit import client_at, limited_app
 from tests.support.redis import REDIS_URL, Relay
 

@@ -5,10 +5,10 @@ import asyncio
 import time
 from pathlib import Path
 
-from tests.chat.test_chat import SEND, create_room
-from tests.items.test_create_item import CREATE_ITEM
+from tests.support.chat import NEW_MESSAGE, create_room
 from tests.support.client import GraphQLClient, error_codes
 from tests.support.databases import empty_tables as _empty_tables
+from tests.support.items import CREATE_ITEM
 from tests.support.links import shorten
 from tests.support.ratelimit import client_at, limited_app
 from tests.support.users import sign_up
@@ -35,7 +35,7 @@ async def test_many_lists_on_one_level_need_one_connection(
         for n in range(25):
             await ann.client.mutate(CREATE_ITEM, {"title": f"item {n}", "price": "1.00"})
             await create_room(ann, f"room-{n}")
-            await ann.client.mutate(SEND, {"room": f"room-{n}", "text": "hi"})
+            await ann.client.mutate(NEW_MESSAGE, {"room": f"room-{n}", "text": "hi"})
             await shorten(ann, f"https://example.com/{n}")
         started = time.monotonic()
         answers = await asyncio.gather(

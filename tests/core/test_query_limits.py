@@ -12,9 +12,9 @@ from graphql import get_introspection_query
 from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.schema import build_schema
 from graphql_api.state import AppState
-from tests.items.test_create_item import CREATE_ITEM
 from tests.support.client import GraphQLClient
 from tests.support.databases import count_rows
+from tests.support.items import CREATE_ITEM
 from tests.support.settings import TEST_PASSWORD
 from tests.support.users import SignedIn
 

@@ -1,16 +1,13 @@
 """Security headers on every response, GraphiQL's CSP, HSTS for https, CORS preflights."""
 
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from graphql_api.app import create_app
+from tests.support.client import client_for
 from tests.support.links import BROWSER, shorten
-from tests.support.settings import settings_for_tests
 from tests.support.users import SignedIn
 
 NOTHING_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -83,17 +80,6 @@ async def test_graphiql_may_load_exactly_its_own_assets(http: httpx.AsyncClient)
     assert not {"'unsafe-inline'", "'unsafe-eval'", "*", "https:"} & {
         source for sources in csp.values() for source in sources
     }
-
-
-@asynccontextmanager
-async def client_for(
-    database_url: str, tmp_path: Path, **overrides: object
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings_for_tests(database_url, tmp_path, **overrides))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
 
 
 async def test_hsts_only_when_the_public_url_is_https(database_url: str, tmp_path: Path) -> None:

@@ -22,9 +22,8 @@ from graphql_api.core.manifest import ManifestError, load_manifest
 from graphql_api.core.settings import Settings
 from graphql_api.schema import build_schema
 from graphql_api.state import AppState
-from tests.core.test_persisted_queries import COUNT, NOT_FOUND, fresh
 from tests.support.client import error_codes, fast_path_of
-from tests.support.persisted import sha256
+from tests.support.persisted import COUNT, NOT_FOUND, fresh, sha256
 from tests.support.ratelimit import client_at, limited_app
 from tests.support.settings import TEST_PASSWORD
 from tests.support.users import REGISTER

@@ -1,23 +1,9 @@
 import pytest
-from sqlalchemy import func, select
 
-from graphql_api.items.models import Item
 from tests.support.client import GraphQLClient, error_codes
+from tests.support.databases import count_rows
+from tests.support.items import CREATE_ITEM
 from tests.support.users import SignedIn
-
-CREATE_ITEM = """
-mutation CreateItem($input: CreateItemInput!) {
-  createItem(input: $input) {
-    item { id title description price tax priceWithTax tags owner { username } createdAt }
-    userErrors { field code message }
-  }
-}
-"""
-
-
-async def count_items(services) -> int:  # type: ignore[no-untyped-def]
-    async with services.sessionmaker() as session:
-        return (await session.execute(select(func.count()).select_from(Item))).scalar_one()
 
 
 async def test_create_item(alice: SignedIn) -> None:
@@ -73,18 +59,18 @@ async def test_invalid_input_is_a_user_error_and_adds_nothing(
     data = await alice.client.data(CREATE_ITEM, {"input": fields})
     assert data["createItem"]["item"] is None
     assert [(e["field"], e["code"]) for e in data["createItem"]["userErrors"]] == [(field, code)]
-    assert await count_items(services) == 0
+    assert await count_rows(services.engine, "items") == 0
 
 
 async def test_price_that_is_not_a_number_is_a_validation_error(alice: SignedIn, services) -> None:  # type: ignore[no-untyped-def]
     body = await alice.client.execute(CREATE_ITEM, {"input": {"title": "Pen", "price": "abc"}})
     assert body["data"] is None
     assert "price" in body["errors"][0]["message"] or "Decimal" in body["errors"][0]["message"]
-    assert await count_items(services) == 0
+    assert await count_rows(services.engine, "items") == 0
 
 
 async def test_anonymous_create_is_unauthenticated(anon_client: GraphQLClient, services) -> None:  # type: ignore[no-untyped-def]
     body = await anon_client.execute(CREATE_ITEM, {"input": {"title": "Pen", "price": "1"}})
     assert error_codes(body) == ["UNAUTHENTICATED"]
     assert body["data"] is None
-    assert await count_items(services) == 0
+    assert await count_rows(services.engine, "items") == 0

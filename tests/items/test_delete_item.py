@@ -1,11 +1,5 @@
-from tests.items.test_update_item import ITEM, make_item
+from tests.support.items import DELETE_ITEM, ITEM, make_item
 from tests.support.users import SignedIn
-
-DELETE_ITEM = """
-mutation DeleteItem($input: DeleteItemInput!) {
-  deleteItem(input: $input) { deletedId userErrors { field code message } }
-}
-"""
 
 
 async def test_owner_deletes_item(alice: SignedIn) -> None:

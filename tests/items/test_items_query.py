@@ -1,7 +1,7 @@
 import pytest
 
-from tests.items.test_create_item import CREATE_ITEM
 from tests.support.client import GraphQLClient, error_codes
+from tests.support.items import CREATE_ITEM
 from tests.support.users import SignedIn
 
 ITEMS = """

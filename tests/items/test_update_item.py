@@ -1,23 +1,5 @@
-from tests.items.test_create_item import CREATE_ITEM
+from tests.support.items import ITEM, UPDATE_ITEM, make_item
 from tests.support.users import SignedIn
-
-UPDATE_ITEM = """
-mutation UpdateItem($input: UpdateItemInput!) {
-  updateItem(input: $input) {
-    item { id title description price tax priceWithTax tags updatedAt }
-    userErrors { field code message }
-  }
-}
-"""
-ITEM = "query($id: ID!) { item(id: $id) { title description price tax tags } }"
-
-
-async def make_item(owner: SignedIn) -> dict:  # type: ignore[type-arg]
-    payload = await owner.client.mutate(
-        CREATE_ITEM,
-        {"title": "Lamp", "description": "Old", "price": "10", "tax": "1", "tags": ["a"]},
-    )
-    return payload["item"]  # type: ignore[no-any-return]
 
 
 async def test_update_a_subset_of_fields(alice: SignedIn) -> None:

@@ -1,33 +1,11 @@
-import httpx
 import orjson
 import pytest
 
 from tests.support.client import error_codes
+from tests.support.links import IMPORT, upload
 from tests.support.users import SignedIn
 
-IMPORT = """mutation Import($input: ImportShortUrlsInput!) {
-  importShortUrls(input: $input) {
-    shortUrls { code targetUrl title tags expiresAt }
-    userErrors { field code message }
-  }
-}"""
 MINE = "{ myShortUrls { totalCount } }"
-
-
-async def upload(owner: SignedIn, content: bytes, *, preflight: bool = True) -> httpx.Response:
-    operations = {"query": IMPORT, "variables": {"input": {"file": None}}}
-    headers = {"Authorization": f"Bearer {owner.client.token}"}
-    if preflight:
-        headers["GraphQL-Require-Preflight"] = "1"
-    return await owner.client.http.post(
-        "/graphql",
-        data={
-            "operations": orjson.dumps(operations).decode(),
-            "map": orjson.dumps({"0": ["variables.input.file"]}).decode(),
-        },
-        files={"0": ("links.csv", content, "text/csv")},
-        headers=headers,
-    )
 
 
 async def imported(owner: SignedIn, content: bytes) -> dict:  # type: ignore[type-arg]

@@ -5,8 +5,7 @@ from pathlib import Path
 import httpx
 
 from graphql_api.state import AppState
-from tests.links.test_import_short_urls import upload
-from tests.support.links import SET_ACTIVE, SHORTEN, shorten
+from tests.support.links import SET_ACTIVE, SHORTEN, shorten, upload
 from tests.support.ratelimit import assert_rate_limited, client_at, limited_app
 from tests.support.users import SignedIn, sign_up
 

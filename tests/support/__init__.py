@@ -5,10 +5,10 @@ tests/conftest.py).
 - settings: settings for the test apps and the test password
 - databases: a database of its own on PostgreSQL, emptying tables, counting statements
 - client: GraphQL over HTTP, in process (GraphQLClient) and against a live server (gql)
-- users: signing up and in, in process and against a live server
+- users: signing up and in, in process and against a live server (and its operations)
 - server: the `graphql-api` command and a live server in a subprocess
 - redis: the test Redis, and a relay to it that can slow or cut the line
-- chat, links: operations and clients of those features
+- users, items, links, chat: operations and helpers of each feature's tests
 - ratelimit: an app with the limits a test sets, clients at chosen addresses
 - persisted: persisted-query hashes and bodies
 - generated: hypothesis examples drawn up front for async tests

@@ -8,6 +8,7 @@ from typing import Any
 import websockets
 
 from tests.support.client import gql
+from tests.support.users import SignedIn
 
 EVENTS = """subscription($room: String!, $after: ID) { chatEvents(room: $room, after: $after) {
   __typename
@@ -98,3 +99,19 @@ def sent(message: dict[str, Any], text: str, author: str) -> dict[str, Any]:
         "__typename": "MessageSent",
         "message": {"id": message["id"], "text": text, "author": {"username": author}},
     }
+
+
+# In process: a SignedIn's client of the session app.
+NEW_ROOM = """mutation($input: CreateChatRoomInput!) {
+  createChatRoom(input: $input) { chatRoom { id name title } userErrors { field code message } }
+}"""
+NEW_MESSAGE = """mutation($input: SendMessageInput!) {
+  sendMessage(input: $input) {
+    message { id text sentAt author { username } room { name } }
+    userErrors { field code message }
+  }
+}"""
+
+
+async def create_room(owner: SignedIn, name: str, title: str | None = None) -> dict:  # type: ignore[type-arg]
+    return (await owner.client.mutate(NEW_ROOM, {"name": name, "title": title}))["chatRoom"]  # type: ignore[no-any-return]

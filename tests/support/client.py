@@ -1,11 +1,19 @@
 """GraphQL over HTTP for tests: a client of an app in process, and calls to a live server."""
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
+from graphql_api.app import create_app
 from graphql_api.core.http.fast_path import FastQueries
+from tests.support.settings import settings_for_tests
 
 
 class GraphQLClient:
@@ -78,3 +86,73 @@ def fast_path_of(app: FastAPI) -> FastQueries:
     while not isinstance(layer, FastQueries):
         layer = layer.app
     return layer
+
+
+@asynccontextmanager
+async def client_for(
+    database_url: str, tmp_path: Path, **overrides: object
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app of its own, on the test database, with settings `overrides`."""
+    app = create_app(settings_for_tests(database_url, tmp_path, **overrides))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+class AsgiWebSocket:
+    """A graphql-transport-ws client speaking ASGI to the app, in this event loop."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+        self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def open(self) -> None:
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "path": "/graphql",
+            "raw_path": b"/graphql",
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"test"), (b"sec-websocket-protocol", b"graphql-transport-ws")],
+            "subprotocols": ["graphql-transport-ws"],
+            "client": ("127.0.0.1", 1234),
+            "server": ("test", 80),
+        }
+        await self.incoming.put({"type": "websocket.connect"})
+        self.task = asyncio.create_task(self.app(scope, self.incoming.get, self.outgoing.put))
+        assert (await self.outgoing.get())["type"] == "websocket.accept"
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.incoming.put(
+            {"type": "websocket.receive", "text": orjson.dumps(message).decode()}
+        )
+
+    async def receive(self) -> dict[str, Any]:
+        async with asyncio.timeout(5):
+            message = await self.outgoing.get()
+        assert message["type"] == "websocket.send", message
+        return orjson.loads(message["text"])  # type: ignore[no-any-return]
+
+    async def close(self) -> None:
+        await self.incoming.put({"type": "websocket.disconnect", "code": 1000})
+        async with asyncio.timeout(5):
+            await self.task
+
+
+async def metrics(http: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = await http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain; version=")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def grew(before: dict, after: dict, name: str, **labels: str) -> float:  # type: ignore[type-arg]
+    key = (name, tuple(sorted(labels.items())))
+    return after.get(key, 0.0) - before.get(key, 0.0)

@@ -4,6 +4,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import orjson
 
 from tests.support.users import SignedIn, sign_up_over_http
 from tests.support.wait import eventually
@@ -42,6 +43,12 @@ mutation Delete($input: DeleteShortUrlInput!) {
   deleteShortUrl(input: $input) { deletedId userErrors { field code message } }
 }
 """
+IMPORT = """mutation Import($input: ImportShortUrlsInput!) {
+  importShortUrls(input: $input) {
+    shortUrls { code targetUrl title tags expiresAt }
+    userErrors { field code message }
+  }
+}"""
 SHORT_URL = f"query($code: String!) {{ shortUrl(code: $code) {{ {SHORT_URL_FIELDS} }} }}"
 
 
@@ -56,6 +63,23 @@ async def shorten_errors(owner: SignedIn, **input: Any) -> list[tuple[list[str] 
     data = await owner.client.data(SHORTEN, {"input": input})
     assert data["shortenUrl"]["shortUrl"] is None
     return [(e["field"], e["code"]) for e in data["shortenUrl"]["userErrors"]]
+
+
+async def upload(owner: SignedIn, content: bytes, *, preflight: bool = True) -> httpx.Response:
+    """A CSV file sent to importShortUrls as a multipart upload."""
+    operations = {"query": IMPORT, "variables": {"input": {"file": None}}}
+    headers = {"Authorization": f"Bearer {owner.client.token}"}
+    if preflight:
+        headers["GraphQL-Require-Preflight"] = "1"
+    return await owner.client.http.post(
+        "/graphql",
+        data={
+            "operations": orjson.dumps(operations).decode(),
+            "map": orjson.dumps({"0": ["variables.input.file"]}).decode(),
+        },
+        files={"0": ("links.csv", content, "text/csv")},
+        headers=headers,
+    )
 
 
 # Against a live server.

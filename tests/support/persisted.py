@@ -2,6 +2,7 @@
 name a document by hash in every way a client may (the HTTP differential tests)."""
 
 import hashlib
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,3 +71,31 @@ async def register_documents(documents: Sequence[str], *clients: httpx.AsyncClie
             body = {"query": document, "extensions": persisted(document)}
             answer = await client.post("/graphql", json=body)
             assert "PERSISTED_QUERY" not in answer.text, answer.text
+
+
+COUNT = "query Count { items { totalCount } }"
+
+
+NOT_FOUND = {
+    "message": "PersistedQueryNotFound",
+    "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"},
+}
+
+
+def fresh(query: str) -> str:
+    """The query with a comment no other test sends: a document not registered yet."""
+    return f"{query}\n# {secrets.token_hex(8)}"
+
+
+async def post_hash(
+    http: httpx.AsyncClient,
+    query: str,
+    *,
+    send_query: bool = False,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    body: dict[str, Any] = {"extensions": persisted(query), "variables": variables or {}}
+    if send_query:
+        body["query"] = query
+    return await http.post("/graphql", json=body, headers=headers or {})

@@ -64,3 +64,41 @@ async def register_over_http(url: str, name: str, password: str = TEST_PASSWORD)
 async def sign_up_over_http(url: str, name: str) -> str:
     """Register `name` with the live server at `url`; its access token."""
     return (await register_over_http(url, name))["accessToken"]  # type: ignore[no-any-return]
+
+
+LOGIN = """
+mutation Login($input: LoginInput!) {
+  login(input: $input) {
+    user { username }
+    accessToken
+    refreshToken
+    userErrors { field code message }
+  }
+}
+"""
+
+
+REFRESH = """
+mutation Refresh($input: RefreshTokenInput!) {
+  refreshToken(input: $input) {
+    user { username }
+    accessToken
+    refreshToken
+    userErrors { field code message }
+  }
+}
+"""
+
+
+LOGOUT = """
+mutation Logout($input: LogoutInput!) {
+  logout(input: $input) { ok userErrors { field code message } }
+}
+"""
+
+
+DELETE_USER = """
+mutation DeleteUser($input: DeleteUserInput!) {
+  deleteUser(input: $input) { deletedId userErrors { field code message } }
+}
+"""

@@ -1,8 +1,6 @@
 from tests.support.client import GraphQLClient, error_codes
 from tests.support.settings import TEST_PASSWORD
-from tests.support.users import SignedIn
-from tests.users.test_login import LOGIN
-from tests.users.test_refresh_token import REFRESH
+from tests.support.users import LOGIN, REFRESH, SignedIn
 
 CHANGE_PASSWORD = """
 mutation Change($input: ChangePasswordInput!) {

@@ -4,19 +4,13 @@ from pathlib import Path
 import httpx
 
 from graphql_api.state import AppState
-from tests.items.test_create_item import CREATE_ITEM
 from tests.support.client import GraphQLClient, error_codes
+from tests.support.items import CREATE_ITEM
 from tests.support.links import BROWSER, shorten
 from tests.support.ratelimit import client_at, limited_app
 from tests.support.redis import REDIS_URL, redis_reachable
-from tests.support.users import SignedIn, sign_up
+from tests.support.users import DELETE_USER, SignedIn, sign_up
 from tests.support.wait import eventually
-
-DELETE_USER = """
-mutation DeleteUser($input: DeleteUserInput!) {
-  deleteUser(input: $input) { deletedId userErrors { field code message } }
-}
-"""
 
 
 async def test_user_deletes_themselves_with_their_items(

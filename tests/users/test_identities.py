@@ -7,16 +7,13 @@ user's token then signed in as the next person to register.
 import pytest
 from sqlalchemy import text
 
-from tests.chat.test_chat import create_room
-from tests.items.test_create_item import CREATE_ITEM
+from tests.support.chat import create_room
 from tests.support.client import GraphQLClient, error_codes
+from tests.support.items import CREATE_ITEM
 from tests.support.links import DELETE as DELETE_LINK
 from tests.support.links import SHORTEN, shorten
 from tests.support.settings import TEST_PASSWORD
-from tests.support.users import SignedIn, sign_up
-from tests.users.test_delete_user import DELETE_USER
-from tests.users.test_login import LOGIN
-from tests.users.test_refresh_token import LOGOUT, REFRESH
+from tests.support.users import DELETE_USER, LOGIN, LOGOUT, REFRESH, SignedIn, sign_up
 
 ME = "query { me { id username } }"
 UPDATE_ME = """mutation($input: UpdateMeInput!) {

@@ -5,18 +5,8 @@ from sqlalchemy import text
 from graphql_api.core.security.passwords import PasswordHasher
 from tests.support.client import GraphQLClient
 from tests.support.settings import TEST_PASSWORD
-from tests.support.users import SignedIn, sign_up
+from tests.support.users import LOGIN, SignedIn, sign_up
 
-LOGIN = """
-mutation Login($input: LoginInput!) {
-  login(input: $input) {
-    user { username }
-    accessToken
-    refreshToken
-    userErrors { field code message }
-  }
-}
-"""
 ME = "query { me { username } }"
 
 

@@ -7,8 +7,7 @@ proof lasts as long as the operation's answer, and shows nobody else's email.
 from fastapi import FastAPI
 
 from graphql_api.core.http.fast_path import FastQueries
-from tests.chat.test_subscription_memory import AsgiWebSocket
-from tests.support.client import GraphQLClient
+from tests.support.client import AsgiWebSocket, GraphQLClient
 from tests.support.settings import TEST_PASSWORD
 from tests.support.users import SignedIn
 

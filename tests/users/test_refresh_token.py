@@ -6,24 +6,8 @@ from sqlalchemy import func, select, update
 from graphql_api.users.models import RefreshToken
 from tests.support.client import GraphQLClient
 from tests.support.settings import TEST_PASSWORD
-from tests.support.users import SignedIn
-from tests.users.test_login import LOGIN
+from tests.support.users import LOGIN, LOGOUT, REFRESH, SignedIn
 
-REFRESH = """
-mutation Refresh($input: RefreshTokenInput!) {
-  refreshToken(input: $input) {
-    user { username }
-    accessToken
-    refreshToken
-    userErrors { field code message }
-  }
-}
-"""
-LOGOUT = """
-mutation Logout($input: LogoutInput!) {
-  logout(input: $input) { ok userErrors { field code message } }
-}
-"""
 ME = "query { me { username } }"
 
 

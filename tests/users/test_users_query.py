@@ -1,8 +1,8 @@
 from sqlalchemy import text
 
-from tests.chat.test_chat import SEND, create_room
-from tests.items.test_create_item import CREATE_ITEM
+from tests.support.chat import NEW_MESSAGE, create_room
 from tests.support.client import GraphQLClient, error_codes
+from tests.support.items import CREATE_ITEM
 from tests.support.links import shorten
 from tests.support.users import SignedIn
 
@@ -52,7 +52,7 @@ async def test_disabled_users_are_shown_alike_everywhere(
     """One rule: a disabled account appears wherever it would, marked isActive: false."""
     await bob.client.mutate(CREATE_ITEM, {"title": "bob's", "price": "1.00"})
     await create_room(bob, "bobs-room")
-    await bob.client.mutate(SEND, {"room": "bobs-room", "text": "hi"})
+    await bob.client.mutate(NEW_MESSAGE, {"room": "bobs-room", "text": "hi"})
     bob_link = (await shorten(bob))["code"]
     async with services.engine.begin() as conn:
         await conn.execute(text("UPDATE users SET is_active = false WHERE username = 'bob'"))
