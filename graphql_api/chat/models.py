@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_api.core.clock import utcnow
 from graphql_api.core.db.base import Base, BigId, IdPk, Timestamp, UTCDateTime
-from graphql_api.core.db.fastread.records import read_model
+from graphql_api.core.db.records import read_model
 
 
 class ChatRoom(Base):
@@ -45,5 +45,5 @@ class ChatMessage(Base):
 
 
 # What is only read of a message (history pages) is loaded as this
-# (see core.db.fastread.records).
+# (see core.db.records).
 ChatMessageRecord = read_model(ChatMessage)

@@ -46,7 +46,7 @@ class TagsByItemIdLoader(SessionLoader[int, list[str]]):
         return [[tag for _, tag in group] for group in grouped]
 
 
-# Loads ItemRecords, typed as the Item each reads as (core.db.fastread.records).
+# Loads ItemRecords, typed as the Item each reads as (core.db.records).
 class ItemByIdLoader(RecordLoader[int, Item | None]):
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
         rows = await by_keys(conn, ItemRecord, "id", keys)

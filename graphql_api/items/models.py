@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_api.core.clock import utcnow
 from graphql_api.core.db.base import Base, BigId, IdPk, Money, Timestamp
-from graphql_api.core.db.fastread.records import read_model
+from graphql_api.core.db.records import read_model
 
 
 class Item(Base):
@@ -34,7 +34,7 @@ class Item(Base):
         return self.price + (self.tax or Decimal(0))
 
 
-# What is only read of an item (loaders, pages) is loaded as this (see core.db.fastread.records).
+# What is only read of an item (loaders, pages) is loaded as this (see core.db.records).
 ItemRecord = read_model(Item)
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_api.core.clock import utcnow
 from graphql_api.core.db.base import Base, BigId, IdPk, Timestamp, UTCDateTime
-from graphql_api.core.db.fastread.records import read_model
+from graphql_api.core.db.records import read_model
 
 REDIRECT_STATUSES = (301, 302, 307, 308)
 DEFAULT_REDIRECT_STATUS = 302
@@ -64,5 +64,5 @@ class Visit(Base):
 
 
 # What is only read of a visit (pages of a link's visits) is loaded as this
-# (see core.db.fastread.records).
+# (see core.db.records).
 VisitRecord = read_model(Visit)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from graphql_api.core.clock import utcnow
 from graphql_api.core.db.base import Base, BigId, IdPk, Timestamp, UTCDateTime
-from graphql_api.core.db.fastread.records import read_model
+from graphql_api.core.db.records import read_model
 
 
 class Role(StrEnum):
@@ -37,7 +37,7 @@ class User(Base):
         return self.role == Role.ADMIN
 
 
-# What is only read of a user (loaders, pages) is loaded as this (see core.db.fastread.records).
+# What is only read of a user (loaders, pages) is loaded as this (see core.db.records).
 UserRecord = read_model(User)
 
 # Case-insensitive uniqueness, enforced by the database (no check-then-insert race).

@@ -1,5 +1,5 @@
-"""Reads straight to the driver (`core.db.fastread.reads`) give what SQLAlchemy would, value for
-value."""
+"""Reads straight to the driver (`core.db.fastread`, as `core.db.records.Read` runs them) give
+what SQLAlchemy would, value for value."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import bindparam, event
 
-from graphql_api.core.db.fastread.reads import Read
+from graphql_api.core.db.records import Read
 from graphql_api.items.models import Item, ItemRecord
 from graphql_api.state import AppState
 from graphql_api.users.models import Role, User, UserRecord
@@ -55,7 +55,7 @@ async def test_records_equal_sqlalchemys_with_typed_parameters(services: AppStat
     try:
         async with engine.connect() as conn:
             direct = await read.all(conn, parameters)
-            assert engine.dialect.name in read._compiled  # the driver's way was taken
+            assert engine.dialect.name in read.driver._compiled  # the driver's way was taken
             through_sqlalchemy = ItemRecord.from_rows(await conn.execute(stmt, parameters))
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", heard)
@@ -81,4 +81,4 @@ async def test_user_records_keep_enums_and_booleans(services: AppState) -> None:
 def test_a_list_in_a_read_is_refused_with_a_reason(services: AppState) -> None:
     read = Read(UserRecord, UserRecord.select().where(User.username.in_(["ada", "bo"])))
     with pytest.raises(ValueError, match="one parameter per value"):
-        read.compiled(services.reader.kw["bind"].dialect)
+        read.driver.compiled(services.reader.kw["bind"].dialect)

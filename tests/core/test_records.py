@@ -1,4 +1,4 @@
-"""Read models (`core.db.fastread.records`): reads load records, not ORM instances, and lose
+"""Read models (`core.db.records`): reads load records, not ORM instances, and lose
 nothing."""
 
 from collections.abc import Iterator
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from graphql_api.core.db.fastread.records import instance_of
+from graphql_api.core.db.records import instance_of
 from graphql_api.items.models import Item, ItemRecord
 from graphql_api.items.types import ItemType
 from graphql_api.users.models import Role, User, UserRecord

@@ -13,8 +13,6 @@ import strawberry
 from sqlalchemy import Select, bindparam, func
 
 from graphql_api.core.db.engine import Reads
-from graphql_api.core.db.fastread.reads import Read
-from graphql_api.core.db.fastread.records import Record
 from graphql_api.core.db.keyset import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -22,6 +20,7 @@ from graphql_api.core.db.keyset import (
     PageArgs,
     SortKey,
 )
+from graphql_api.core.db.records import Read, Record
 from graphql_api.core.graphql.context import Context
 from graphql_api.core.graphql.errors import BadUserInput
 from graphql_api.core.graphql.loaders import (
@@ -160,7 +159,7 @@ async def read_page(
     key: SortKey,
     page: PageArgs,
 ) -> C:
-    """One page of records (`core.db.fastread.records`) in one query; a count only if asked.
+    """One page of records (`core.db.records`) in one query; a count only if asked.
 
     `where` selects the rows of the list, with its values as bound parameters given in
     `filters`; it must be built once (cached by its caller): the page's statement is

@@ -18,9 +18,8 @@ from sqlalchemy import BindParameter, ColumnElement, bindparam, func, select, un
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from graphql_api.core.db.engine import Reads
-from graphql_api.core.db.fastread.reads import Read
-from graphql_api.core.db.fastread.records import Record
 from graphql_api.core.db.keyset import PageArgs, SortKey
+from graphql_api.core.db.records import Read, Record
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -40,7 +39,7 @@ class SessionLoader(DataLoader[K, V]):
 
 
 class RecordLoader(DataLoader[K, V]):
-    """A loader of records (`core.db.fastread.records`): Core statements on a connection, no
+    """A loader of records (`core.db.records`): Core statements on a connection, no
     session."""
 
     def __init__(self, reads: Reads) -> None:
@@ -74,7 +73,7 @@ async def by_keys(
 @lru_cache(maxsize=512)
 def _by_keys(record: type[Record], column: str, count: int) -> Read:
     # A parameter per key (not an expanding IN): the SQL is the same for every batch of
-    # this size, so it is compiled once (core.db.fastread.reads).
+    # this size, so it is compiled once (core.db.records.Read).
     keys: list[BindParameter[Any]] = [bindparam(f"key_{n}") for n in range(count)]
     return Read(record, record.select().where(getattr(record.model, column).in_(keys)))
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from graphql_api.core.db.fastread.records import instance_of
+from graphql_api.core.db.records import instance_of
 from graphql_api.core.errors import ErrorCode, InvalidInput
 from graphql_api.core.graphql.errors import BadUserInput
 

@@ -1,7 +1,6 @@
-"""Reads that bypass the ORM: records (plain tuples of a model's columns) and prebuilt,
-precompiled statements run straight on the driver (SQLite's inline path included).
+"""Statements sent straight to the SQLite or asyncpg driver, skipping SQLAlchemy's execution.
 
-Rule: kept or deleted as one piece; the loader bases (`core.graphql.loaders`), keyset
-pages (`core.graphql.connections`), `of_model` (`core.graphql.relay`) and the features'
-loaders and models use it.
+Rule: imported by `core.db.records` alone (an import-linter contract holds it), so keeping
+or deleting it is one change there; it reads SQLAlchemy's private names only through
+`core.db.internals`.
 """

@@ -1,18 +1,18 @@
-"""Record reads sent straight to the driver: each statement compiled once per dialect.
+"""Statements sent straight to the driver, each compiled once per dialect.
 
 SQLAlchemy Core spends ~100 µs a statement on its way to the driver and back (an
 execution context, parameter and result processing through its row objects): for
 the three statements of a page of users with their items, a third of the request.
-A `Read` keeps what that work decides, once per dialect: the SQL text, the order of
-its parameters and how each converts, and how each column of a result converts. A
-read then costs the driver's own time and one conversion per converted value.
+A `DriverStatement` keeps what that work decides, once per dialect: the SQL text, the
+order of its parameters and how each converts, and how each column of a result
+converts. A read then costs the driver's own time and one conversion per converted value.
 
-Drivers it knows: aiosqlite and asyncpg. With any other, or with SQL echo on, a read
-goes through SQLAlchemy as usual. Either way `before_cursor_execute` listeners hear
-every statement.
+Drivers it knows: aiosqlite and asyncpg. With any other, or with SQL echo on, `rows`
+answers None and the caller goes through SQLAlchemy as usual. Either way
+`before_cursor_execute` listeners hear every statement.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,6 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from graphql_api.core.db.fastread.records import Record
 from graphql_api.core.db.internals import announce_statement
 
 Convert = Callable[[Any], Any]
@@ -56,11 +55,12 @@ def _compile(stmt: Select[Any], dialect: Dialect) -> CompiledRead:
     return CompiledRead(compiled.string, parameters, defaults, columns)
 
 
-class Read:
-    """A select of a record class's columns (`core.db.fastread.records`), read as records."""
+class DriverStatement:
+    """A select, run on aiosqlite's or asyncpg's connection without SQLAlchemy."""
 
-    def __init__(self, record: type[Record], stmt: Select[Any]) -> None:
-        self.record = record
+    __slots__ = ("_compiled", "stmt")
+
+    def __init__(self, stmt: Select[Any]) -> None:
         self.stmt = stmt
         self._compiled: dict[str, CompiledRead] = {}
 
@@ -70,14 +70,17 @@ class Read:
             compiled = self._compiled[dialect.name] = _compile(self.stmt, dialect)
         return compiled
 
-    async def all(self, conn: AsyncConnection, parameters: dict[str, Any]) -> list[Any]:
-        """The records the statement selects with these parameters."""
+    async def rows(
+        self, conn: AsyncConnection, parameters: dict[str, Any]
+    ) -> list[Sequence[Any]] | None:
+        """Its rows, each value converted as SQLAlchemy converts it; None where this driver
+        or SQL echo leaves it to SQLAlchemy."""
         engine = conn.engine
         # aiosqlite's or asyncpg's connection (SQLAlchemy types it Any | None).
         driver: Any = (await conn.get_raw_connection()).driver_connection
         sqlite = isinstance(driver, aiosqlite.Connection)
         if engine.echo or not (sqlite or engine.dialect.driver == "asyncpg"):
-            return self.record.from_rows(await conn.execute(self.stmt, parameters))
+            return None
         compiled = self.compiled(engine.dialect)
         values = []
         for name, convert in compiled.parameters:
@@ -85,16 +88,15 @@ class Read:
             values.append(value if convert is None else convert(value))
         announce_statement(conn, compiled.sql, values)
         if sqlite:
-            rows = await driver.execute_fetchall(compiled.sql, values)
+            rows: list[Sequence[Any]] = await driver.execute_fetchall(compiled.sql, values)
         else:
             rows = await driver.fetch(compiled.sql, *values)
-        make = self.record._make
         if not compiled.columns:
-            return [make(row) for row in rows]
-        records = []
+            return rows
+        converted: list[Sequence[Any]] = []
         for row in rows:
             fields = list(row)
             for i, convert in compiled.columns:
                 fields[i] = convert(fields[i])
-            records.append(make(fields))
-        return records
+            converted.append(fields)
+        return converted
