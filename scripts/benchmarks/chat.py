@@ -170,8 +170,8 @@ class Worker:
 
     def on_frame(self, subscriber: Subscriber, frame: str | bytes, now: int) -> None:
         message = orjson.loads(frame)
-        if message.get("type") != "next":
-            subscriber.ended = str(message)
+        if message.get("type") != "next" or not message["payload"].get("data"):
+            subscriber.ended = str(message)  # an error: the subscription is over
             return
         event = message["payload"]["data"]["chatEvents"]
         typename = event["__typename"]

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.support.server import cli_env, run_cli, running_server
+from tests.support.server import cli_env, run_cli, running_server, server_log
 
 MIB = 1024 * 1024
 TEN_MB = 10 * MIB
@@ -26,10 +26,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         yield url, tmp
     log = server_log(tmp)
     assert "Exception in ASGI application" not in log and "Traceback" not in log, log[-5000:]
-
-
-def server_log(tmp: Path) -> str:
-    return "".join(p.read_text() for p in tmp.glob("server-*.log"))
 
 
 async def test_a_10_mb_body_is_413_and_the_connection_stays_usable(

@@ -137,6 +137,11 @@ def running_server(env: dict[str, str], cwd: Path, *args: str) -> Iterator[str]:
         server.stop()
 
 
+def server_log(cwd: Path) -> str:
+    """The output of every server started in `cwd`."""
+    return "".join(p.read_text() for p in sorted(cwd.glob("server-*.log")))
+
+
 def answers(url: str) -> bool:
     """Whether a GET of `url` answers 200 (a server that is not up yet does not)."""
     try:

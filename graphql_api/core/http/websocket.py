@@ -6,6 +6,9 @@ Each open socket holds a file descriptor and a task, so none may be had for noth
   4408, on both subprotocols (Strawberry does it for graphql-transport-ws only).
 - An anonymous socket with no operation running for `ws_idle_anonymous_seconds` is closed
   with 1000. Signed-in ones stay: they are accountable, and the address cap holds them too.
+- A `connection_init` whose token cannot be checked because no database connection came
+  free in time (`db_pool_timeout_seconds`) closes the socket with 1013, "try again later",
+  which clients retry; the log gets a warning, not a traceback.
 - One client address (an IPv6 /64) holds at most `ws_max_connections_per_address` sockets
   in this process. One more is accepted and closed at once with 4429: a browser can read a
   close code (a refused handshake reaches its scripts as a bare failure), and graphql-ws
@@ -19,6 +22,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.websockets import WebSocketDisconnect
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
@@ -30,6 +34,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 
 from graphql_api.core.graphql.context import Context
 from graphql_api.core.graphql.internals import LetsCancelledTasksGo
+from graphql_api.core.graphql.masking import BUSY_MESSAGE
 from graphql_api.core.ratelimit import address_key
 
 logger = logging.getLogger("graphql_api.ws")
@@ -38,6 +43,7 @@ TOO_MANY = (4429, "Too many connections from this address")
 # The code and reason graphql-transport-ws defines; the legacy protocol defines none.
 INIT_TIMEOUT = (4408, "Connection initialisation timeout")
 IDLE = (1000, "Idle: an anonymous connection with no operation running")
+BUSY = (1013, BUSY_MESSAGE)  # "Try Again Later" (RFC 6455's registry)
 
 
 class SocketCounts:
@@ -146,7 +152,12 @@ class ConnectionLimits:
 
     async def handle_connection_init(self, message: Any) -> None:
         self._init_received = True  # checking its token takes a moment: not a timeout
-        await super().handle_connection_init(message)  # type: ignore[misc]  # the handler's, next in the MRO
+        try:
+            await super().handle_connection_init(message)  # type: ignore[misc]  # the handler's, next in the MRO
+        except PoolTimeout:
+            logger.warning("no database connection came free in time for a connection_init")
+            await self._close(*BUSY)
+            return
         # The legacy protocol takes connection_init again: one watcher is enough.
         if self.connection_acknowledged and self.context.token is None and not self._watching_idle:
             self._watching_idle = True
