@@ -12,7 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def api_command(port: int) -> list[str]:
-    """graphql_api as shipped: `graphql-api serve`, one worker, in the process it starts."""
-    return [str(BIN / "graphql-api"), "serve", "--port", str(port), "--no-access-log"]
+def api_command(port: int, workers: int = 1) -> list[str]:
+    """graphql_api as shipped: `graphql-api serve`, one worker, in the process it starts
+    (or, with `workers` > 1, that many worker processes under it)."""
+    command = [str(BIN / "graphql-api"), "serve", "--port", str(port), "--no-access-log"]
+    return [*command, "--workers", str(workers)] if workers > 1 else command
 
 
 def uvicorn_command(app: str, port: int) -> list[str]:
@@ -172,6 +174,30 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and all its descendants (Linux /proc/PID/task/TID/children)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        try:
+            for task in Path(f"/proc/{pids[i]}/task").iterdir():
+                pids += [int(c) for c in (task / "children").read_text().split()]
+        except FileNotFoundError:  # gone meanwhile
+            pass
+        i += 1
+    return pids
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time a process and its descendants now running have used so far: cpu_seconds()
+    counts a process's own time only (a child's is added to cutime once it has exited and
+    been waited for), so a server with worker processes needs this sum."""
+    total = 0.0
+    for p in process_tree(pid):
+        with suppress(FileNotFoundError):  # gone meanwhile
+            total += cpu_seconds(p)
+    return total
 
 
 def machine_cpu_seconds() -> float:

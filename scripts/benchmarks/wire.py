@@ -192,7 +192,7 @@ class WebSocket(asyncio.Protocol):
 
 
 async def connect(url: str, subprotocol: str | None = None) -> WebSocket:
-    """Open a WebSocket to ws://host:port/path."""
+    """Open a WebSocket to ws://host:port/path (and ?query, if any)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     key = base64.b64encode(os.urandom(16))
@@ -200,9 +200,10 @@ async def connect(url: str, subprotocol: str | None = None) -> WebSocket:
     transport, websocket = await loop.create_connection(
         lambda: WebSocket(key, subprotocol), host, port
     )
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     protocol_line = f"Sec-WebSocket-Protocol: {subprotocol}\r\n" if subprotocol else ""
     request = (
-        f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        f"GET {target} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
         f"Connection: Upgrade\r\nSec-WebSocket-Key: {key.decode()}\r\n"
         f"Sec-WebSocket-Version: 13\r\n{protocol_line}\r\n"
     )
