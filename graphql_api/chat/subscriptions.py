@@ -1,6 +1,8 @@
 """chatEvents: a room's messages and typing notices, live, without gaps after `after`."""
 
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from contextlib import AsyncExitStack, asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -10,8 +12,10 @@ from graphql_api.chat import sequence, service
 from graphql_api.chat.presence import ChatRuntime, new_key
 from graphql_api.chat.types import ChatMessageType
 from graphql_api.core.broker import SlowConsumer
-from graphql_api.core.graphql.context import Info
+from graphql_api.core.db.engine import Reads
+from graphql_api.core.graphql.context import Context, CoreState, Info
 from graphql_api.core.graphql.errors import BadUserInput, FellBehind
+from graphql_api.core.graphql.fanout import Fanout, Output
 from graphql_api.core.graphql.permissions import IsAuthenticated
 from graphql_api.core.graphql.relay import pk_of
 from graphql_api.core.metrics import open_subscription
@@ -22,6 +26,9 @@ if TYPE_CHECKING:
     from graphql_api.users.types import UserType
 
 UserRef = Annotated["UserType", strawberry.lazy("graphql_api.users.types")]
+# A room's feed serves every subscriber of the room in this process: it may fall this
+# far behind (a burst of typing notices) before all of them are cut off.
+FEED_QUEUE_SIZE = 4096
 
 
 @strawberry.type(description="A message was sent to the room.")
@@ -92,12 +99,25 @@ class ChatSubscriptions:
                 after_seq = await sequence.seq_of(session, room_id=found.id, message_pk=after_pk)
         viewer = await info.context.require_viewer()
         presence = info.context.state.runtime(ChatRuntime).presence
+        shows_author = _asks_for_author(info.selected_fields)
+        channel = service.room_channel(found.id)
+        fanout = Fanout.of(info)
         # Listening before the database is read: a message committed in between is heard
-        # live, or read, or both, and InOrder hands it out once (chat/sequence.py).
-        async with (
-            open_subscription("chatEvents"),
-            session_events(info, service.room_channel(found.id)) as events,
-        ):
+        # live, or read, or both, and is handed out once (chat/sequence.py).
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(open_subscription("chatEvents"))
+            if fanout is None:
+                events = await stack.enter_async_context(session_events(info, channel))
+            else:
+                ended = await stack.enter_async_context(session_events(info))
+                member = await stack.enter_async_context(
+                    fanout.join(
+                        channel,
+                        partial(_room_feed, info.context.state, found.id),
+                        viewer_key=viewer.id,
+                        checks=shows_author,
+                    )
+                )
             key = new_key()
             try:
                 await presence.join(found.id, viewer.id, key)
@@ -105,25 +125,50 @@ class ChatSubscriptions:
                     async with info.context.reads.session() as session:
                         after_seq = await sequence.last_seq(session, room_id=found.id)
                 messages = sequence.InOrder(info.context.reads, room_id=found.id, newest=after_seq)
-                shows_author = _asks_for_author(info.selected_fields)
                 async for message in messages.stored():
                     yield MessageSent(message=message)  # type: ignore[arg-type]  # a ChatMessage for ChatMessageType
-                async for event in events:
+                if fanout is not None:
+                    member.position = messages.newest
+                    yield member.live(until=ended)  # type: ignore[misc]  # for core.graphql.fanout.follow
+                    return
+                async for output in _outputs(events, messages):
                     info.context.forget()  # a connection lives long: nothing cached goes stale
-                    kind = event["type"]
-                    if kind == "MessageSent":
-                        async for message in messages.receive(event):
-                            live = message.seq == event["seq"]
-                            if not (live and shows_author) or await _author_exists(info, event):
-                                yield MessageSent(message=message)  # type: ignore[arg-type]  # a ChatMessage for ChatMessageType
-                    elif kind == "UserTyping":
-                        yield UserTyping(typing=event["typing"], user_id=event["user_id"])
-                    elif kind in PRESENCE_EVENTS:
-                        yield PRESENCE_EVENTS[kind](user_id=event["user_id"])
-            except SlowConsumer:
-                raise FellBehind() from None
+                    if output.check is None or not shows_author or await output.check(info.context):
+                        yield output.root
             finally:
                 await presence.leave(found.id, viewer.id, key)
+
+
+@asynccontextmanager
+async def _room_feed(state: CoreState, room_id: int) -> AsyncIterator[AsyncIterator[Output]]:
+    """A room's events for a feed (`core.graphql.fanout`), read once for every member of
+    this process, in the room's order."""
+    channel = service.room_channel(room_id)
+    async with state.broker.subscribe(channel, queue_size=FEED_QUEUE_SIZE) as events:
+        reads = Reads(state.reader)
+        async with reads.session() as session:
+            newest = await sequence.last_seq(session, room_id=room_id)
+        yield _outputs(events, sequence.InOrder(reads, room_id=room_id, newest=newest))
+
+
+async def _outputs(
+    events: AsyncIterator[dict[str, Any]], messages: sequence.InOrder
+) -> AsyncIterator[Output]:
+    """What each event of the room gives a subscriber: messages in order, none twice."""
+    try:
+        async for event in events:
+            kind = event["type"]
+            if kind == "MessageSent":
+                async for message in messages.receive(event):
+                    live = message.seq == event["seq"]
+                    check = partial(_author_exists, event["author_id"]) if live else None
+                    yield Output(MessageSent(message=message), message.seq, check)  # type: ignore[arg-type]  # a ChatMessage for ChatMessageType
+            elif kind == "UserTyping":
+                yield Output(UserTyping(typing=event["typing"], user_id=event["user_id"]))
+            elif kind in PRESENCE_EVENTS:
+                yield Output(PRESENCE_EVENTS[kind](user_id=event["user_id"]))
+    except SlowConsumer:
+        raise FellBehind() from None
 
 
 def _asks_for_author(selections: Iterable[Selection], *, under_message: bool = False) -> bool:
@@ -140,10 +185,10 @@ def _asks_for_author(selections: Iterable[Selection], *, under_message: bool = F
     return False
 
 
-async def _author_exists(info: Info, event: dict[str, Any]) -> bool:
+async def _author_exists(author_id: int, context: Context) -> bool:
     """False for a message deleted with its author since it was sent: the history no
-    longer has it, and its `author` could not be answered. Asked only of subscriptions
+    longer has it, and its `author` could not be answered. Asked only for subscriptions
     that show the author, whose field needs this very row (the loader keeps it for the
     event): a subscriber that does not is sent the message without a database read.
     (Messages read from the database have their authors.)"""
-    return await info.context.loader(UserByIdLoader).load(event["author_id"]) is not None
+    return await context.loader(UserByIdLoader).load(author_id) is not None

@@ -45,6 +45,11 @@ ERRORS = Counter("graphql_api_errors", "Errors in GraphQL answers, by extensions
 REDIRECTS = Counter(
     "graphql_api_redirects", "Answers to short-link requests, by HTTP status.", ["status"]
 )
+EVENT_EXECUTIONS = Counter(
+    "graphql_api_subscription_event_executions",
+    "Subscription events executed: one per subscriber and event, or with fan-out one per "
+    "shape (and viewer, where the answer depends on who asks) and event.",
+)
 SUBSCRIPTIONS = Gauge(
     "graphql_api_active_subscriptions",
     "Subscriptions open now, by field.",

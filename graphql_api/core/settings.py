@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     # An anonymous socket with no operation running for this long is closed (1000).
     ws_idle_anonymous_seconds: float = Field(default=60.0, gt=0, le=24 * 3600)
     ws_max_subscriptions: int = Field(default=20, ge=1, le=1000)
+    # Subscribers of one channel whose operations are alike share one execution of each
+    # event and the frame it makes (`core.graphql.fanout`); off, each executes its own.
+    subscription_fanout: bool = True
     # A bigger WebSocket message closes the connection (1009) before it is read whole.
     # `graphql-api serve` passes it to uvicorn; another ASGI server needs its own limit.
     ws_max_message_bytes: int = Field(default=128 * 1024, ge=1024, le=16 * 1024 * 1024)

@@ -29,15 +29,16 @@ async def announce_end(broker: Broker, *, user_id: int, family: str | None = Non
 
 @asynccontextmanager
 async def session_events(
-    info: Info, channel: str, *, queue_size: int = 256
+    info: Info, *channels: str, queue_size: int = 256
 ) -> AsyncIterator[AsyncIterator[Message]]:
-    """The messages of `channel` for the signed-in viewer, until their session ends."""
+    """The messages of `channels` for the signed-in viewer, until their session ends (with
+    none, an iterator that only ever raises that)."""
     context = info.context
     viewer = await context.require_viewer()
     claims = context.state.tokens.decode(context.token or "", TokenType.ACCESS)
     family = claims.extra["sid"]
     async with context.state.broker.subscribe(
-        channel, sessions_channel(viewer.id), queue_size=queue_size
+        *channels, sessions_channel(viewer.id), queue_size=queue_size
     ) as events:
         # A session that ended before the subscription above began is not announced to it.
         context.forget()

@@ -13,6 +13,7 @@ from graphql_api.core.broker import Broker
 from graphql_api.core.db.engine import Reads, Sessionmaker
 from graphql_api.core.graphql.documents.persisted import PersistedDocuments
 from graphql_api.core.graphql.errors import Unauthenticated
+from graphql_api.core.graphql.fanout import Feeds
 from graphql_api.core.ratelimit import RateLimiter
 from graphql_api.core.security.passwords import PasswordHasher
 from graphql_api.core.security.tokens import TokenCodec
@@ -55,6 +56,8 @@ class CoreState:
     # Documents clients name by hash (automatic persisted queries, trusted documents).
     persisted: PersistedDocuments
     runtimes: dict[type, object] = field(default_factory=dict)
+    # The subscription feeds of this process, by channel (`core.graphql.fanout`).
+    feeds: Feeds = field(default_factory=Feeds)
 
     def runtime(self, kind: type[R]) -> R:
         """The feature runtime of class `kind`, as the app state registered it."""
@@ -79,6 +82,9 @@ class Context(BaseContext):
         # Users this request proved to be without a token (sign-up, sign-in, refresh):
         # their own private fields show in its answer, though they are not its viewer.
         self._signed_in: set[int] = set()
+        # How often anything read who is asking (the token, the address, a sign-in): an
+        # answer computed without it is everyone's to share (`core.graphql.fanout`).
+        self.requester_reads = 0
 
     def loader(self, loader_class: Callable[[Reads], L]) -> L:
         """This request's instance of a DataLoader class (made on first use)."""
@@ -115,6 +121,7 @@ class Context(BaseContext):
         checked first: a request that signs in needs no token, and a bad one must not
         hide the signed-in user's own fields.
         """
+        self.requester_reads += 1
         if user_id in self._signed_in:
             return True
         viewer = await self.viewer()
@@ -123,6 +130,7 @@ class Context(BaseContext):
     @property
     def token(self) -> str | None:
         """The Authorization header's token, or for a WebSocket the connection_init one."""
+        self.requester_reads += 1
         if self._header_token is not None:
             return self._header_token
         params = self.connection_params
@@ -136,6 +144,7 @@ class Context(BaseContext):
     @property
     def client_address(self) -> str | None:
         """The client's IP address as uvicorn gives it (after trusted proxies' headers)."""
+        self.requester_reads += 1
         client = self.request.client if self.request is not None else None
         return client.host if client is not None else None
 

@@ -1,6 +1,7 @@
 """How operations execute: queries from compiled plans, the rest by Strawberry's executor."""
 
 import weakref
+from collections.abc import AsyncIterable
 from typing import Any
 
 from graphql import GraphQLResolveInfoHelpers, OperationDefinitionNode
@@ -10,7 +11,10 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from graphql_api.core.graphql.fanout import follow
+from graphql_api.core.metrics import EVENT_EXECUTIONS
 from graphql_api.core.graphql.internals import (
+    WrapsSubscriptionSources,
     forget_sub_fields,
     provided_operation_name,
     strawberry_schema,
@@ -67,7 +71,7 @@ class OperationContext(ExecutionContext):
         return OperationType(operation.operation.value)
 
 
-class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
+class GraphQLApiExecutor(WrapsSubscriptionSources, StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # graphql-core binds these helpers to the executor: a reference cycle, so each
@@ -120,6 +124,11 @@ class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
 
         return ended()
 
+    def wrap_source(self, source: AsyncIterable[Any]) -> AsyncIterable[Any]:
+        """A subscription's events, with its live phase on a feed run in place
+        (`core.graphql.fanout`)."""
+        return follow(aiter(source), self)
+
     def build_per_event_executor(self, payload: Any) -> Executor[Any]:
         """An executor for one subscription event, with a memo of its own.
 
@@ -127,6 +136,7 @@ class GraphQLApiExecutor(StrawberryGraphQLCoreExecutionContext):
         every event's executor. Its keys are the identities of lists built anew for each
         event, so an open subscription would keep one more entry per event, for ever.
         """
+        EVENT_EXECUTIONS.inc()
         executor = super().build_per_event_executor(payload)
         forget_sub_fields(executor)
         return executor

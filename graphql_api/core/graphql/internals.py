@@ -28,12 +28,15 @@ Inventory (library, private name: what for; who calls it):
 - graphql-core, `Executor._relevant_sub_fields`: the memo of collected sub-fields that
   `build_per_event_executor` shares with every event's executor (`forget_sub_fields`;
   execution).
+- graphql-core, `Executor.cancellable_iterable` (public in name, private in its docs): the
+  method every subscription's source event stream passes through, extended to wrap the
+  source (`WrapsSubscriptionSources`; execution, for `core.graphql.fanout.follow`).
 - cross-web, `StarletteRequestAdapter._request`: the Starlette request the adapter wraps,
   for its ASGI scope (`starlette_request`; http.view).
 """
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from contextlib import suppress
 from typing import Any, Protocol
 
@@ -141,3 +144,15 @@ class LetsCancelledTasksGo:
                 task.result()
             return
         super()._task_done(task)  # type: ignore[misc]
+
+
+class WrapsSubscriptionSources:
+    """For a subclass of graphql-core's Executor (put it before that base): each
+    subscription's source event stream goes through `wrap_source` first."""
+
+    def wrap_source(self, source: AsyncIterable[Any]) -> AsyncIterable[Any]:
+        return source
+
+    def cancellable_iterable(self, iterable: AsyncIterable[Any]) -> AsyncIterable[Any]:
+        wrapped = super().cancellable_iterable(self.wrap_source(iterable))  # type: ignore[misc]  # the Executor's, next in the MRO
+        return wrapped  # type: ignore[no-any-return]  # graphql-core's AsyncIterable

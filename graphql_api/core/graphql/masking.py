@@ -51,13 +51,30 @@ class MaskInternalErrors(MaskErrors):
         return masked
 
 
+_MASK = MaskInternalErrors()
+
+
+def mask_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The errors as MaskInternalErrors gives them to the client."""
+    return [_MASK.anonymise_error(error) if is_unexpected(error) else error for error in errors]
+
+
 def log_unexpected_errors(
     errors: list[GraphQLError], execution_context: ExecutionContext | None
 ) -> None:
     """Log server faults with their traceback; a client's mistakes are not server errors."""
     context = getattr(execution_context, "context", None)
-    request_id = getattr(context, "request_id", None)
-    operation = getattr(execution_context, "operation_name", None)
+    log_errors(
+        errors,
+        request_id=getattr(context, "request_id", None),
+        operation=getattr(execution_context, "operation_name", None),
+    )
+
+
+def log_errors(
+    errors: list[GraphQLError], *, request_id: str | None, operation: str | None
+) -> None:
+    """`log_unexpected_errors` for an operation's request id and name."""
     for error in errors:
         if _busy(error):
             logger.warning(

@@ -49,6 +49,7 @@ from graphql_api.core.http.media_types import (
     response_media_type,
 )
 from graphql_api.core.http.middleware.security_headers import GRAPHIQL_POLICY
+from graphql_api.core.http.outbox import Outbox
 from graphql_api.core.http.request import (
     ALLOWED_METHODS,
     NUL_MESSAGE,
@@ -111,6 +112,10 @@ class TextWebSocketAdapter(ASGIWebSocketAdapter):
     (uvicorn's ClientDisconnected), then a RuntimeError for every later one, which the
     other operations on the socket meet before the handler has cancelled them.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.outbox = Outbox(self.ws.send_text)  # the feeds' frames (core.graphql.fanout)
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         try:

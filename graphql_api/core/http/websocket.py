@@ -20,8 +20,10 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager, suppress
+from contextvars import Token
 from typing import Any, Protocol
 
+import orjson
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.websockets import WebSocketDisconnect
 from strawberry.http.async_base_view import AsyncWebSocketAdapter
@@ -33,6 +35,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from graphql_api.core.graphql.context import Context
+from graphql_api.core.graphql.fanout import Sink, current_sink
 from graphql_api.core.graphql.internals import LetsCancelledTasksGo
 from graphql_api.core.graphql.masking import BUSY_MESSAGE
 from graphql_api.core.ratelimit import address_key
@@ -182,6 +185,46 @@ class ConnectionLimits:
             await self.websocket.close(code, reason)
 
 
+class OperationSink:
+    """Where the feeds write one operation's results (`core.graphql.fanout.Sink`)."""
+
+    __slots__ = ("_head", "_still_runs", "frame_key", "operation_name", "outbox", "shape")
+
+    def __init__(
+        self,
+        outbox: Any,
+        message_type: str,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+        still_runs: Callable[[], bool],
+    ) -> None:
+        self.outbox = outbox
+        self.operation_name = operation_name
+        self.shape = (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+        self.frame_key = (message_type, operation_id)
+        # What Strawberry's handlers send, key for key: orjson writes no spaces.
+        id_json = orjson.dumps(operation_id).decode()
+        if message_type == "next":  # graphql-transport-ws
+            self._head = f'{{"id":{id_json},"type":"next","payload":'
+        else:  # graphql-ws
+            self._head = f'{{"type":"data","id":{id_json},"payload":'
+        self._still_runs = still_runs
+
+    def frame(self, payload: bytes) -> str:
+        return f"{self._head}{payload.decode()}}}"
+
+    def open(self) -> bool:
+        return self._still_runs()
+
+    def write(self, frame: str) -> bool:
+        return bool(self.outbox.write(frame))
+
+    async def drained(self) -> None:
+        await self.outbox.drained()
+
+
 class LegacyWSHandler(ConnectionLimits, BaseGraphQLWSHandler[Context, None]):
     """Apollo's subscriptions-transport-ws protocol (`graphql-ws`), with the limits."""
 
@@ -190,10 +233,28 @@ class LegacyWSHandler(ConnectionLimits, BaseGraphQLWSHandler[Context, None]):
     def registered_operations(self) -> int:
         return len(self.tasks)
 
-    async def handle_async_results(self, *args: Any, **kwargs: Any) -> None:
-        with self.idleness.busy():
+    async def handle_async_results(
+        self,
+        operation_id: str,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, object] | None,
+    ) -> None:
+        task = asyncio.current_task()
+        sink = current_sink.set(
+            OperationSink(
+                self.websocket.outbox,  # type: ignore[attr-defined]  # the view's TextWebSocketAdapter
+                "data",
+                operation_id,
+                query,
+                operation_name,
+                variables,
+                lambda: self.tasks.get(operation_id) is task,
+            )
+        )
+        with self.idleness.busy(), _sink_for_the_task(sink):
             try:
-                await super().handle_async_results(*args, **kwargs)
+                await super().handle_async_results(operation_id, query, operation_name, variables)
             except WebSocketDisconnected:
                 # Strawberry sends `complete` even to a client that has gone (and lets the
                 # error end the task, which no one awaits then): nothing is wrong here.
@@ -215,8 +276,29 @@ class TransportWSHandler(
         await super().handle_task_exception(error)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        with self.idleness.busy():
+        sink = current_sink.set(
+            OperationSink(
+                self.websocket.outbox,  # type: ignore[attr-defined]  # the view's TextWebSocketAdapter
+                "next",
+                operation.id,
+                operation.query,
+                operation.operation_name,
+                operation.variables,
+                lambda: self.operations.get(operation.id) is operation,
+            )
+        )
+        with self.idleness.busy(), _sink_for_the_task(sink):
             await super().run_operation(operation)
+
+
+@contextmanager
+def _sink_for_the_task(token: Token[Sink | None]) -> Iterator[None]:
+    """Unset the operation's sink as its task ends: the task's context holds it, and it
+    the operation, which holds the task (a cycle)."""
+    try:
+        yield
+    finally:
+        current_sink.reset(token)
 
 
 def _client_gone() -> None:
