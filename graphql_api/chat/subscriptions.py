@@ -121,12 +121,15 @@ class ChatSubscriptions:
             key = new_key()
             try:
                 await presence.join(found.id, viewer.id, key)
+                resuming = after_seq is not None
                 if after_seq is None:
+                    # Anything numbered past this commits after we listen: it is heard live.
                     async with info.context.reads.session() as session:
                         after_seq = await sequence.last_seq(session, room_id=found.id)
                 messages = sequence.InOrder(info.context.reads, room_id=found.id, newest=after_seq)
-                async for message in messages.stored():
-                    yield MessageSent(message=message)  # type: ignore[arg-type]  # a ChatMessage for ChatMessageType
+                if resuming:
+                    async for message in messages.stored():
+                        yield MessageSent(message=message)  # type: ignore[arg-type]  # a ChatMessage for ChatMessageType
                 if fanout is not None:
                     member.position = messages.newest
                     yield member.live(until=ended)  # type: ignore[misc]  # for core.graphql.fanout.follow

@@ -12,13 +12,13 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 from graphql_api.core.graphql.fanout import follow
-from graphql_api.core.metrics import EVENT_EXECUTIONS
 from graphql_api.core.graphql.internals import (
     WrapsSubscriptionSources,
     forget_sub_fields,
     provided_operation_name,
     strawberry_schema,
 )
+from graphql_api.core.metrics import EVENT_EXECUTIONS
 
 
 class OperationNotFound(RuntimeError):
