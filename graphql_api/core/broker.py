@@ -20,6 +20,8 @@ Message = dict[str, Any]
 DEFAULT_QUEUE_SIZE = 256
 # How long Redis may take to confirm a SUBSCRIBE before the subscriber is refused.
 SUBSCRIBE_TIMEOUT_SECONDS = 5
+REDIS_CONNECTIONS = 50  # per process, the pub/sub reader's included
+REDIS_WAIT_SECONDS = 5.0  # for one of them to come free
 
 
 class SlowConsumer(Exception):
@@ -112,7 +114,13 @@ class RedisBroker:
     """
 
     def __init__(self, url: str, *, prefix: str = "") -> None:
-        self.redis = redis.asyncio.from_url(url)
+        # Commands wait their turn for one of REDIS_CONNECTIONS: redis-py's default pool
+        # refused the 101st at once, and 10,000 subscribers arriving together (their
+        # presence, in chat) met that.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            url, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_SECONDS
+        )
+        self.redis = redis.asyncio.Redis.from_pool(pool)  # closes the pool with it
         self.prefix = prefix
         # Its confirmations are read: a subscribe returns once Redis has taken it.
         self._pubsub = self.redis.pubsub()

@@ -118,8 +118,12 @@ class RateLimiter:
     ) -> "RateLimiter":
         # Our own pool on redis-py (already the broker's client; no coredis needed), so
         # that it has timeouts and is closed with the app.
-        pool = redis.asyncio.ConnectionPool.from_url(
+        # Blocking: a burst waits for one of its connections instead of being refused past
+        # redis-py's default 100.
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
             url,
+            max_connections=50,
+            timeout=REDIS_TIMEOUT_SECONDS,
             socket_timeout=REDIS_TIMEOUT_SECONDS,
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         )

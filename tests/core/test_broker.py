@@ -7,7 +7,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from graphql_api.core.broker import MemoryBroker, RedisBroker, SlowConsumer, create_broker
+from graphql_api.core.broker import (
+    REDIS_CONNECTIONS,
+    MemoryBroker,
+    RedisBroker,
+    SlowConsumer,
+    create_broker,
+)
 from tests.support.redis import REDIS_URL, Relay, redis_reachable
 
 
@@ -183,3 +189,16 @@ async def test_a_subscription_hears_what_is_published_as_soon_as_subscribe_retur
         await listener.close()
         await publisher.close()
         await relay.close()
+
+
+async def test_a_burst_of_commands_waits_for_connections_instead_of_failing() -> None:
+    """Ten thousand subscribers arriving together each run a Redis command (presence):
+    far more at once than the pool holds. Each waits its turn; none is refused."""
+    await redis_reachable()
+    broker = RedisBroker(REDIS_URL, prefix=f"test-{uuid.uuid4().hex}:")
+    try:
+        burst = 4 * REDIS_CONNECTIONS
+        answers = await asyncio.gather(*(broker.ping() for _ in range(burst)))
+        assert answers == [True] * burst
+    finally:
+        await broker.close()
