@@ -34,13 +34,27 @@ class HttpClient:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        if self.writer is None or self.reader is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(
-            b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s"
-            % (path.encode(), self.head, len(body), body)
+        request = b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (
+            path.encode(),
+            self.head,
+            len(body),
+            body,
         )
-        head = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        for attempt in (1, 2):
+            if self.writer is None or self.reader is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            self.writer.write(request)
+            try:
+                raw = await self.reader.readuntil(b"\r\n\r\n")
+                break
+            except asyncio.IncompleteReadError as exc:
+                # The server closed the idle connection as the request went out (its
+                # keep-alive timeout): nothing of it was read, so it is sent again once.
+                await self.close()
+                if exc.partial or attempt == 2:
+                    raise
+        assert self.reader is not None
+        head = raw.decode("latin-1").split("\r\n")
         status = int(head[0].split()[1])
         fields = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in head[1:])}
         if "content-length" not in fields:
