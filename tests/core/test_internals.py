@@ -21,7 +21,14 @@ from typing import Any
 import pytest
 import strawberry
 from cross_web import StarletteRequestAdapter
-from graphql import FieldNode, GraphQLObjectType, GraphQLSchema, OperationDefinitionNode, parse
+from graphql import (
+    FieldNode,
+    GraphQLObjectType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    parse,
+    subscribe,
+)
 from graphql.execution import Executor
 from graphql.pyutils import Path as ResponsePath
 from packaging.requirements import Requirement
@@ -46,6 +53,7 @@ from graphql_api.core.graphql.execution import GraphQLApiExecutor
 from graphql_api.core.graphql.internals import (
     ExecutionContextSchema,
     LetsCancelledTasksGo,
+    WrapsSubscriptionSources,
     forget_sub_fields,
     graphql_core_schema,
     is_default_resolver,
@@ -236,6 +244,30 @@ def test_per_event_executors_get_a_memo_of_their_own() -> None:
     )
     event_executor = ours.build_per_event_executor({"ticks": Tick(n=1)})  # type: ignore[union-attr]
     assert event_executor._relevant_sub_fields is not ours._relevant_sub_fields  # type: ignore[union-attr]
+
+
+class Wrapping(WrapsSubscriptionSources, Executor):  # type: ignore[misc]  # graphql-core's Executor is generic
+    wrapped: list[Any] = []
+
+    def wrap_source(self, source: Any) -> Any:
+        async def marked() -> AsyncIterator[Any]:
+            async for value in source:
+                yield Tick(n=value.n * 10)
+
+        self.wrapped.append(source)
+        return marked()
+
+
+async def test_every_subscription_source_passes_through_cancellable_iterable() -> None:
+    schema = strawberry.Schema(query=Query, subscription=Subscription)
+    events = await subscribe(
+        graphql_core_schema(schema),
+        parse("subscription { ticks { n } }"),
+        executor_class=Wrapping,
+    )
+    assert len(Wrapping.wrapped) == 1  # the source of this subscription, once
+    results = [result async for result in events]  # type: ignore[union-attr]
+    assert [r.data for r in results] == [{"ticks": {"n": 10}}]  # what the wrapper made of it
 
 
 # cross-web.
