@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager, suppress
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import strawberry
@@ -247,7 +247,7 @@ def test_per_event_executors_get_a_memo_of_their_own() -> None:
 
 
 class Wrapping(WrapsSubscriptionSources, Executor):  # type: ignore[misc]  # graphql-core's Executor is generic
-    wrapped: list[Any] = []
+    wrapped: ClassVar[list[Any]] = []
 
     def wrap_source(self, source: Any) -> Any:
         async def marked() -> AsyncIterator[Any]:
