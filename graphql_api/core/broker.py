@@ -39,6 +39,10 @@ class Broker(Protocol):
         """The messages of all `channels`, in the order they arrive, on one queue."""
         ...
 
+    def listeners(self, channel: str) -> int:
+        """How many subscriptions of this process listen to `channel`."""
+        ...
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
@@ -95,6 +99,9 @@ class MemoryBroker:
                     subscribers.discard(subscription)
                     if not subscribers:
                         del self._channels[channel]
+
+    def listeners(self, channel: str) -> int:
+        return len(self._channels.get(channel, ()))
 
     async def ping(self) -> bool:
         return True
@@ -212,6 +219,9 @@ class RedisBroker:
             payload = orjson.loads(message["data"])
             for subscription in self._channels.get(channel, ()):
                 subscription.offer(payload)
+
+    def listeners(self, channel: str) -> int:
+        return len(self._channels.get(channel, ()))
 
     async def ping(self) -> bool:
         return bool(await self.redis.ping())

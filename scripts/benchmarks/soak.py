@@ -134,7 +134,8 @@ def run(
                 requests[workload.name] = (f"{api.url}/graphql", script, [])
         requests["redirect hot"] = (f"{api.url}/hot", [], browser)
         requests["redirect spread"] = (api.url, redirect.every_link_script(), browser)
-        tokens, room = uvloop.run(set_up(api.url, 1, secrets.token_hex(3)))
+        accounts, rooms = uvloop.run(set_up(api.url, 1, secrets.token_hex(3)))
+        tokens, room = [account.token for account in accounts], rooms[0]
         settle([api.pid])
         start_kib = rss_kib(api.pid)
         print(
