@@ -5,6 +5,7 @@ import gc
 from fastapi import FastAPI
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
+from graphql_api.core.graphql.fanout import Feed, Member
 from tests.support.chat import create_room
 from tests.support.client import AsgiWebSocket
 from tests.support.users import SignedIn
@@ -33,12 +34,13 @@ async def test_a_completed_subscription_is_freed_by_reference_counting(
             await socket.send({"id": "1", "type": "complete"})
             # The operation's task ends a few loop turns later; with the collector off,
             # only reference counting can free it. (Counted: a list would hold them.)
+            assert any(isinstance(o, Member) for o in gc.get_objects())  # it shares a feed
             await eventually(
-                lambda: sum(isinstance(o, Operation) for o in gc.get_objects()),
+                lambda: sum(isinstance(o, Operation | Member | Feed) for o in gc.get_objects()),
                 lambda alive: alive == 0,
                 within=2,
                 interval=0,
-                what="the completed operation freed",
+                what="the completed operation, its feed membership and the feed freed",
             )
         finally:
             gc.enable()

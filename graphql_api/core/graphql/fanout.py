@@ -35,7 +35,7 @@ import asyncio
 import contextvars
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -204,6 +204,13 @@ class Member:
             self.end(error)
 
 
+def _let_go(task: "asyncio.Task[None]") -> None:
+    """Take a cancelled feed's error: its traceback holds the feed, which holds the task."""
+    if task.cancelled():
+        with suppress(asyncio.CancelledError):
+            task.result()
+
+
 async def _drain(events: AsyncIterator[Any]) -> None:
     async for _ in events:
         pass
@@ -305,6 +312,7 @@ class Feed:
         self.task = asyncio.create_task(
             self._run(), name=f"feed {key}", context=contextvars.Context()
         )
+        self.task.add_done_callback(_let_go)
 
     async def _run(self) -> None:
         try:
