@@ -114,7 +114,6 @@ class ChatSubscriptions:
                     fanout.join(
                         channel,
                         partial(_room_feed, info.context.state, found.id),
-                        viewer_key=viewer.id,
                         checks=shows_author,
                     )
                 )

@@ -3,7 +3,7 @@ for that socket alone when it does not, cut off past OUTBOX_SIZE, drained in ord
 
 import asyncio
 
-from graphql_api.core.graphql.fanout import OUTBOX_SIZE
+from graphql_api.core.graphql.fanout import OUTBOX_BYTES, OUTBOX_SIZE
 from graphql_api.core.http.outbox import Outbox
 
 
@@ -75,3 +75,28 @@ async def test_a_client_that_went_takes_nothing_more_and_drains_at_once() -> Non
     waiting.room.set()
     await asyncio.wait_for(queued.drained(), 2)
     assert queued.gone and waiting.sent == []
+
+
+async def test_past_the_byte_budget_a_write_is_refused() -> None:
+    """Few frames, but large ones (a selection of a room's history): bytes count too."""
+    socket = Socket()
+    socket.room.clear()
+    outbox = Outbox(socket.send)
+    big = "x" * (OUTBOX_BYTES // 2 + 1)
+    assert outbox.write("first")  # started, waiting for room
+    assert outbox.write(big)
+    assert not outbox.write(big)
+    socket.room.set()
+    await asyncio.wait_for(outbox.drained(), 2)
+    assert socket.sent == ["first", big]
+
+
+async def test_closing_drops_what_waits_and_ends_the_writer() -> None:
+    socket = Socket()
+    socket.room.clear()
+    outbox = Outbox(socket.send)
+    assert outbox.write("a") and outbox.write("b")
+    outbox.close()
+    await asyncio.wait_for(outbox.drained(), 2)  # a write that would wait for ever does not
+    socket.room.set()
+    assert outbox.write("c") and socket.sent == []

@@ -99,7 +99,7 @@ class Listener:
     async def read(self) -> None:
         async for frame in self.socket:
             message = json.loads(frame)
-            if message["type"] in KEEP_ALIVE:
+            if message["type"] in KEEP_ALIVE or "id" not in message:  # a connection_ack
                 continue
             self.frames.setdefault(message["id"], []).append(str(frame))
 
@@ -246,3 +246,46 @@ async def test_an_event_is_executed_once_per_shape_and_per_viewer_where_it_shows
                 # Her own address to alice and to the admin; null to bob.
                 shows = viewer in ("alice", "root")
                 assert message["author"]["email"] == ("alice@example.com" if shows else None)
+
+
+async def test_a_graphql_ws_client_that_signs_in_again_is_grouped_as_who_it_is_now(
+    servers: tuple[str, str, dict[str, str]],
+) -> None:
+    """graphql-ws takes connection_init again: the socket answers as its new token from
+    then on, and what it sees never reaches the others of its old group."""
+    a, b, tokens = servers
+    private = [EVENT.format("text author { username email }")]
+    pairs = {
+        server: (
+            await listen(server, tokens["alice"], "graphql-ws", private),
+            await listen(server, tokens["alice"], "graphql-transport-ws", private),
+        )
+        for server in (a, b)
+    }
+    everyone = [listener for pair in pairs.values() for listener in pair]
+    readers = [asyncio.create_task(listener.read()) for listener in everyone]
+    try:
+        while not all(li.frames for li in everyone):
+            await send(a, tokens["dave"], "warming up")
+            await asyncio.sleep(0.1)
+        await quiet(everyone)
+        for listener in everyone:
+            listener.frames.clear()
+        for switching, _ in pairs.values():
+            init = {"type": "connection_init", "payload": {"authToken": tokens["bob"]}}
+            await switching.socket.send(json.dumps(init))
+        await quiet(everyone)
+        await send(a, tokens["bob"], "by bob")
+        await send(a, tokens["alice"], "by alice")
+        await quiet(everyone)
+    finally:
+        for reader in readers:
+            reader.cancel()
+        for listener in everyone:
+            await listener.socket.close()
+
+    (switched_a, stayed_a), (switched_b, stayed_b) = pairs[a], pairs[b]
+    assert switched_a.frames["d0"] == switched_b.frames["d0"]
+    assert stayed_a.frames["d0"] == stayed_b.frames["d0"]
+    assert "bob@example.com" not in "".join(stayed_a.frames["d0"])
+    assert len(stayed_a.frames["d0"]) == 2

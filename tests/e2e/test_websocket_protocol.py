@@ -206,3 +206,39 @@ async def test_a_query_over_the_legacy_protocol_is_the_clients_mistake(
     assert "Internal server error" not in json.dumps(answer)
     log = await asyncio.to_thread(lambda: next(tmp_path.glob("server-*.log")).read_text())
     assert "unexpected error" not in log and "Traceback" not in log, log[-3000:]
+
+
+@pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"n": 10**25},  # no Int, and more than 64 bits to encode
+        {"n": 1, "x": json.loads("[" * 300 + "]" * 300)},  # deeper than orjson writes
+    ],
+)
+async def test_variables_that_cannot_be_encoded_still_get_an_answer(
+    server: str, protocol: str, variables: dict[str, Any]
+) -> None:
+    token = await sign_up_over_http(server, "alice")
+    start = "subscribe" if protocol == "graphql-transport-ws" else "start"
+    query = 'subscription($n: Int) { shortUrlVisits(code: "none") { id } }'
+
+    async def answer(socket: websockets.ClientConnection) -> dict[str, Any]:
+        async with asyncio.timeout(5):
+            while (message := json.loads(await socket.recv()))["type"] in ("ka", "ping"):
+                pass
+        return message  # type: ignore[no-any-return]
+
+    async with websockets.connect(ws_url(server), subprotocols=[protocol]) as socket:
+        await socket.send(json.dumps({"type": "connection_init", "payload": {"authToken": token}}))
+        assert (await answer(socket))["type"] == "connection_ack"
+        payload = {"query": query, "variables": variables}
+        await socket.send(json.dumps({"id": "x", "type": start, "payload": payload}))
+        first = await answer(socket)
+        assert first["id"] == "x" and first["type"] in ("next", "data", "error"), first
+        # The operation ended: its id is free again, and the socket goes on.
+        again = {"query": query, "variables": {"n": 1}}
+        await socket.send(json.dumps({"id": "x", "type": start, "payload": again}))
+        while (message := await answer(socket))["type"] == "complete":
+            pass
+        assert message["id"] == "x" and message["type"] in ("next", "data", "error"), message

@@ -131,6 +131,20 @@ class Context(BaseContext):
     def token(self) -> str | None:
         """The Authorization header's token, or for a WebSocket the connection_init one."""
         self.requester_reads += 1
+        return self._token()
+
+    @property
+    def client_address(self) -> str | None:
+        """The client's IP address as uvicorn gives it (after trusted proxies' headers)."""
+        self.requester_reads += 1
+        return self._client_address()
+
+    def requester(self) -> tuple[str | None, str | None]:
+        """Who is asking, as far as anything that counts in `requester_reads` can tell:
+        answers computed for one requester are the same for another with the same."""
+        return self._token(), self._client_address()
+
+    def _token(self) -> str | None:
         if self._header_token is not None:
             return self._header_token
         params = self.connection_params
@@ -141,10 +155,7 @@ class Context(BaseContext):
                 return auth
         return None
 
-    @property
-    def client_address(self) -> str | None:
-        """The client's IP address as uvicorn gives it (after trusted proxies' headers)."""
-        self.requester_reads += 1
+    def _client_address(self) -> str | None:
         client = self.request.client if self.request is not None else None
         return client.host if client is not None else None
 

@@ -23,12 +23,12 @@ A shape is the document, operationName and variables. What the viewer may see is
 guessed from the selection: each context counts its reads of who is asking (its token,
 the client's address, a signed-in check: `Context.requester_reads`). An execution that
 read none of it answered what anyone would get, and goes to the whole group; one that
-did is run again per viewer (the user id), and each answer goes to that viewer's
-sockets alone.
+did is run again per requester (token and address, `Context.requester`), and each
+answer goes to that requester's sockets alone.
 
 Each socket writes a frame at once if it takes it without waiting, and otherwise queues
 it for itself alone: a slow socket never holds up the others. Past `OUTBOX_SIZE` queued
-frames the member is cut off (SLOW_CONSUMER), after what was queued.
+frames (or `OUTBOX_BYTES`) the member is cut off (SLOW_CONSUMER), after what was queued.
 """
 
 import asyncio
@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the context holds the feeds: it imports this module
     from graphql_api.core.graphql.context import Context, Info
 
 OUTBOX_SIZE = 256  # frames a socket may have queued before its member is cut off
+OUTBOX_BYTES = 1 << 20  # and their characters
 PENDING_SIZE = 4096  # outputs a member catching up may have waiting for it
 
 
@@ -56,9 +57,9 @@ class Sink(Protocol):
     """Where one operation's frames go: set by the WebSocket handler while it runs one."""
 
     @property
-    def shape(self) -> Hashable:
+    def shape(self) -> Hashable | None:
         """The operation's document, operationName and variables: members of one shape
-        share an execution."""
+        share an execution. None: this operation shares none."""
         ...
 
     @property
@@ -129,16 +130,12 @@ class Member:
         "position",
         "serial",
         "sink",
-        "viewer_key",
     )
 
-    def __init__(
-        self, feed: "Feed", context: "Context", sink: Sink, viewer_key: Any, checks: bool
-    ) -> None:
+    def __init__(self, feed: "Feed", context: "Context", sink: Sink, checks: bool) -> None:
         self.feed = feed
         self.context = context
         self.sink = sink
-        self.viewer_key = viewer_key
         self.checks = checks
         self.position = 0  # set by the resolver as it catches up
         self.serial = 0
@@ -192,8 +189,9 @@ class Member:
             self.feed.leave(self)
             if watcher is not None:
                 watcher.cancel()
-            # Whatever ended it, what was queued goes first (as a broker queue's did).
-            await self.sink.drained()
+        # What was queued goes before the end (as a broker queue's did). Cancelled (the
+        # client completed it, or went), the operation waits for nothing.
+        await self.sink.drained()
         # Raised from here, not held: the error's traceback holds this frame.
         error, self.error = self.error, None
         if error is not None:
@@ -251,10 +249,11 @@ async def _deliver(members: list[Member], root: Any) -> None:
     if not asked:
         _write(members, answer)
         return
+    # Read now, not at joining: a graphql-ws client may send connection_init again.
     by_viewer: dict[Any, list[Member]] = {}
     for member in members:
-        by_viewer.setdefault(member.viewer_key, []).append(member)
-    _write(by_viewer.pop(first.viewer_key), answer)
+        by_viewer.setdefault(member.context.requester(), []).append(member)
+    _write(by_viewer.pop(first.context.requester()), answer)
     # The viewers' executions wait on the database side by side.
     others = list(by_viewer.values())
     answers = await asyncio.gather(*(_execute(viewers[0], root) for viewers in others))
@@ -305,6 +304,9 @@ class Feed:
         self.joining: set[Member] = set()
         self.groups: dict[Hashable, list[Member]] = {}  # live members by shape
         self.count = 0  # members, joining or live
+        # Reading or executing: cancelled then, a read would be cut off as its
+        # connection went back to the pool. Between outputs it waits on the broker.
+        self.busy = True
         self.serial = 0
         self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.ready.add_done_callback(_retrieved)
@@ -318,8 +320,15 @@ class Feed:
         try:
             async with self.start() as outputs:
                 self.ready.set_result(None)
+                self.busy = False
+                if not self.count:
+                    return  # the last member left while it started
                 async for output in outputs:
+                    self.busy = True
                     await self._dispatch(output)
+                    self.busy = False
+                    if not self.count:
+                        return  # the last member left as it was dispatched
             # The broker closed (the server stops): the subscriptions end, as theirs did.
             for member in [*self.joining, *self._live()]:
                 member.end()
@@ -386,8 +395,9 @@ class Feed:
             return
         self.count -= 1
         if not self.count:
-            self.task.cancel()
-            self.feeds.forget(self)
+            self.feeds.forget(self)  # a member arriving now starts a new one
+            if not self.busy:
+                self.task.cancel()
 
 
 class Feeds:
@@ -417,20 +427,20 @@ class Fanout:
     @classmethod
     def of(cls, info: "Info") -> "Fanout | None":
         sink = current_sink.get()
-        if sink is None or not info.context.settings.subscription_fanout:
+        if sink is None or sink.shape is None or not info.context.settings.subscription_fanout:
             return None
         return cls(info, sink)
 
     @asynccontextmanager
     async def join(
-        self, key: Hashable, start: Start, *, viewer_key: Any, checks: bool = False
+        self, key: Hashable, start: Start, *, checks: bool = False
     ) -> AsyncIterator[Member]:
         """Be a member of the feed `key` (started by `start` if it is new) for the block:
-        its outputs wait for the member from now on. `viewer_key` tells viewers apart
-        (the user id); `checks`: the outputs' checks apply to this member."""
+        its outputs wait for the member from now on. `checks`: the outputs' checks apply
+        to this member."""
         context = self.info.context
         feed = context.state.feeds.feed(key, start)
-        member = Member(feed, context, self.sink, viewer_key, checks)
+        member = Member(feed, context, self.sink, checks)
         feed.join(member)
         try:
             await asyncio.shield(feed.ready)

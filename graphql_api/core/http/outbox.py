@@ -6,8 +6,9 @@ client that reads slowly would hold up every other. A write through ASGI only wa
 when the socket's buffer is full (uvicorn waits for it to drain); otherwise it runs to
 the end at once. So a write is started by hand: if it finishes at once, that was all;
 if it stops to wait, a task of this socket's own finishes it and sends what is queued
-behind it. Beyond `OUTBOX_SIZE` queued frames, `write` answers False and the feed cuts
-the subscription off.
+behind it. Beyond `OUTBOX_SIZE` queued frames, or `OUTBOX_BYTES` of them (a frame may be
+large: a selection of a room's history), `write` answers False and the feed cuts the
+subscription off.
 """
 
 import asyncio
@@ -15,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from graphql_api.core.graphql.fanout import OUTBOX_SIZE
+from graphql_api.core.graphql.fanout import OUTBOX_BYTES, OUTBOX_SIZE
 
 Send = Callable[[str], Coroutine[Any, Any, None]]
 
@@ -24,6 +25,7 @@ class Outbox:
     def __init__(self, send: Send) -> None:
         self._send = send
         self._queue: deque[str] = deque()
+        self._queued_bytes = 0
         self._writer: asyncio.Task[None] | None = None
         self.gone = False  # a write found the client gone: the handler ends its operations
 
@@ -31,9 +33,10 @@ class Outbox:
         if self.gone:
             return True
         if self._writer is not None:
-            if len(self._queue) >= OUTBOX_SIZE:
+            if len(self._queue) >= OUTBOX_SIZE or self._queued_bytes + len(frame) > OUTBOX_BYTES:
                 return False
             self._queue.append(frame)
+            self._queued_bytes += len(frame)
             return True
         write = self._send(frame)
         try:
@@ -50,16 +53,28 @@ class Outbox:
         try:
             await _resume(write, waiting)
             while self._queue:
-                await self._send(self._queue.popleft())
+                frame = self._queue.popleft()
+                self._queued_bytes -= len(frame)
+                await self._send(frame)
         except Exception:
             self.gone = True
-            self._queue.clear()
         finally:
+            self._queue.clear()
+            self._queued_bytes = 0
             self._writer = None
+
+    def close(self) -> None:
+        """The connection is over: what is queued goes nowhere."""
+        self.gone = True
+        if self._writer is not None:
+            self._writer.cancel()
+            self._writer = None
+        self._queue.clear()
+        self._queued_bytes = 0
 
     async def drained(self) -> None:
         """Return once every queued frame is written (or the client has gone)."""
-        while (writer := self._writer) is not None:
+        while (writer := self._writer) is not None and not writer.done():
             await asyncio.wait([writer])
 
 

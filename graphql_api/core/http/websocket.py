@@ -142,6 +142,7 @@ class ConnectionLimits:
             try:
                 await super().handle()  # type: ignore[misc]  # the handler's, next in the MRO
             finally:
+                self.websocket.outbox.close()  # type: ignore[attr-defined]  # the view's TextWebSocketAdapter
                 for task in self._watchers:
                     task.cancel()
                 for task in self._watchers:
@@ -202,7 +203,15 @@ class OperationSink:
     ) -> None:
         self.outbox = outbox
         self.operation_name = operation_name
-        self.shape = (query, operation_name, orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+        self.shape: tuple[str, str | None, bytes] | None
+        try:
+            self.shape = (
+                query,
+                operation_name,
+                orjson.dumps(variables, option=orjson.OPT_SORT_KEYS),
+            )
+        except TypeError:  # what orjson will not write (a huge int, deep nesting): no sharing
+            self.shape = None
         self.frame_key = (message_type, operation_id)
         # What Strawberry's handlers send, key for key: orjson writes no spaces.
         id_json = orjson.dumps(operation_id).decode()
