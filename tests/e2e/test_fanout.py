@@ -11,7 +11,8 @@ subscriber of A receives byte for byte the frames its twin on B receives.
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -125,6 +126,29 @@ async def quiet(listeners: list[Listener]) -> None:
             return
 
 
+@asynccontextmanager
+async def hearing(
+    listeners: list[Listener], subscriptions: int, warm_up: Callable[[], Awaitable[object]]
+) -> AsyncIterator[None]:
+    """Read every listener. Once each of its `subscriptions` has heard what `warm_up` sends
+    (then it listens) and all is quiet, forget what they heard; close them at the end."""
+    readers = [asyncio.create_task(listener.read()) for listener in listeners]
+    try:
+        while not all(len(li.frames) == subscriptions for li in listeners):
+            await warm_up()
+            await asyncio.sleep(0.1)
+        await quiet(listeners)
+        for listener in listeners:
+            listener.frames.clear()
+        yield
+        await quiet(listeners)
+    finally:
+        for reader in readers:
+            reader.cancel()
+        for listener in listeners:
+            await listener.socket.close()
+
+
 def executions(url: str) -> float:
     text = httpx.get(f"{url}/metrics", headers={"Connection": "close"}).text
     return sum(
@@ -167,16 +191,7 @@ async def test_every_subscriber_gets_what_per_subscriber_execution_sends(
         for protocol in PROTOCOLS
     ]
     listeners = [listener for pair in twins for listener in pair]
-    readers = [asyncio.create_task(listener.read()) for listener in listeners]
-    try:
-        # Every subscription listens once it has heard an event; then all is quiet.
-        while not all(len(li.frames) == len(docs) for li in listeners):
-            await gql(a, tokens["alice"], TYPING)
-            await asyncio.sleep(0.1)
-        await quiet(listeners)
-        for listener in listeners:
-            listener.frames.clear()
-
+    async with hearing(listeners, len(docs), lambda: gql(a, tokens["alice"], TYPING)):
         await send(a, tokens["alice"], 'say "hi" ✓ <b>\u2028')
         await send(b, tokens["bob"], "from bob, through B")
         await send(a, tokens["root"], "an admin's")
@@ -184,12 +199,6 @@ async def test_every_subscriber_gets_what_per_subscriber_execution_sends(
         dave = await listen(a, tokens["dave"], "graphql-transport-ws", docs[:1])
         await send(a, tokens["dave"], "dave's")
         await dave.socket.close()  # UserLeft
-        await quiet(listeners)
-    finally:
-        for reader in readers:
-            reader.cancel()
-        for listener in listeners:
-            await listener.socket.close()
 
     for shared, each in twins:
         assert shared.frames == each.frames
@@ -214,23 +223,11 @@ async def test_an_event_is_executed_once_per_shape_and_per_viewer_where_it_shows
         for query in (public, private)
     }
     everyone = [li for group in listeners.values() for li in group]
-    readers = [asyncio.create_task(li.read()) for li in everyone]
-    try:
-        while not all(li.frames for li in everyone):
-            await send(a, tokens["dave"], "warming up")
-            await asyncio.sleep(0.1)
-        await quiet(everyone)
-        for listener in everyone:
-            listener.frames.clear()
+    async with hearing(everyone, 1, lambda: send(a, tokens["dave"], "warming up")):
         before = executions(a), executions(b)
         await send(a, tokens["alice"], "counted")
         await quiet(everyone)
         after = executions(a), executions(b)
-    finally:
-        for reader in readers:
-            reader.cancel()
-        for listener in everyone:
-            await listener.socket.close()
 
     subscribers = len(VIEWERS) * per_viewer
     # A: the public shape once for everyone, the private one once per viewer.
@@ -263,26 +260,13 @@ async def test_a_graphql_ws_client_that_signs_in_again_is_grouped_as_who_it_is_n
         for server in (a, b)
     }
     everyone = [listener for pair in pairs.values() for listener in pair]
-    readers = [asyncio.create_task(listener.read()) for listener in everyone]
-    try:
-        while not all(li.frames for li in everyone):
-            await send(a, tokens["dave"], "warming up")
-            await asyncio.sleep(0.1)
-        await quiet(everyone)
-        for listener in everyone:
-            listener.frames.clear()
+    async with hearing(everyone, 1, lambda: send(a, tokens["dave"], "warming up")):
         for switching, _ in pairs.values():
             init = {"type": "connection_init", "payload": {"authToken": tokens["bob"]}}
             await switching.socket.send(json.dumps(init))
         await quiet(everyone)
         await send(a, tokens["bob"], "by bob")
         await send(a, tokens["alice"], "by alice")
-        await quiet(everyone)
-    finally:
-        for reader in readers:
-            reader.cancel()
-        for listener in everyone:
-            await listener.socket.close()
 
     (switched_a, stayed_a), (switched_b, stayed_b) = pairs[a], pairs[b]
     assert switched_a.frames["d0"] == switched_b.frames["d0"]
