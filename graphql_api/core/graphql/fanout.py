@@ -358,9 +358,8 @@ class Feed:
             if not takers:
                 continue
             if output.check is not None and takers[0].checks:
-                if checked is None:
-                    takers[0].context.forget()
-                    checked = await output.check(takers[0].context)
+                if checked is None:  # once for the output, whoever asks
+                    checked = await self.passes(output, takers[0])
                 if not checked:
                     continue
             await _deliver(takers, output.root)

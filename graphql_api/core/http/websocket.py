@@ -20,7 +20,6 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager, suppress
-from contextvars import Token
 from typing import Any, Protocol
 
 import orjson
@@ -35,9 +34,10 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from graphql_api.core.graphql.context import Context
-from graphql_api.core.graphql.fanout import Sink, current_sink
+from graphql_api.core.graphql.fanout import current_sink
 from graphql_api.core.graphql.internals import LetsCancelledTasksGo
 from graphql_api.core.graphql.masking import BUSY_MESSAGE
+from graphql_api.core.http.outbox import Outbox
 from graphql_api.core.ratelimit import address_key
 
 logger = logging.getLogger("graphql_api.ws")
@@ -131,6 +131,10 @@ class ConnectionLimits:
         """The operations the handler holds, started or about to."""
         raise NotImplementedError
 
+    def outbox(self) -> Outbox:
+        """The socket's outbox, for the feeds' frames (the view's TextWebSocketAdapter)."""
+        return self.websocket.outbox  # type: ignore[attr-defined, no-any-return]
+
     async def handle(self) -> None:
         view: CountingView = self.view
         with view.sockets.held(self.context.client_address) as admitted:
@@ -142,7 +146,7 @@ class ConnectionLimits:
             try:
                 await super().handle()  # type: ignore[misc]  # the handler's, next in the MRO
             finally:
-                self.websocket.outbox.close()  # type: ignore[attr-defined]  # the view's TextWebSocketAdapter
+                self.outbox().close()
                 for task in self._watchers:
                     task.cancel()
                 for task in self._watchers:
@@ -193,7 +197,7 @@ class OperationSink:
 
     def __init__(
         self,
-        outbox: Any,
+        outbox: Outbox,
         message_type: str,
         operation_id: str,
         query: str,
@@ -228,7 +232,7 @@ class OperationSink:
         return self._still_runs()
 
     def write(self, frame: str) -> bool:
-        return bool(self.outbox.write(frame))
+        return self.outbox.write(frame)
 
     async def drained(self) -> None:
         await self.outbox.drained()
@@ -250,18 +254,16 @@ class LegacyWSHandler(ConnectionLimits, BaseGraphQLWSHandler[Context, None]):
         variables: dict[str, object] | None,
     ) -> None:
         task = asyncio.current_task()
-        sink = current_sink.set(
-            OperationSink(
-                self.websocket.outbox,  # type: ignore[attr-defined]  # the view's TextWebSocketAdapter
-                "data",
-                operation_id,
-                query,
-                operation_name,
-                variables,
-                lambda: self.tasks.get(operation_id) is task,
-            )
+        sink = OperationSink(
+            self.outbox(),
+            "data",
+            operation_id,
+            query,
+            operation_name,
+            variables,
+            lambda: self.tasks.get(operation_id) is task,
         )
-        with self.idleness.busy(), _sink_for_the_task(sink):
+        with self.idleness.busy(), _feeding(sink):
             try:
                 await super().handle_async_results(operation_id, query, operation_name, variables)
             except WebSocketDisconnected:
@@ -285,25 +287,24 @@ class TransportWSHandler(
         await super().handle_task_exception(error)
 
     async def run_operation(self, operation: Operation[Context, None]) -> None:
-        sink = current_sink.set(
-            OperationSink(
-                self.websocket.outbox,  # type: ignore[attr-defined]  # the view's TextWebSocketAdapter
-                "next",
-                operation.id,
-                operation.query,
-                operation.operation_name,
-                operation.variables,
-                lambda: self.operations.get(operation.id) is operation,
-            )
+        sink = OperationSink(
+            self.outbox(),
+            "next",
+            operation.id,
+            operation.query,
+            operation.operation_name,
+            operation.variables,
+            lambda: self.operations.get(operation.id) is operation,
         )
-        with self.idleness.busy(), _sink_for_the_task(sink):
+        with self.idleness.busy(), _feeding(sink):
             await super().run_operation(operation)
 
 
 @contextmanager
-def _sink_for_the_task(token: Token[Sink | None]) -> Iterator[None]:
-    """Unset the operation's sink as its task ends: the task's context holds it, and it
-    the operation, which holds the task (a cycle)."""
+def _feeding(sink: OperationSink) -> Iterator[None]:
+    """The operation's sink for its task, unset as the task ends: the task's context holds
+    it, and it the operation, which holds the task (a cycle)."""
+    token = current_sink.set(sink)
     try:
         yield
     finally:
