@@ -12,10 +12,14 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from graphql_api.core.db.engine import Sessionmaker
 from graphql_api.links.models import ShortUrl
+
+# Built once, with an expanding parameter. (A statement built per call with the codes in it
+# leaves a reference cycle in SQLAlchemy's bound parameter behind, for the cyclic collector.)
+LINKS_BY_CODE = select(ShortUrl).where(ShortUrl.code.in_(bindparam("codes")))
 
 MAX_BATCH = 500
 
@@ -103,7 +107,7 @@ class LinkCache:
 
     async def _load(self, codes: list[str]) -> dict[str, LinkSnapshot]:
         async with self._sessionmaker() as session:
-            links = await session.scalars(select(ShortUrl).where(ShortUrl.code.in_(codes)))
+            links = await session.scalars(LINKS_BY_CODE, {"codes": codes})
             return {link.code: LinkSnapshot.of(link) for link in links}
 
     def _store(self, code: str, expires: float, snapshot: LinkSnapshot | None) -> None:

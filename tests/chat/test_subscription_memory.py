@@ -2,10 +2,13 @@
 
 import gc
 
+import pytest
 from fastapi import FastAPI
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
 
 from graphql_api.core.graphql.fanout import Feed, Member
+from graphql_api.core.http.outbox import Outbox
+from graphql_api.core.http.websocket import ConnectionLimits
 from tests.support.chat import create_room
 from tests.support.client import AsgiWebSocket
 from tests.support.users import SignedIn
@@ -46,3 +49,44 @@ async def test_a_completed_subscription_is_freed_by_reference_counting(
             gc.enable()
     finally:
         await socket.close()
+
+
+# Per subprotocol: how a client starts an operation, and the type of its first answer.
+PROTOCOLS = {"graphql-transport-ws": ("subscribe", "next"), "graphql-ws": ("start", "data")}
+
+
+@pytest.mark.parametrize("subprotocol", PROTOCOLS)
+async def test_a_closed_connection_is_freed_by_reference_counting(
+    app: FastAPI, alice: SignedIn, subprotocol: str
+) -> None:
+    """A socket that closes with its subscription running leaves nothing behind for the
+    collector: the handler, its outbox and what they hold go as the connection ends (a
+    cycle through one of them would keep a connection's memory until a full collection,
+    and a server whose clients come and go would grow between collections)."""
+    await create_room(alice, "general")
+    start, answer = PROTOCOLS[subprotocol]
+    gc.collect()
+    gc.disable()
+    try:
+        socket = AsgiWebSocket(app, subprotocol)
+        await socket.open()
+        token = alice.client.token
+        await socket.send({"type": "connection_init", "payload": {"authToken": token}})
+        assert (await socket.receive())["type"] == "connection_ack"
+        await socket.send({"id": "1", "type": start, "payload": {"query": EVENTS}})
+        joined = await socket.receive()
+        assert joined["type"] == answer, joined
+        assert sum(isinstance(o, ConnectionLimits) for o in gc.get_objects()) == 1
+        await socket.close()
+        del socket
+        await eventually(
+            lambda: sum(
+                isinstance(o, ConnectionLimits | Outbox | Member | Feed) for o in gc.get_objects()
+            ),
+            lambda alive: alive == 0,
+            within=2,
+            interval=0,
+            what="the closed connection's handler, outbox, feed membership and feed freed",
+        )
+    finally:
+        gc.enable()

@@ -22,10 +22,12 @@ import pytest
 import strawberry
 from cross_web import StarletteRequestAdapter
 from graphql import (
+    ExecutionResult,
     FieldNode,
     GraphQLObjectType,
     GraphQLSchema,
     OperationDefinitionNode,
+    execute,
     parse,
     subscribe,
 )
@@ -52,6 +54,7 @@ from graphql_api.core.graphql import internals as graphql_internals
 from graphql_api.core.graphql.execution import GraphQLApiExecutor
 from graphql_api.core.graphql.internals import (
     ExecutionContextSchema,
+    HandsOverErrors,
     LetsCancelledTasksGo,
     WrapsSubscriptionSources,
     forget_sub_fields,
@@ -84,6 +87,10 @@ class Query:
     @strawberry.field
     def tick(self) -> Tick:
         return Tick(n=1)
+
+    @strawberry.field
+    def broken(self) -> str | None:
+        raise ValueError("a resolver failed")
 
 
 @strawberry.type
@@ -120,6 +127,7 @@ def test_graphql_core_schema_and_back() -> None:
         "plain",
         "greeting",
         "tick",
+        "broken",
     }
     assert strawberry_schema(core) is schema
 
@@ -268,6 +276,34 @@ async def test_every_subscription_source_passes_through_cancellable_iterable() -
     assert len(Wrapping.wrapped) == 1  # the source of this subscription, once
     results = [result async for result in events]  # type: ignore[union-attr]
     assert [r.data for r in results] == [{"ticks": {"n": 10}}]  # what the wrapper made of it
+
+
+class Kept(Executor):  # type: ignore[misc]  # graphql-core's Executor is generic
+    made: ClassVar[list[Executor]] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.made.append(self)
+
+
+class HandingOver(HandsOverErrors, Kept):
+    pass
+
+
+def test_an_executor_lets_go_of_the_errors_its_response_has() -> None:
+    """(Their tracebacks hold the executor's frames: errors held both ways are a cycle.
+    tests/test_no_cyclic_garbage.py checks that a failed request leaves none.)"""
+    schema = graphql_core_schema(strawberry.Schema(query=Query))
+    document = parse("{ plain broken }")
+    for executor_class, held in ((Kept, 1), (HandingOver, 0)):
+        executor_class.made.clear()
+        result = execute(schema, document, Query(), executor_class=executor_class)
+        assert isinstance(result, ExecutionResult)
+        assert result.data == {"plain": "plain", "broken": None}
+        assert [e.message for e in result.errors or ()] == ["a resolver failed"]
+        (executor,) = executor_class.made
+        assert len(executor.collected_errors.errors) == held, executor_class
+        executor_class.made.clear()
 
 
 # cross-web.

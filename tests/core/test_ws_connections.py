@@ -29,7 +29,7 @@ def test_an_ipv6_client_counts_per_64() -> None:
 
 async def test_a_running_operation_holds_off_idleness() -> None:
     loop = asyncio.get_running_loop()
-    idleness = Idleness(lambda: 0)
+    idleness = Idleness({})
     idle = asyncio.create_task(idleness.wait(0.2))
     with idleness.busy():
         # A duration, not a wait: busy for longer than the idle time, and idleness must not
@@ -42,19 +42,19 @@ async def test_a_running_operation_holds_off_idleness() -> None:
 
 
 async def test_an_operation_taken_in_but_not_started_holds_off_idleness() -> None:
-    registered = 1
-    idleness = Idleness(lambda: registered)
+    registered = {"1": "an operation"}  # the handler's map
+    idleness = Idleness(registered)
     idle = asyncio.create_task(idleness.wait(0.1))
     await asyncio.wait({idle}, timeout=0.3)  # a duration, as above: three idle times
     assert not idle.done()
-    registered = 0
+    registered.clear()
     await idle
 
 
 async def test_idleness_counts_from_the_start_without_operations() -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await Idleness(lambda: 0).wait(0.2)
+    await Idleness({}).wait(0.2)
     assert 0.18 <= loop.time() - started < 0.4
 
 

@@ -101,10 +101,12 @@ async def client_for(
 
 
 class AsgiWebSocket:
-    """A graphql-transport-ws client speaking ASGI to the app, in this event loop."""
+    """A WebSocket client speaking ASGI to the app, in this event loop (graphql-transport-ws
+    unless told another subprotocol)."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, subprotocol: str = "graphql-transport-ws") -> None:
         self.app = app
+        self.subprotocol = subprotocol
         self.incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -116,8 +118,8 @@ class AsgiWebSocket:
             "raw_path": b"/graphql",
             "query_string": b"",
             "root_path": "",
-            "headers": [(b"host", b"test"), (b"sec-websocket-protocol", b"graphql-transport-ws")],
-            "subprotocols": ["graphql-transport-ws"],
+            "headers": [(b"host", b"test"), (b"sec-websocket-protocol", self.subprotocol.encode())],
+            "subprotocols": [self.subprotocol],
             "client": ("127.0.0.1", 1234),
             "server": ("test", 80),
         }

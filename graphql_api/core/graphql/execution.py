@@ -13,6 +13,7 @@ from strawberry.types.graphql import OperationType
 
 from graphql_api.core.graphql.fanout import follow
 from graphql_api.core.graphql.internals import (
+    HandsOverErrors,
     WrapsSubscriptionSources,
     forget_sub_fields,
     provided_operation_name,
@@ -71,7 +72,9 @@ class OperationContext(ExecutionContext):
         return OperationType(operation.operation.value)
 
 
-class GraphQLApiExecutor(WrapsSubscriptionSources, StrawberryGraphQLCoreExecutionContext):
+class GraphQLApiExecutor(
+    HandsOverErrors, WrapsSubscriptionSources, StrawberryGraphQLCoreExecutionContext
+):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # graphql-core binds these helpers to the executor: a reference cycle, so each

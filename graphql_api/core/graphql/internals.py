@@ -31,6 +31,9 @@ Inventory (library, private name: what for; who calls it):
 - graphql-core, `Executor.cancellable_iterable` (public in name, private in its docs): the
   method every subscription's source event stream passes through, extended to wrap the
   source (`WrapsSubscriptionSources`; execution, for `core.graphql.fanout.follow`).
+- graphql-core, `Executor.build_response` and `Executor.collected_errors` (private in its
+  docs): where an execution's errors become its response, extended to let go of them
+  there (`HandsOverErrors`; execution).
 - cross-web, `StarletteRequestAdapter._request`: the Starlette request the adapter wraps,
   for its ASGI scope (`starlette_request`; http.view).
 """
@@ -43,7 +46,8 @@ from typing import Any, Protocol
 import strawberry
 from cross_web import StarletteRequestAdapter
 from graphql import GraphQLResolveInfo, GraphQLSchema
-from graphql.execution import Executor
+from graphql.execution import ExecutionResult, Executor
+from graphql.execution.executor import CollectedErrors
 from starlette.requests import Request
 from strawberry.resolvers import is_default_resolver as _strawberry_is_default
 from strawberry.types import ExecutionContext, Info
@@ -144,6 +148,23 @@ class LetsCancelledTasksGo:
                 task.result()
             return
         super()._task_done(task)  # type: ignore[misc]
+
+
+class HandsOverErrors:
+    """For a subclass of graphql-core's Executor (put it before that base).
+
+    An error's traceback holds the frames it went through, which hold the executor, and the
+    executor holds its errors: a cycle of the whole failed execution (its context, loaders
+    and every record they read) left to the cyclic collector. Once the response has the
+    errors, the executor lets go of them, and it all goes with the response.
+    """
+
+    collected_errors: CollectedErrors
+
+    def build_response(self, data: dict[str, Any] | None) -> ExecutionResult:
+        response = super().build_response(data)  # type: ignore[misc]  # the Executor's, next in the MRO
+        self.collected_errors = CollectedErrors()
+        return response  # type: ignore[no-any-return]  # graphql-core's ExecutionResult
 
 
 class WrapsSubscriptionSources:

@@ -18,7 +18,7 @@ Each open socket holds a file descriptor and a task, so none may be had for noth
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sized
 from contextlib import contextmanager, suppress
 from typing import Any, Protocol
 
@@ -75,8 +75,10 @@ class SocketCounts:
 class Idleness:
     """Since when a connection has had no operation running."""
 
-    def __init__(self, registered: Callable[[], int]) -> None:
-        # The handler's own count: it takes an operation in before its task first runs.
+    def __init__(self, registered: Sized) -> None:
+        # The handler's own map of operations: it takes one in before its task first runs.
+        # (The map, not a bound method of the handler: that would make a cycle of every
+        # connection, which only the cyclic collector would free, long after it closed.)
         self._registered = registered
         self._loop = asyncio.get_running_loop()
         self._running = 0
@@ -95,7 +97,7 @@ class Idleness:
     async def wait(self, seconds: float) -> None:
         """Return once no operation has run for `seconds`."""
         while True:
-            if self._running or self._registered():
+            if self._running or len(self._registered):
                 # Once they end, `_since` moves on by at least this much: no need to look sooner.
                 await asyncio.sleep(seconds)
                 continue
@@ -121,14 +123,14 @@ class ConnectionLimits:
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.idleness = Idleness(self.registered_operations)
+        self.idleness = Idleness(self.registered_operations())
         self._watchers: list[asyncio.Task[None]] = []
         self._init_received = False
         self._watching_idle = False
         self._closed = False
 
-    def registered_operations(self) -> int:
-        """The operations the handler holds, started or about to."""
+    def registered_operations(self) -> Sized:
+        """The handler's map of the operations it holds, started or about to."""
         raise NotImplementedError
 
     def outbox(self) -> Outbox:
@@ -243,8 +245,8 @@ class LegacyWSHandler(ConnectionLimits, BaseGraphQLWSHandler[Context, None]):
 
     times_out_init = True
 
-    def registered_operations(self) -> int:
-        return len(self.tasks)
+    def registered_operations(self) -> Sized:
+        return self.tasks
 
     async def handle_async_results(
         self,
@@ -277,8 +279,8 @@ class TransportWSHandler(
 ):
     """graphql-transport-ws, with the limits; cancelled operations let go of at once."""
 
-    def registered_operations(self) -> int:
-        return len(self.operations)
+    def registered_operations(self) -> Sized:
+        return self.operations
 
     async def handle_task_exception(self, error: Exception) -> None:
         if isinstance(error, WebSocketDisconnected):
