@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from graphql_api.core.broker import Broker, RedisBroker
 from graphql_api.core.graphql.relay import from_global_id
-from graphql_api.links.recorder import BATCH, PendingVisit, VisitRecorder
+from graphql_api.links.recorder import BATCH, CHUNK, PendingVisit, VisitRecorder
 from tests.support.databases import StatementLog
 from tests.support.links import BROWSER, GOOGLEBOT, SET_ACTIVE, SHORT_URL, UPDATE, shorten
 from tests.support.users import SignedIn
@@ -328,6 +328,37 @@ async def test_a_backlog_is_written_a_batch_per_transaction(services, alice: Sig
     assert recorder.pending == 0
     data = await alice.client.data(COUNTS, {"code": code})
     assert data["shortUrl"] == {"visitCount": n, "visits": {"totalCount": n}}
+
+
+async def test_flushes_of_any_size_send_few_shapes_of_insert(services, alice: SignedIn) -> None:  # type: ignore[no-untyped-def]
+    """Each connection keeps the statements it prepared: flushes of 1 to 40 visits, and of
+    CHUNK + 3, send INSERTs of 7 shapes (the powers of two to 32, and CHUNK) rather than
+    one per size."""
+    recorder = idle_recorder(services)
+    code, _ = await backlog(alice, recorder, 0)
+    link = await alice.client.data(SHORT_URL, {"code": code})
+    _, link_id = from_global_id(link["shortUrl"]["id"])
+    inserts: list[str] = []
+
+    def sent(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO VISITS"):
+            inserts.append(statement)
+
+    engine = services.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", sent)
+    try:
+        for n in [*range(1, 41), CHUNK + 3]:
+            for _ in range(n):
+                assert await recorder.record(
+                    PendingVisit(link_id, datetime.now(UTC), None, BROWSER, False)
+                )
+            await recorder.flush()
+    finally:
+        event.remove(engine, "before_cursor_execute", sent)
+    assert len(set(inserts)) == 7
+    total = sum(range(1, 41)) + CHUNK + 3
+    data = await alice.client.data(COUNTS, {"code": code})
+    assert data["shortUrl"] == {"visitCount": total, "visits": {"totalCount": total}}
 
 
 async def test_a_failed_batch_leaves_only_the_unwritten_visits_buffered(
