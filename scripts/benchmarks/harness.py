@@ -119,10 +119,10 @@ def wrk(
     headers: Iterable[str] = (),
     requests: int | None = None,
 ) -> dict[str, float]:
-    """One wrk run (WRK_THREADS threads): requests/s, p50 and p99 latency, and failures
-    (answers other than 2xx or 3xx, and socket errors). `script`: a Lua file and its
-    arguments. With `requests`, the run ends after about that many answers (limit.lua), or
-    after `seconds` if that comes first."""
+    """One wrk run (WRK_THREADS threads): requests/s, p50 and p99 latency, failures
+    (answers other than 2xx or 3xx, and socket errors), and the requests answered.
+    `script`: a Lua file and its arguments. With `requests`, the run ends after about that
+    many answers (limit.lua), or after `seconds` if that comes first."""
     command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in headers:
         command += ["-H", header]
@@ -142,6 +142,7 @@ def wrk(
     if process.returncode:
         raise subprocess.CalledProcessError(process.returncode, command, output)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    answered = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     latency = {}
     for q in ("50", "99"):
         value, unit = re.search(rf"{q}%\s+([\d.]+)(us|ms|s)", output).groups()  # type: ignore[union-attr]
@@ -156,6 +157,7 @@ def wrk(
         "p99_ms": latency["99"],
         "errors": (int(failed.group(1)) if failed else 0)
         + (sum(int(g) for g in socket_errors.groups()) if socket_errors else 0),
+        "requests": answered,
     }
 
 
