@@ -202,6 +202,39 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def reaped_cpu_seconds(pid: int) -> float:
+    """tree_cpu_seconds() plus the CPU time of the children the process has waited for:
+    all of it, for a server such as PostgreSQL whose backends come and go."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return tree_cpu_seconds(pid) + (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pid(database_url: str) -> int | None:
+    """The main process of the PostgreSQL server at `database_url` if it runs on this
+    machine (a backend of it is a child of that process here), else None."""
+    import asyncio
+
+    import asyncpg
+
+    def parent_of(pid: int) -> int | None:
+        try:
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            comms = [Path(f"/proc/{p}/comm").read_text().strip() for p in (pid, parent)]
+        except (FileNotFoundError, PermissionError):
+            return None
+        return parent if all(c.startswith("postgres") for c in comms) else None
+
+    async def server() -> int | None:
+        dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+        conn = await asyncpg.connect(dsn, timeout=5)
+        try:  # while the backend lives
+            return parent_of(int(await conn.fetchval("SELECT pg_backend_pid()")))
+        finally:
+            await conn.close()
+
+    return asyncio.run(server())
+
+
 def machine_cpu_seconds() -> float:
     """CPU time all processes on the machine have used so far (Linux /proc/stat)."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]

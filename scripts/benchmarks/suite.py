@@ -54,7 +54,9 @@ from harness import (
     free_port,
     medians,
     migrate,
+    postgres_pid,
     raise_fd_limit,
+    reaped_cpu_seconds,
     scratch_database,
     serve,
     server_env,
@@ -86,13 +88,23 @@ def check_answers(urls: dict[str, str], token: str) -> dict[str, str]:
 
 
 def measured(
-    url: str, pid: int, seconds: int, connections: int, script: list[str]
+    url: str,
+    pids: tuple[int, int | None],
+    seconds: int,
+    connections: int,
+    script: list[str],
 ) -> dict[str, Any]:
-    """One wrk run, with the server's CPU time per request answered (its process and any
-    children; not the database's)."""
-    cpu = tree_cpu_seconds(pid)
+    """One wrk run, with CPU time per request answered: of the server's process (and any
+    children), and, given the pid of a PostgreSQL server on this machine, of all of that
+    server's processes."""
+    server, database = pids
+    cpu = tree_cpu_seconds(server)
+    db_cpu = reaped_cpu_seconds(database) if database else 0.0
     run: dict[str, Any] = wrk(url, seconds, connections, script)
-    run["cpu_ms"] = (tree_cpu_seconds(pid) - cpu) * 1000 / max(run["requests"], 1)
+    requests = max(run["requests"], 1)
+    run["cpu_ms"] = (tree_cpu_seconds(server) - cpu) * 1000 / requests
+    if database:
+        run["db_cpu_ms"] = (reaped_cpu_seconds(database) - db_cpu) * 1000 / requests
     return run
 
 
@@ -102,6 +114,7 @@ def graphql_workloads(
     """Per workload: its label, and per server the medians of requests/s, p50, p99 and CPU
     ms per request (on PostgreSQL with PostGraphile, for the workloads it answers)."""
     peer = database_kind(env["DATABASE_URL"]) == "postgresql"
+    database = postgres_pid(env["DATABASE_URL"]) if peer else None
     everyone = (*SERVERS, PEER) if peer else SERVERS
     ports = {name: free_port() for name in everyone}
     runs: dict[str, dict[str, list[dict[str, float]]]] = {
@@ -155,7 +168,11 @@ def graphql_workloads(
             for round_ in range(1, rounds + 1):
                 for server in targets:
                     run = measured(
-                        targets[server], up[server].pid, seconds, connections, scripts[server]
+                        targets[server],
+                        (up[server].pid, database),
+                        seconds,
+                        connections,
+                        scripts[server],
                     )
                     runs[workload.name][server].append(run)
                 print(
@@ -163,7 +180,8 @@ def graphql_workloads(
                     + ", ".join(f"{s} {runs[workload.name][s][-1]['rps']:,.0f}/s" for s in targets),
                     flush=True,
                 )
-    figures = FIGURES if peer else FIGURES[:-1]  # on SQLite, the figures as before
+    # On SQLite, the figures as before; the database's CPU only if it runs on this machine.
+    figures = (*FIGURES, *(["db_cpu_ms"] if database else [])) if peer else FIGURES[:-1]
     return {
         w.name: {"label": w.label}
         | {s: medians(runs[w.name][s], figures) for s in everyone if runs[w.name][s]}
@@ -173,12 +191,15 @@ def graphql_workloads(
 
 def print_graphql_table(results: dict[str, dict[str, Any]]) -> None:
     """One row per workload and server; on PostgreSQL also each row's ratio to PostGraphile
-    (where it answered that workload) and each server's CPU ms per request."""
+    (where it answered that workload), each server's CPU ms per request and, if PostgreSQL
+    runs on this machine, its CPU ms per request of that server's load."""
     peer = any(PEER in figures for figures in results.values())
+    database = any("db_cpu_ms" in figures["graphql_api"] for figures in results.values())
     print(
         f"\n{'GraphQL workload':<40}{'server':<13}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'errors':>8}{'vs tutorial':>13}{'vs bare':>9}"
         + (f"{'vs PostGraphile':>17}{'CPU ms/req':>12}" if peer else "")
+        + (f"{'DB ms/req':>11}" if database else "")
     )
     for figures in results.values():
         for server in (*SERVERS, PEER) if peer else SERVERS:
@@ -189,6 +210,8 @@ def print_graphql_table(results: dict[str, dict[str, Any]]) -> None:
             if peer:
                 versus = f"{f['rps'] / figures[PEER]['rps']:.2f}" if PEER in figures else "-"
                 extra = f"{versus:>17}{f['cpu_ms']:>12.2f}"
+            if database:
+                extra += f"{f['db_cpu_ms']:>11.2f}"
             print(
                 f"{figures['label'] if server == 'bare' else '':<40}{server:<13}{f['rps']:>9,.0f}"
                 f"{f['p50_ms']:>9.1f}{f['p99_ms']:>9.1f}{f['errors']:>8}"
