@@ -119,10 +119,10 @@ def wrk(
     headers: Iterable[str] = (),
     requests: int | None = None,
 ) -> dict[str, float]:
-    """One wrk run (WRK_THREADS threads): requests/s, p50 and p99 latency, and failures
-    (answers other than 2xx or 3xx, and socket errors). `script`: a Lua file and its
-    arguments. With `requests`, the run ends after about that many answers (limit.lua), or
-    after `seconds` if that comes first."""
+    """One wrk run (WRK_THREADS threads): requests/s, p50 and p99 latency, failures
+    (answers other than 2xx or 3xx, and socket errors), and the requests answered.
+    `script`: a Lua file and its arguments. With `requests`, the run ends after about that
+    many answers (limit.lua), or after `seconds` if that comes first."""
     command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in headers:
         command += ["-H", header]
@@ -142,6 +142,7 @@ def wrk(
     if process.returncode:
         raise subprocess.CalledProcessError(process.returncode, command, output)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    answered = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     latency = {}
     for q in ("50", "99"):
         value, unit = re.search(rf"{q}%\s+([\d.]+)(us|ms|s)", output).groups()  # type: ignore[union-attr]
@@ -156,6 +157,7 @@ def wrk(
         "p99_ms": latency["99"],
         "errors": (int(failed.group(1)) if failed else 0)
         + (sum(int(g) for g in socket_errors.groups()) if socket_errors else 0),
+        "requests": answered,
     }
 
 
@@ -198,6 +200,39 @@ def tree_cpu_seconds(pid: int) -> float:
         with suppress(FileNotFoundError):  # gone meanwhile
             total += cpu_seconds(p)
     return total
+
+
+def reaped_cpu_seconds(pid: int) -> float:
+    """tree_cpu_seconds() plus the CPU time of the children the process has waited for:
+    all of it, for a server such as PostgreSQL whose backends come and go."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return tree_cpu_seconds(pid) + (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pid(database_url: str) -> int | None:
+    """The main process of the PostgreSQL server at `database_url` if it runs on this
+    machine (a backend of it is a child of that process here), else None."""
+    import asyncio
+
+    import asyncpg
+
+    def parent_of(pid: int) -> int | None:
+        try:
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            comms = [Path(f"/proc/{p}/comm").read_text().strip() for p in (pid, parent)]
+        except (FileNotFoundError, PermissionError):
+            return None
+        return parent if all(c.startswith("postgres") for c in comms) else None
+
+    async def server() -> int | None:
+        dsn = database_url.replace("postgresql+asyncpg://", "postgresql://")
+        conn = await asyncpg.connect(dsn, timeout=5)
+        try:  # while the backend lives
+            return parent_of(int(await conn.fetchval("SELECT pg_backend_pid()")))
+        finally:
+            await conn.close()
+
+    return asyncio.run(server())
 
 
 def machine_cpu_seconds() -> float:

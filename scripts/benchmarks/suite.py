@@ -9,8 +9,12 @@ processes on the same machine:
    - bare: bare_graphql.py, a Starlette route answering graphql_api's own answer bytes;
    - tutorial: tutorial_app.py, the same schema served with Strawberry's defaults;
    - graphql_api: `graphql-api serve`, as shipped;
-   in interleaved rounds (bare, tutorial, graphql_api, bare, ...) so that drift of the
-   machine hits all alike, after checking that tutorial and graphql_api agree.
+   - on PostgreSQL, postgraphile: PostGraphile v5 over the same database, for the two
+     reads (postgraphile.py; Node and PostGraphile from npm, installed on first use);
+   in interleaved rounds (bare, tutorial, graphql_api, postgraphile, bare, ...) so that
+   drift of the machine hits all alike, after checking that tutorial and graphql_api agree
+   (and that PostGraphile gives the same rows in the same order), with each server's CPU
+   time per request (its own process, not the database's).
 2. Redirects (redirect.py), on the same database: bare vs. one hot link vs. 10,000 links;
    targets hot / bare >= 0.50 and hot / spread >= 0.90.
 3. Chat fan-out (chat.py): messages to --fanout-sizes subscribers, bare WebSockets vs.
@@ -33,6 +37,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +45,7 @@ from typing import Any
 import chart
 import chat
 import orjson
+import postgraphile
 import redirect
 import soak
 from harness import (
@@ -48,95 +54,169 @@ from harness import (
     free_port,
     medians,
     migrate,
+    postgres_pid,
     raise_fd_limit,
+    reaped_cpu_seconds,
     scratch_database,
     serve,
     server_env,
+    tree_cpu_seconds,
     uvicorn_command,
     wrk,
 )
 from workloads import WORKLOADS, answer, register, seed
 
 SERVERS = ("bare", "tutorial", "graphql_api")
+FIGURES = ("rps", "p50_ms", "p99_ms", "cpu_ms")  # medians of the rounds
+PEER = "postgraphile"  # on PostgreSQL, for the workloads it has a document for
 
 
 def check_answers(urls: dict[str, str], token: str) -> dict[str, str]:
-    """graphql_api's answer to each workload, after checking the tutorial server agrees."""
+    """graphql_api's answer to each workload, after checking the tutorial server agrees
+    (and, on PostgreSQL, that PostGraphile gives the same rows in the same order)."""
     answers = {}
     for workload in WORKLOADS:
         ours = answer(urls["graphql_api"], workload, token)
         theirs = answer(urls["tutorial"], workload, token)
         if not workload.writes and ours != theirs:
             raise SystemExit(f"{workload.name}: the servers disagree:\n{ours}\n{theirs}")
+        if PEER in urls and workload.name in postgraphile.QUERIES:
+            peer = answer(urls[PEER], postgraphile.QUERIES[workload.name], token)
+            postgraphile.check(workload.name, ours, peer)
         answers[workload.name] = orjson.dumps(ours).decode()
     return answers
+
+
+def measured(
+    url: str,
+    pids: tuple[int, int | None],
+    seconds: int,
+    connections: int,
+    script: list[str],
+) -> dict[str, Any]:
+    """One wrk run, with CPU time per request answered: of the server's process (and any
+    children), and, given the pid of a PostgreSQL server on this machine, of all of that
+    server's processes."""
+    server, database = pids
+    cpu = tree_cpu_seconds(server)
+    db_cpu = reaped_cpu_seconds(database) if database else 0.0
+    run: dict[str, Any] = wrk(url, seconds, connections, script)
+    requests = max(run["requests"], 1)
+    run["cpu_ms"] = (tree_cpu_seconds(server) - cpu) * 1000 / requests
+    if database:
+        run["db_cpu_ms"] = (reaped_cpu_seconds(database) - db_cpu) * 1000 / requests
+    return run
 
 
 def graphql_workloads(
     env: dict[str, str], work: Path, seconds: int, rounds: int, connections: int
 ) -> dict[str, dict[str, Any]]:
-    """Per workload: its label, and per server the medians of requests/s, p50 and p99."""
-    ports = {name: free_port() for name in SERVERS}
+    """Per workload: its label, and per server the medians of requests/s, p50, p99 and CPU
+    ms per request (on PostgreSQL with PostGraphile, for the workloads it answers)."""
+    peer = database_kind(env["DATABASE_URL"]) == "postgresql"
+    database = postgres_pid(env["DATABASE_URL"]) if peer else None
+    everyone = (*SERVERS, PEER) if peer else SERVERS
+    ports = {name: free_port() for name in everyone}
     runs: dict[str, dict[str, list[dict[str, float]]]] = {
-        w.name: {s: [] for s in SERVERS} for w in WORKLOADS
+        w.name: {s: [] for s in everyone} for w in WORKLOADS
     }
-    with (
-        serve(
-            api_command(ports["graphql_api"]), env, ports["graphql_api"], work / "api.log"
-        ) as ours,
-        serve(
-            uvicorn_command("tutorial_app:app", ports["tutorial"]),
-            env,
-            ports["tutorial"],
-            work / "tutorial.log",
-        ) as tutorial,
-    ):
+    with ExitStack() as servers:
+        ours = servers.enter_context(
+            serve(api_command(ports["graphql_api"]), env, ports["graphql_api"], work / "api.log")
+        )
+        tutorial = servers.enter_context(
+            serve(
+                uvicorn_command("tutorial_app:app", ports["tutorial"]),
+                env,
+                ports["tutorial"],
+                work / "tutorial.log",
+            )
+        )
         token = register(ours.url)
-        urls = {"graphql_api": ours.url, "tutorial": tutorial.url}
+        up = {"graphql_api": ours, "tutorial": tutorial}
+        if peer:
+            up[PEER] = servers.enter_context(
+                serve(
+                    postgraphile.command(),
+                    postgraphile.environment(env, ports[PEER]),
+                    ports[PEER],
+                    work / "postgraphile.log",
+                )
+            )
         answers_file = work / "answers.json"
-        answers_file.write_text(json.dumps(check_answers(urls, token)))
+        answers = check_answers({name: s.url for name, s in up.items()}, token)
+        answers_file.write_text(json.dumps(answers))
         bare_env = {**env, "BARE_ANSWERS": str(answers_file)}
         bare_cmd = uvicorn_command("bare_graphql:app", ports["bare"])
-        with serve(bare_cmd, bare_env, ports["bare"], work / "bare.log") as bare:
-            for workload in WORKLOADS:
-                script = workload.wrk_script(work, token)
-                targets = {
-                    "bare": f"{bare.url}/graphql/{workload.name}",
-                    "tutorial": f"{tutorial.url}/graphql",
-                    "graphql_api": f"{ours.url}/graphql",
-                }
-                for server in SERVERS:  # warm-up: imports, caches, connection pools
-                    wrk(targets[server], 1, connections, script)
-                for round_ in range(1, rounds + 1):
-                    for server in SERVERS:
-                        run = wrk(targets[server], seconds, connections, script)
-                        runs[workload.name][server].append(run)
-                    print(
-                        f"{workload.name} round {round_}: "
-                        + ", ".join(
-                            f"{s} {runs[workload.name][s][-1]['rps']:,.0f}/s" for s in SERVERS
-                        ),
-                        flush=True,
+        up["bare"] = servers.enter_context(
+            serve(bare_cmd, bare_env, ports["bare"], work / "bare.log")
+        )
+        for workload in WORKLOADS:
+            script = workload.wrk_script(work, token)
+            scripts = dict.fromkeys(SERVERS, script)
+            targets = {
+                "bare": f"{up['bare'].url}/graphql/{workload.name}",
+                "tutorial": f"{tutorial.url}/graphql",
+                "graphql_api": f"{ours.url}/graphql",
+            }
+            if peer and workload.name in postgraphile.QUERIES:
+                (work / PEER).mkdir(exist_ok=True)  # its bodies, named like ours
+                scripts[PEER] = postgraphile.QUERIES[workload.name].wrk_script(work / PEER, token)
+                targets[PEER] = f"{up[PEER].url}/graphql"
+            for server in targets:  # warm-up: imports, caches, connection pools, JIT
+                wrk(targets[server], 1, connections, scripts[server])
+            for round_ in range(1, rounds + 1):
+                for server in targets:
+                    run = measured(
+                        targets[server],
+                        (up[server].pid, database),
+                        seconds,
+                        connections,
+                        scripts[server],
                     )
+                    runs[workload.name][server].append(run)
+                print(
+                    f"{workload.name} round {round_}: "
+                    + ", ".join(f"{s} {runs[workload.name][s][-1]['rps']:,.0f}/s" for s in targets),
+                    flush=True,
+                )
+    # On SQLite, the figures as before; the database's CPU only if it runs on this machine.
+    figures = (*FIGURES, *(["db_cpu_ms"] if database else [])) if peer else FIGURES[:-1]
     return {
-        w.name: {"label": w.label} | {s: medians(runs[w.name][s]) for s in SERVERS}
+        w.name: {"label": w.label}
+        | {s: medians(runs[w.name][s], figures) for s in everyone if runs[w.name][s]}
         for w in WORKLOADS
     }
 
 
 def print_graphql_table(results: dict[str, dict[str, Any]]) -> None:
+    """One row per workload and server; on PostgreSQL also each row's ratio to PostGraphile
+    (where it answered that workload), each server's CPU ms per request and, if PostgreSQL
+    runs on this machine, its CPU ms per request of that server's load."""
+    peer = any(PEER in figures for figures in results.values())
+    database = any("db_cpu_ms" in figures["graphql_api"] for figures in results.values())
     print(
         f"\n{'GraphQL workload':<40}{'server':<13}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
         f"{'errors':>8}{'vs tutorial':>13}{'vs bare':>9}"
+        + (f"{'vs PostGraphile':>17}{'CPU ms/req':>12}" if peer else "")
+        + (f"{'DB ms/req':>11}" if database else "")
     )
     for figures in results.values():
-        for server in SERVERS:
+        for server in (*SERVERS, PEER) if peer else SERVERS:
+            if server not in figures:
+                continue
             f = figures[server]
+            extra = ""
+            if peer:
+                versus = f"{f['rps'] / figures[PEER]['rps']:.2f}" if PEER in figures else "-"
+                extra = f"{versus:>17}{f['cpu_ms']:>12.2f}"
+            if database:
+                extra += f"{f['db_cpu_ms']:>11.2f}"
             print(
                 f"{figures['label'] if server == 'bare' else '':<40}{server:<13}{f['rps']:>9,.0f}"
                 f"{f['p50_ms']:>9.1f}{f['p99_ms']:>9.1f}{f['errors']:>8}"
                 f"{f['rps'] / figures['tutorial']['rps']:>13.2f}"
-                f"{f['rps'] / figures['bare']['rps']:>9.2f}"
+                f"{f['rps'] / figures['bare']['rps']:>9.2f}" + extra
             )
 
 
@@ -234,6 +314,8 @@ def main() -> None:
     json_path = args.json or Path("bench-soak.json" if args.soak else "bench.json")
     fanout_sizes = [int(n) for n in args.fanout_sizes.split(",")]
     raise_fd_limit()
+    if args.database_url and database_kind(args.database_url) == "postgresql" and not args.soak:
+        postgraphile.ensure_installed()
 
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     with scratch_database(args.database_url, work) as database_url:
