@@ -20,7 +20,7 @@ import httpx
 import orjson
 from fastapi import FastAPI
 
-from tests.support.chat import SEND, create_room
+from tests.support.chat import SEND, START, create_room
 from tests.support.client import AsgiWebSocket
 from tests.support.items import CREATE_ITEM
 from tests.support.links import BROWSER, shorten
@@ -113,7 +113,7 @@ async def a_round(app: FastAPI, token: str, code: str) -> None:
     status, _ = await call(app, "GET", f"/{code}", {"User-Agent": BROWSER})
     assert status in (301, 302, 307, 308)
     assert (await call(app, "GET", "/missing-code", {"User-Agent": BROWSER}))[0] == 404
-    for subprotocol, start in (("graphql-transport-ws", "subscribe"), ("graphql-ws", "start")):
+    for subprotocol, start in START.items():
         socket = AsgiWebSocket(app, subprotocol)
         await socket.open()
         await socket.send({"type": "connection_init", "payload": {"authToken": token}})

@@ -1,6 +1,7 @@
 """A completed subscription is freed at once, not left to the cyclic garbage collector."""
 
 import gc
+from types import UnionType
 
 import pytest
 from fastapi import FastAPI
@@ -9,7 +10,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Ope
 from graphql_api.core.graphql.fanout import Feed, Member
 from graphql_api.core.http.outbox import Outbox
 from graphql_api.core.http.websocket import ConnectionLimits
-from tests.support.chat import create_room
+from tests.support.chat import RESULT, START, create_room
 from tests.support.client import AsgiWebSocket
 from tests.support.users import SignedIn
 from tests.support.wait import eventually
@@ -35,15 +36,10 @@ async def test_a_completed_subscription_is_freed_by_reference_counting(
             assert joined["payload"]["data"]["chatEvents"]["__typename"] == "UserJoined"
             assert any(isinstance(o, Operation) for o in gc.get_objects())
             await socket.send({"id": "1", "type": "complete"})
-            # The operation's task ends a few loop turns later; with the collector off,
-            # only reference counting can free it. (Counted: a list would hold them.)
+            # The operation's task ends a few loop turns later.
             assert any(isinstance(o, Member) for o in gc.get_objects())  # it shares a feed
-            await eventually(
-                lambda: sum(isinstance(o, Operation | Member | Feed) for o in gc.get_objects()),
-                lambda alive: alive == 0,
-                within=2,
-                interval=0,
-                what="the completed operation, its feed membership and the feed freed",
+            await freed(
+                Operation | Member | Feed, "the completed operation, its membership and feed"
             )
         finally:
             gc.enable()
@@ -51,11 +47,19 @@ async def test_a_completed_subscription_is_freed_by_reference_counting(
         await socket.close()
 
 
-# Per subprotocol: how a client starts an operation, and the type of its first answer.
-PROTOCOLS = {"graphql-transport-ws": ("subscribe", "next"), "graphql-ws": ("start", "data")}
+async def freed(types: type | UnionType, what: str) -> None:
+    """Until no object of `types` is left: with the collector off, only reference counting
+    can free them. (Counted, not listed: a list would hold them.)"""
+    await eventually(
+        lambda: sum(isinstance(o, types) for o in gc.get_objects()),
+        lambda alive: alive == 0,
+        within=2,
+        interval=0,
+        what=f"{what} freed",
+    )
 
 
-@pytest.mark.parametrize("subprotocol", PROTOCOLS)
+@pytest.mark.parametrize("subprotocol", START)
 async def test_a_closed_connection_is_freed_by_reference_counting(
     app: FastAPI, alice: SignedIn, subprotocol: str
 ) -> None:
@@ -64,7 +68,6 @@ async def test_a_closed_connection_is_freed_by_reference_counting(
     cycle through one of them would keep a connection's memory until a full collection,
     and a server whose clients come and go would grow between collections)."""
     await create_room(alice, "general")
-    start, answer = PROTOCOLS[subprotocol]
     gc.collect()
     gc.disable()
     try:
@@ -73,20 +76,15 @@ async def test_a_closed_connection_is_freed_by_reference_counting(
         token = alice.client.token
         await socket.send({"type": "connection_init", "payload": {"authToken": token}})
         assert (await socket.receive())["type"] == "connection_ack"
-        await socket.send({"id": "1", "type": start, "payload": {"query": EVENTS}})
+        await socket.send({"id": "1", "type": START[subprotocol], "payload": {"query": EVENTS}})
         joined = await socket.receive()
-        assert joined["type"] == answer, joined
+        assert joined["type"] == RESULT[subprotocol], joined
         assert sum(isinstance(o, ConnectionLimits) for o in gc.get_objects()) == 1
         await socket.close()
         del socket
-        await eventually(
-            lambda: sum(
-                isinstance(o, ConnectionLimits | Outbox | Member | Feed) for o in gc.get_objects()
-            ),
-            lambda alive: alive == 0,
-            within=2,
-            interval=0,
-            what="the closed connection's handler, outbox, feed membership and feed freed",
+        await freed(
+            ConnectionLimits | Outbox | Member | Feed,
+            "the closed connection's handler, outbox, feed membership and feed",
         )
     finally:
         gc.enable()
