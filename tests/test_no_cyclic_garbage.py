@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 import orjson
 from fastapi import FastAPI
 
@@ -149,9 +148,7 @@ async def garbage_of(work: Callable[[], Awaitable[None]]) -> Counter[str]:
     return Counter(type(o).__qualname__ for o in found if not sqlalchemy_expression(o))
 
 
-async def test_the_work_of_a_server_leaves_no_cycles(
-    app: FastAPI, http: httpx.AsyncClient, alice: SignedIn
-) -> None:
+async def test_the_work_of_a_server_leaves_no_cycles(app: FastAPI, alice: SignedIn) -> None:
     await create_room(alice, "general")
     code = (await shorten(alice, tags=["a"]))["code"]
     token = alice.client.token
