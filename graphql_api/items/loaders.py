@@ -1,19 +1,16 @@
 """Batch loaders for items: pages of many owners' items in one statement."""
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from graphql_api.core.graphql.loaders import (
+    ByColumnLoader,
     ChildPageLoader,
     CountPerParentLoader,
-    RecordLoader,
     SessionLoader,
-    by_keys,
     grouped_by_key,
-    in_key_order,
 )
 from graphql_api.items.models import Item, ItemRecord, ItemTag
 from graphql_api.items.service import conditions
@@ -47,7 +44,6 @@ class TagsByItemIdLoader(SessionLoader[int, list[str]]):
 
 
 # Loads ItemRecords, typed as the Item each reads as (core.db.records).
-class ItemByIdLoader(RecordLoader[int, Item | None]):
-    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        rows = await by_keys(conn, ItemRecord, "id", keys)
-        return in_key_order(keys, rows, lambda item: item.id)
+class ItemByIdLoader(ByColumnLoader[int, Item | None]):
+    record = ItemRecord
+    column = "id"

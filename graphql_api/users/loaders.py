@@ -7,15 +7,14 @@ from sqlalchemy import bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from graphql_api.core.db.records import Read
-from graphql_api.core.graphql.loaders import RecordLoader, by_keys, in_key_order
+from graphql_api.core.graphql.loaders import ByColumnLoader, RecordLoader
 from graphql_api.users.models import RefreshToken, User, UserRecord
 
 
 # Both load UserRecords, typed as the User each reads as (core.db.records).
-class UserByIdLoader(RecordLoader[int, User | None]):
-    async def load_batch(self, conn: AsyncConnection, keys: Sequence[int]) -> list[Any]:
-        rows = await by_keys(conn, UserRecord, "id", keys)
-        return in_key_order(keys, rows, lambda user: user.id)
+class UserByIdLoader(ByColumnLoader[int, User | None]):
+    record = UserRecord
+    column = "id"
 
 
 # The user of a session that is still live: some refresh token of its family (one

@@ -78,6 +78,24 @@ def _by_keys(record: type[Record], column: str, count: int) -> Read:
     return Read(record, record.select().where(getattr(record.model, column).in_(keys)))
 
 
+class ByColumnLoader(RecordLoader[K, V]):
+    """The record whose column is each key, or None; say which records and which column:
+
+        class UserByIdLoader(ByColumnLoader[int, User | None]):
+            record = UserRecord
+            column = "id"
+
+    The compiled reads (`core.graphql.sources.to_one`) join on the same column.
+    """
+
+    record: ClassVar[type[Record]]
+    column: ClassVar[str]
+
+    async def load_batch(self, conn: AsyncConnection, keys: Sequence[K]) -> list[V]:
+        rows = await by_keys(conn, self.record, self.column, keys)
+        return in_key_order(keys, rows, attrgetter(self.column))
+
+
 def in_key_order(
     keys: Sequence[K], rows: Iterable[Any], key: Callable[[Any], K], default: Any = None
 ) -> list[Any]:
@@ -160,8 +178,9 @@ class ChildPageLoader(RecordLoader[ChildPage, list[Any]]):
     parent: ClassVar[str]
 
     @staticmethod
-    def conditions(shape: Any) -> Sequence[ColumnElement[bool]]:
-        """The conditions a filter of this shape adds, on bound parameters."""
+    def conditions(shape: Any, model: Any) -> Sequence[ColumnElement[bool]]:
+        """The conditions a filter of this shape adds to `model` (the model or an alias
+        of it), on bound parameters."""
         return ()
 
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[ChildPage]) -> list[list[Any]]:
@@ -212,7 +231,7 @@ PARENTS_PER_STATEMENT = 100
 def _first_of_each(
     record: type[Record],
     parent_column: str,
-    conditions: Callable[[Any], Sequence[ColumnElement[bool]]],
+    conditions: Callable[[Any, Any], Sequence[ColumnElement[bool]]],
     shape: Hashable,
     key: SortKey,
     parents: int,
@@ -228,7 +247,7 @@ def _first_of_each(
     parts = []
     for n in range(parents):
         part = record.select().where(parent == bindparam(f"parent_{n}"))
-        part = part.where(*conditions(shape))
+        part = part.where(*conditions(shape, model))
         if continues:
             part = part.where(key.after_bound(model))
         # Wrapped: SQLite takes no ORDER BY or LIMIT on a part of a compound SELECT.
@@ -256,8 +275,9 @@ class CountPerParentLoader(RecordLoader[Children, int]):
     parent: ClassVar[str]
 
     @staticmethod
-    def conditions(shape: Any) -> Sequence[ColumnElement[bool]]:
-        """The conditions a filter of this shape adds, on bound parameters."""
+    def conditions(shape: Any, model: Any) -> Sequence[ColumnElement[bool]]:
+        """The conditions a filter of this shape adds to `model` (the model or an alias
+        of it), on bound parameters."""
         return ()
 
     async def load_batch(self, conn: AsyncConnection, keys: Sequence[Children]) -> list[int]:
@@ -270,7 +290,7 @@ class CountPerParentLoader(RecordLoader[Children, int]):
             shape, filters = _shape_and_parameters(where)
             rows = await conn.execute(
                 select(parent, func.count())
-                .where(parent.in_(parents), *self.conditions(shape))
+                .where(parent.in_(parents), *self.conditions(shape, self.model))
                 .group_by(parent),
                 filters,
             )
