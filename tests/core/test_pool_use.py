@@ -5,6 +5,8 @@ import asyncio
 import time
 from pathlib import Path
 
+from sqlalchemy import event, text
+
 from tests.support.chat import NEW_MESSAGE, create_room
 from tests.support.client import GraphQLClient, error_codes
 from tests.support.databases import empty_tables as _empty_tables
@@ -24,7 +26,7 @@ LINKS_WITH_VISITS = """query { myShortUrls(first: 25) { nodes { code
 async def test_many_lists_on_one_level_need_one_connection(
     database_url: str, tmp_path: Path
 ) -> None:
-    """With a pool of one connection (and one overflow), each of these answers, and four
+    """With a pool of one connection (two under load), each of these answers, and four
     of each at once still do, while a small query gets through between them."""
     async with (
         limited_app(database_url, tmp_path, db_pool_size=1, db_pool_timeout_seconds=2) as app,
@@ -62,7 +64,7 @@ async def test_an_exhausted_pool_is_a_fast_clear_error(database_url: str, tmp_pa
     ):
         await _empty_tables(app.state.services.engine)
         engine = app.state.services.reader.kw["bind"]
-        held = [await engine.connect() for _ in range(2)]  # the pool and its overflow
+        held = [await engine.connect() for _ in range(2)]  # twice the pool size: all it opens
         try:
             started = time.monotonic()
             body = (await http.post("/graphql", json={"query": ALIASED_LISTS})).json()
@@ -75,3 +77,33 @@ async def test_an_exhausted_pool_is_a_fast_clear_error(database_url: str, tmp_pa
         # Once connections are free again, the same request answers.
         again = (await http.post("/graphql", json={"query": ALIASED_LISTS})).json()
         assert "errors" not in again and again["data"]["l0"]["totalCount"] == 0
+
+
+async def test_a_pool_keeps_what_it_opened_under_bursts(database_url: str, tmp_path: Path) -> None:
+    """Load that rises and falls opens connections once: the pool keeps them all. With an
+    overflow over the pool size, each burst opened its overflow again (a new backend, and
+    asyncpg's set-up, each time)."""
+    async with (
+        limited_app(database_url, tmp_path, db_pool_size=2, db_pool_timeout_seconds=5) as app,
+        client_at(app) as http,
+    ):
+        await _empty_tables(app.state.services.engine)
+        engine = app.state.services.reader.kw["bind"]
+        opened: list[object] = []
+
+        def count(*_: object) -> None:
+            opened.append(1)
+
+        event.listen(engine.sync_engine, "connect", count)
+        try:
+            for _ in range(5):
+                # Four connections held at once: twice the pool size, all it may open.
+                held = [await engine.connect() for _ in range(4)]
+                for conn in held:
+                    await conn.execute(text("SELECT 1"))
+                    await conn.close()
+                body = (await http.post("/graphql", json={"query": LIST.join("{}")})).json()
+                assert body["data"]["items"]["totalCount"] == 0, body
+        finally:
+            event.remove(engine.sync_engine, "connect", count)
+        assert len(opened) == 4
