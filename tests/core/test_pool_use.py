@@ -5,8 +5,10 @@ import asyncio
 import time
 from pathlib import Path
 
+import asyncpg
 from sqlalchemy import event, text
 
+from graphql_api.core.db.migrate import upgrade_async
 from tests.support.chat import NEW_MESSAGE, create_room
 from tests.support.client import GraphQLClient, error_codes
 from tests.support.databases import empty_tables as _empty_tables
@@ -107,3 +109,34 @@ async def test_a_pool_keeps_what_it_opened_under_bursts(database_url: str, tmp_p
         finally:
             event.remove(engine.sync_engine, "connect", count)
         assert len(opened) == 4
+
+
+async def test_connections_the_server_closed_are_not_handed_out(
+    postgres_server_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL ends every connection of the app's pools, as a restart would: the requests
+    that follow answer, each on a connection opened in place of a closed one."""
+    query = {"query": LIST.join("{}")}
+    async with (
+        limited_app(postgres_server_url, tmp_path, db_pool_size=2) as app,
+        client_at(app) as http,
+    ):
+        await upgrade_async(app.state.services.settings)
+        engine = app.state.services.reader.kw["bind"]
+        held = [await engine.connect() for _ in range(4)]  # all the read pool opens
+        for conn in held:
+            await conn.execute(text("SELECT 1"))
+            await conn.close()
+        killer = await asyncpg.connect(postgres_server_url)
+        try:
+            ended = await killer.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await killer.close()
+        assert ended >= 4
+        await asyncio.sleep(0.5)  # the ends of the sockets reach the event loop
+        for _ in range(8):
+            body = (await http.post("/graphql", json=query)).json()
+            assert body == {"data": {"items": {"totalCount": 0, "nodes": []}}}, body

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -56,7 +56,9 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_SECONDS}
     else:
-        kwargs["pool_pre_ping"] = True
+        # asyncpg's connections say themselves when the server closed them (see
+        # `_drop_closed_connections`); another driver's are asked with a round trip.
+        kwargs["pool_pre_ping"] = not url.startswith("postgresql+asyncpg://")
         server_settings = {}
         if settings.db_statement_timeout_seconds:
             timeout_ms = int(settings.db_statement_timeout_seconds * 1000)
@@ -70,7 +72,25 @@ def create_engine(settings: Settings, *, read_only: bool = False) -> AsyncEngine
         _configure_sqlite(
             engine, read_only=read_only, statement_timeout=settings.db_statement_timeout_seconds
         )
+    elif engine.dialect.driver == "asyncpg":
+        _drop_closed_connections(engine)
     return engine
+
+
+def _drop_closed_connections(engine: AsyncEngine) -> None:
+    """Hand out no connection the server has closed, without a round trip to ask.
+
+    When PostgreSQL closes a connection (a restart, `pg_terminate_backend`, an idle
+    timeout), the end of its socket reaches the event loop while the connection waits in
+    the pool, and asyncpg marks it closed. Checking out such a connection raises
+    DisconnectionError, and the pool opens another in its place. `pool_pre_ping` asked
+    the server instead, one round trip per checkout: 8% of the `users` workload's rate.
+    """
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the server closed this connection")
 
 
 def _interrupt_late_statements(connection: Any, timeout: float) -> None:
