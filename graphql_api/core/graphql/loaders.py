@@ -85,7 +85,7 @@ class ByColumnLoader(RecordLoader[K, V]):
             record = UserRecord
             column = "id"
 
-    The compiled reads (`core.graphql.sources.to_one`) join on the same column.
+    A batch takes one statement per 100 keys (`by_keys`).
     """
 
     record: ClassVar[type[Record]]
