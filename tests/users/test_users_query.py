@@ -1,5 +1,9 @@
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from graphql_api.core.graphql.connections import _page_read
+from graphql_api.users.models import UserRecord
+from graphql_api.users.queries import USERS_ORDER, _users_where
 from tests.support.chat import NEW_MESSAGE, create_room
 from tests.support.client import GraphQLClient, error_codes
 from tests.support.items import CREATE_ITEM
@@ -115,3 +119,24 @@ async def test_me_and_email_visibility(
     assert (await admin.client.data(lookup, {"id": alice.id}))["user"]["email"] == (
         "alice@example.com"
     )
+
+
+async def test_a_page_of_users_is_read_off_its_index(engine: AsyncEngine) -> None:
+    """The statement of a `users` page walks ix_users_created in order: no sort of every
+    user for each page (PostgreSQL is told to avoid sorting, as it would on a big table)."""
+    read = _page_read(
+        _users_where(admin=False, searching=False), UserRecord, USERS_ORDER, continues=False
+    )
+    stmt = read.stmt.limit(21)
+    sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    async with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            plan = " ".join(
+                str(row[-1]) for row in await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+            )
+            assert "TEMP B-TREE" not in plan, plan
+        else:
+            await conn.exec_driver_sql("SET enable_sort = off")
+            plan = " ".join(row[0] for row in await conn.exec_driver_sql(f"EXPLAIN {sql}"))
+            assert " Sort " not in f" {plan} ", plan
+    assert "ix_users_created" in plan, plan
