@@ -21,7 +21,7 @@ from graphql_api.core.graphql.connections import (
 )
 from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.payloads import UserError
-from graphql_api.core.graphql.relay import Node, of_model, to_global_id
+from graphql_api.core.graphql.relay import Node, global_id, of_model
 from graphql_api.users.loaders import UserByIdLoader
 
 if TYPE_CHECKING:
@@ -38,9 +38,7 @@ class ChatMessageType(Node):
     text: str = strawberry.field(description="1 to 2000 characters.")
     sent_at: datetime = strawberry.field(description="When the message was sent.")
 
-    @strawberry.field(description="The message's global ID.")  # type: ignore[misc]  # resolves Node.id
-    def id(root: strawberry.Parent[ChatMessage]) -> strawberry.ID:
-        return to_global_id("ChatMessage", root.id)
+    id: strawberry.ID = global_id("ChatMessage", description="The message's global ID.")
 
     @strawberry.field(description="The room the message was sent to.")
     async def room(root: strawberry.Parent[ChatMessage], info: Info) -> "ChatRoomType":
@@ -63,9 +61,7 @@ class ChatRoomType(Node):
     title: str = strawberry.field(description="A title for people.")
     created_at: datetime = strawberry.field(description="When the room was created.")
 
-    @strawberry.field(description="The room's global ID.")  # type: ignore[misc]  # resolves Node.id
-    def id(root: strawberry.Parent[ChatRoom]) -> strawberry.ID:
-        return to_global_id("ChatRoom", root.id)
+    id: strawberry.ID = global_id("ChatRoom", description="The room's global ID.")
 
     @strawberry.field(
         description="History, oldest first: the `last` messages (default 20, at most 100) "

@@ -9,7 +9,7 @@ import strawberry
 from graphql_api.core.graphql.connections import Connection
 from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.payloads import UserError
-from graphql_api.core.graphql.relay import Node, of_model, to_global_id
+from graphql_api.core.graphql.relay import Node, global_id, of_model
 from graphql_api.items.loaders import TagsByItemIdLoader
 from graphql_api.items.models import Item
 from graphql_api.items.service import ItemOrder
@@ -41,9 +41,7 @@ class ItemType(Node):
     created_at: datetime = strawberry.field(description="When the item was created.")
     updated_at: datetime = strawberry.field(description="When the item last changed.")
 
-    @strawberry.field(description="The item's global ID.")  # type: ignore[misc]  # resolves Node.id
-    def id(root: strawberry.Parent[Item]) -> strawberry.ID:
-        return to_global_id("Item", root.id)
+    id: strawberry.ID = global_id("Item", description="The item's global ID.")
 
     @strawberry.field(description="Normalised tags (lower case, hyphenated), sorted.")
     async def tags(root: strawberry.Parent[Item], info: Info) -> list[str]:

@@ -13,7 +13,7 @@ from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.cost import costs
 from graphql_api.core.graphql.errors import BadUserInput
 from graphql_api.core.graphql.payloads import UserError
-from graphql_api.core.graphql.relay import Node, of_model, to_global_id
+from graphql_api.core.graphql.relay import Node, global_id, of_model
 from graphql_api.core.validation import utc_moment
 from graphql_api.links.loaders import (
     TagsByShortUrlIdLoader,
@@ -49,9 +49,7 @@ class VisitType(Node):
         description="A crawler, unfurler or script: recorded, not counted in visitCount."
     )
 
-    @strawberry.field(description="The visit's global ID.")  # type: ignore[misc]  # resolves Node.id
-    def id(root: strawberry.Parent[Visit]) -> strawberry.ID:
-        return to_global_id("Visit", root.id)
+    id: strawberry.ID = global_id("Visit", description="The visit's global ID.")
 
 
 @strawberry.type(description="A page of visits.")
@@ -123,9 +121,7 @@ class ShortUrlType(Node):
         "batches: it may trail the last redirects by a fraction of a second."
     )
 
-    @strawberry.field(description="The short URL's global ID.")  # type: ignore[misc]  # resolves Node.id
-    def id(root: strawberry.Parent[ShortUrl]) -> strawberry.ID:
-        return to_global_id("ShortUrl", root.id)
+    id: strawberry.ID = global_id("ShortUrl", description="The short URL's global ID.")
 
     @strawberry.field(description="The full short link to share.")
     def short_url(root: strawberry.Parent[ShortUrl], info: Info) -> str:

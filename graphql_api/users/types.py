@@ -7,7 +7,7 @@ import strawberry
 from graphql_api.core.graphql.connections import Connection
 from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.payloads import UserError
-from graphql_api.core.graphql.relay import Node, of_model, to_global_id
+from graphql_api.core.graphql.relay import Node, global_id, of_model
 from graphql_api.items.resolvers import owner_items
 from graphql_api.items.service import ItemOrder
 from graphql_api.items.types import ItemConnection
@@ -25,9 +25,7 @@ class UserType(Node):
     is_active: bool = strawberry.field(description="False once an admin disabled the account.")
     created_at: datetime = strawberry.field(description="When the account was created.")
 
-    @strawberry.field(description="The user's global ID.")  # type: ignore[misc]  # resolves Node.id
-    def id(root: strawberry.Parent[User]) -> strawberry.ID:
-        return to_global_id("User", root.id)
+    id: strawberry.ID = global_id("User", description="The user's global ID.")
 
     @strawberry.field(description="Email address: visible to the user and to admins, else null.")
     async def email(root: strawberry.Parent[User], info: Info) -> str | None:

@@ -22,6 +22,18 @@ def to_global_id(type_name: str, pk: int) -> strawberry.ID:
     return strawberry.ID(base64.urlsafe_b64encode(raw).rstrip(b"=").decode())
 
 
+def global_id(type_name: str, *, description: str) -> Any:
+    """The `id` field of a Node type whose objects keep their primary key as `id`:
+
+    id: strawberry.ID = global_id("User", description="The user's global ID.")
+    """
+
+    def resolve(root: strawberry.Parent[Any]) -> strawberry.ID:
+        return to_global_id(type_name, root.id)
+
+    return strawberry.field(resolver=resolve, description=description)
+
+
 def from_global_id(global_id: str) -> tuple[str, int]:
     """Split an ID into its type name and primary key; a malformed ID is the client's error."""
     try:
