@@ -7,6 +7,7 @@ from pathlib import Path
 
 import asyncpg
 from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from graphql_api.core.db.migrate import upgrade_async
 from tests.support.chat import NEW_MESSAGE, create_room
@@ -18,6 +19,7 @@ from tests.support.ratelimit import client_at, limited_app
 from tests.support.users import sign_up
 
 LIST = "items(first: 1) { totalCount nodes { id owner { username } } }"
+ONE_LIST = {"query": "{ " + LIST + " }"}
 ALIASED_LISTS = "query { " + " ".join(f"l{n}: {LIST}" for n in range(25)) + " }"
 ROOMS_WITH_MESSAGES = """query { chatRooms(first: 25) { nodes { name
   messages(last: 5) { totalCount nodes { text author { username } } } } } }"""
@@ -99,12 +101,8 @@ async def test_a_pool_keeps_what_it_opened_under_bursts(database_url: str, tmp_p
         event.listen(engine.sync_engine, "connect", count)
         try:
             for _ in range(5):
-                # Four connections held at once: twice the pool size, all it may open.
-                held = [await engine.connect() for _ in range(4)]
-                for conn in held:
-                    await conn.execute(text("SELECT 1"))
-                    await conn.close()
-                body = (await http.post("/graphql", json={"query": LIST.join("{}")})).json()
+                await use_at_once(engine, 4)  # twice the pool size: all it may open
+                body = (await http.post("/graphql", json=ONE_LIST)).json()
                 assert body["data"]["items"]["totalCount"] == 0, body
         finally:
             event.remove(engine.sync_engine, "connect", count)
@@ -116,17 +114,13 @@ async def test_connections_the_server_closed_are_not_handed_out(
 ) -> None:
     """PostgreSQL ends every connection of the app's pools, as a restart would: the requests
     that follow answer, each on a connection opened in place of a closed one."""
-    query = {"query": LIST.join("{}")}
     async with (
         limited_app(postgres_server_url, tmp_path, db_pool_size=2) as app,
         client_at(app) as http,
     ):
         await upgrade_async(app.state.services.settings)
         engine = app.state.services.reader.kw["bind"]
-        held = [await engine.connect() for _ in range(4)]  # all the read pool opens
-        for conn in held:
-            await conn.execute(text("SELECT 1"))
-            await conn.close()
+        await use_at_once(engine, 4)  # all the read pool opens
         killer = await asyncpg.connect(postgres_server_url)
         try:
             ended = await killer.fetchval(
@@ -138,5 +132,13 @@ async def test_connections_the_server_closed_are_not_handed_out(
         assert ended >= 4
         await asyncio.sleep(0.5)  # the ends of the sockets reach the event loop
         for _ in range(8):
-            body = (await http.post("/graphql", json=query)).json()
+            body = (await http.post("/graphql", json=ONE_LIST)).json()
             assert body == {"data": {"items": {"totalCount": 0, "nodes": []}}}, body
+
+
+async def use_at_once(engine: AsyncEngine, connections: int) -> None:
+    """Hold this many of the engine's connections at once, each used, then give them back."""
+    held = [await engine.connect() for _ in range(connections)]
+    for conn in held:
+        await conn.execute(text("SELECT 1"))
+        await conn.close()

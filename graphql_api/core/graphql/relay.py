@@ -25,7 +25,9 @@ def to_global_id(type_name: str, pk: int) -> strawberry.ID:
 def global_id(type_name: str, *, description: str) -> Any:
     """The `id` field of a Node type whose objects keep their primary key as `id`:
 
-    id: strawberry.ID = global_id("User", description="The user's global ID.")
+        id: strawberry.ID = global_id("User", description="The user's global ID.")
+
+    gives each object's `id` as the global ID of a `User`.
     """
 
     def resolve(root: strawberry.Parent[Any]) -> strawberry.ID:
