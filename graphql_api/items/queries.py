@@ -2,12 +2,12 @@
 
 import strawberry
 
+from graphql_api.core.graphql.connections import read_page
 from graphql_api.core.graphql.context import Info
-from graphql_api.core.graphql.errors import BadUserInput
 from graphql_api.core.graphql.relay import pk_of
 from graphql_api.items.loaders import ItemByIdLoader
 from graphql_api.items.models import Item
-from graphql_api.items.resolvers import all_items
+from graphql_api.items.resolvers import ALL_ITEMS, all_items
 from graphql_api.items.service import ItemOrder
 from graphql_api.items.types import ItemConnection, ItemType
 
@@ -26,7 +26,8 @@ class ItemQueries:
 
     @strawberry.field(
         description="Items of all users, or of one, filtered by tag or text; newest first "
-        "unless ordered otherwise."
+        "unless ordered otherwise.",
+        metadata=ALL_ITEMS.metadata,
     )
     async def items(
         self,
@@ -38,7 +39,5 @@ class ItemQueries:
         search: str | None = None,
         order_by: ItemOrder | None = None,
     ) -> ItemConnection:
-        owner_pk = None
-        if owner_id is not None and (owner_pk := pk_of(owner_id, "User")) is None:
-            raise BadUserInput("ownerId must be the ID of a User.")
-        return await all_items(info, owner_pk, first, after, tag, search, order_by)
+        source = await all_items(info.context, first, after, owner_id, tag, search, order_by)
+        return await read_page(info.context.reads, ItemConnection, source)

@@ -10,11 +10,11 @@ from graphql_api.core.graphql.connections import Connection
 from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.payloads import UserError
 from graphql_api.core.graphql.relay import Node, global_id, of_model
+from graphql_api.core.graphql.sources import to_one
 from graphql_api.items.loaders import TagsByItemIdLoader
 from graphql_api.items.models import Item
 from graphql_api.items.service import ItemOrder
 from graphql_api.users.loaders import UserByIdLoader
-from graphql_api.users.models import User
 
 if TYPE_CHECKING:
     from graphql_api.users.types import UserType
@@ -47,10 +47,7 @@ class ItemType(Node):
     async def tags(root: strawberry.Parent[Item], info: Info) -> list[str]:
         return await info.context.loader(TagsByItemIdLoader).load(root.id)
 
-    @strawberry.field(description="The user who owns the item.")
-    async def owner(root: strawberry.Parent[Item], info: Info) -> UserRef:
-        owner: User | None = await info.context.loader(UserByIdLoader).load(root.owner_id)
-        return owner  # type: ignore[return-value]  # a User for UserType
+    owner: UserRef = to_one(UserByIdLoader, "owner_id", description="The user who owns the item.")
 
 
 @strawberry.type(description="A page of items.")

@@ -6,11 +6,12 @@ from typing import Any
 import strawberry
 from sqlalchemy import BindParameter, Select, bindparam, or_, select
 
-from graphql_api.core.db.keyset import PageArgs, SortKey, parse_datetime, parse_int
-from graphql_api.core.graphql.connections import page_args, read_page, search_term
-from graphql_api.core.graphql.context import Info
+from graphql_api.core.db.keyset import SortKey, parse_datetime, parse_int
+from graphql_api.core.graphql.connections import PageSource, page_args, read_page, search_term
+from graphql_api.core.graphql.context import Context, Info
 from graphql_api.core.graphql.permissions import IsAuthenticated
 from graphql_api.core.graphql.relay import pk_of
+from graphql_api.core.graphql.sources import Pages
 from graphql_api.core.validation import like_pattern
 from graphql_api.users.loaders import UserByIdLoader
 from graphql_api.users.models import User, UserRecord
@@ -41,6 +42,25 @@ def _users_where(*, admin: bool, searching: bool) -> Select[Any]:
     return stmt
 
 
+async def all_users(
+    context: Context, first: int | None, after: str | None, search: str | None
+) -> PageSource:
+    """The page of users that `Query.users` asks for: the viewer's, who must be signed in."""
+    viewer = await context.require_viewer()
+    page = page_args(USERS_ORDER, first, after)
+    search = search_term(search)
+    return PageSource(
+        UserRecord,
+        _users_where(admin=viewer.is_admin, searching=bool(search)),
+        {"pattern": like_pattern(search)} if search else {},
+        USERS_ORDER,
+        page,
+    )
+
+
+ALL_USERS = Pages(all_users)
+
+
 @strawberry.type
 class UserQueries:
     @strawberry.field(description="The signed-in user; null without a token.")
@@ -56,6 +76,7 @@ class UserQueries:
         description="Users in sign-up order, optionally matching a search of username or "
         "email. Signed-in users only.",
         permission_classes=[IsAuthenticated],
+        metadata=ALL_USERS.metadata,
     )
     async def users(
         self,
@@ -64,18 +85,8 @@ class UserQueries:
         after: str | None = None,
         search: str | None = None,
     ) -> UserConnection:
-        viewer = await info.context.require_viewer()
-        page: PageArgs = page_args(USERS_ORDER, first, after)
-        search = search_term(search)
-        connection = await read_page(
-            info.context.reads,
-            UserConnection,
-            UserRecord,
-            _users_where(admin=viewer.is_admin, searching=bool(search)),
-            {"pattern": like_pattern(search)} if search else {},
-            USERS_ORDER,
-            page,
-        )
+        source = await all_users(info.context, first, after, search)
+        connection = await read_page(info.context.reads, UserConnection, source)
         loader = info.context.loader(UserByIdLoader)
         for edge in connection.edges:
             loader.prime(edge.node.id, edge.node)  # type: ignore[arg-type]  # a UserRecord, typed UserType

@@ -8,7 +8,7 @@ from graphql_api.core.graphql.connections import Connection
 from graphql_api.core.graphql.context import Info
 from graphql_api.core.graphql.payloads import UserError
 from graphql_api.core.graphql.relay import Node, global_id, of_model
-from graphql_api.items.resolvers import owner_items
+from graphql_api.items.resolvers import OWNER_ITEMS
 from graphql_api.items.service import ItemOrder
 from graphql_api.items.types import ItemConnection
 from graphql_api.users.models import Role, User
@@ -31,7 +31,10 @@ class UserType(Node):
     async def email(root: strawberry.Parent[User], info: Info) -> str | None:
         return root.email if await info.context.sees_private_fields_of(root.id) else None
 
-    @strawberry.field(description="The user's items, newest first unless ordered otherwise.")
+    @strawberry.field(
+        description="The user's items, newest first unless ordered otherwise.",
+        metadata=OWNER_ITEMS.metadata,
+    )
     async def items(
         root: strawberry.Parent[User],
         info: Info,
@@ -41,7 +44,16 @@ class UserType(Node):
         search: str | None = None,
         order_by: ItemOrder | None = None,
     ) -> ItemConnection:
-        return await owner_items(info, root.id, first, after, tag, search, order_by)
+        return await OWNER_ITEMS.connection(
+            info.context,
+            ItemConnection,
+            root,
+            first=first,
+            after=after,
+            tag=tag,
+            search=search,
+            order_by=order_by,
+        )
 
 
 @strawberry.type(description="A page of users.")

@@ -6,6 +6,7 @@ count only when it is selected.
 """
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
@@ -150,22 +151,27 @@ async def paginate(
     return build_connection(connection_class, rows, page, key, count)
 
 
-async def read_page(
-    reads: Reads,
-    connection_class: type[C],
-    record: type[Record],
-    where: Select[Any],
-    filters: dict[str, Any],
-    key: SortKey,
-    page: PageArgs,
-) -> C:
-    """One page of records (`core.db.records`) in one query; a count only if asked.
+@dataclass(frozen=True, slots=True)
+class PageSource:
+    """Which page of which list: what `read_page` reads, and the SQL compiler too.
 
-    `where` selects the rows of the list, with its values as bound parameters given in
-    `filters`; it must be built once (cached by its caller): the page's statement is
-    built once for it, since building one costs more than SQLite takes to run it.
+    `where` selects the rows of the list (`select(Model.id).where(...)`), with its values
+    as bound parameters given in `filters`; it must be built once (cached by its maker):
+    the page's statement is built once for it, since building one costs more than SQLite
+    takes to run it.
     """
-    read = _page_read(where, record, key, continues=page.after is not None)
+
+    record: type[Record]
+    where: Select[Any]
+    filters: dict[str, Any]
+    key: SortKey
+    page: PageArgs
+
+
+async def read_page(reads: Reads, connection_class: type[C], source: PageSource) -> C:
+    """One page of records (`core.db.records`) in one query; a count only if asked."""
+    page, key, where, filters = source.page, source.key, source.where, source.filters
+    read = _page_read(where, source.record, key, continues=page.after is not None)
     parameters = {**filters, "rows": page.first + 1}
     if page.after is not None:
         parameters.update(key.after_parameters(page.after))

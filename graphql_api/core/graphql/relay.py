@@ -11,6 +11,7 @@ import strawberry
 from graphql_api.core.db.records import instance_of
 from graphql_api.core.errors import ErrorCode, InvalidInput
 from graphql_api.core.graphql.errors import BadUserInput
+from graphql_api.core.graphql.sources import SOURCE, GlobalId
 
 T = TypeVar("T", bound=type)
 MAX_PK = 2**63 - 1  # BIGINT: a larger number cannot name a row
@@ -33,7 +34,9 @@ def global_id(type_name: str, *, description: str) -> Any:
     def resolve(root: strawberry.Parent[Any]) -> strawberry.ID:
         return to_global_id(type_name, root.id)
 
-    return strawberry.field(resolver=resolve, description=description)
+    return strawberry.field(
+        resolver=resolve, description=description, metadata={SOURCE: GlobalId(type_name)}
+    )
 
 
 def from_global_id(global_id: str) -> tuple[str, int]:
@@ -88,6 +91,12 @@ def of_model(model: type) -> Callable[[T], T]:
 
     def mark(cls: T) -> T:
         cls.is_type_of = classmethod(is_type_of)  # type: ignore[attr-defined]
+        cls._of_model = model  # type: ignore[attr-defined]  # read by model_of
         return cls
 
     return mark
+
+
+def model_of(cls: type) -> type | None:
+    """The model `of_model` gave an object type, if any."""
+    return getattr(cls, "_of_model", None)
