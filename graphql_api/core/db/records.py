@@ -88,3 +88,20 @@ class Read:
         if rows is None:
             rows = await conn.execute(self.stmt, parameters)
         return self.record.from_rows(rows)
+
+
+class Value:
+    """A select of one value (one row of one column), read as the driver gives it."""
+
+    __slots__ = ("driver", "stmt")
+
+    def __init__(self, stmt: Select[Any]) -> None:
+        self.stmt = stmt
+        self.driver = DriverStatement(stmt)
+
+    async def one(self, conn: AsyncConnection, parameters: dict[str, Any]) -> Any:
+        rows = await self.driver.rows(conn, parameters)
+        if rows is None:
+            return (await conn.execute(self.stmt, parameters)).scalar_one()
+        ((value,),) = rows
+        return value

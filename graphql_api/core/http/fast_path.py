@@ -198,7 +198,7 @@ class FastQueries:
         coerced = executor.variable_values.coerced
         if priced(schema, document, cached, operation_name, coerced, ceiling) > ceiling:
             return None
-        run = self.schema.plans.run(executor)
+        run = self.schema.plans.run(executor, sql=True)
         result = None if run is None else await run
         if result is None:
             return None

@@ -193,6 +193,8 @@ class OperationPlan:
     root: SelectionPlan
     # Each plan keeps its operation alive, so that the id in its cache key stays unique.
     operation: Any
+    # The root fields PostgreSQL may answer (`engine.sql.SqlField`), found with the plan.
+    sql_fields: list[Any] = field(default_factory=list)
 
 
 def _uses_variables(node: FieldNode) -> bool:

@@ -40,6 +40,7 @@ from graphql_api.core.graphql.engine.plans import (
     SelectionPlan,
     Unsupported,
 )
+from graphql_api.core.graphql.engine.sql import SqlField
 from graphql_api.core.graphql.internals import new_info, strawberry_schema
 
 
@@ -198,19 +199,24 @@ class PlanRun:
         if converted is None:
             sfield: Any = field_plan.strawberry_field
             schema = strawberry_schema(self.executor.schema)
-            info = new_info(schema.config.info_class, self.info(field_plan, None), sfield)
             converted = self.converted[id(field_plan)] = convert_arguments(
                 self.raw_arguments(field_plan),
                 sfield.arguments,
                 scalar_registry=schema.schema_converter.scalar_registry,
                 config=schema.config,
-                info=info,
+                info=self.strawberry_info(field_plan),
             )
             if field_plan.static_arguments is not None and all(
                 type(v) in IMMUTABLE or isinstance(v, Enum) for v in converted.values()
             ):
                 field_plan.static_converted = converted
         return converted
+
+    def strawberry_info(self, field_plan: FieldPlan) -> Any:
+        """A Strawberry Info for the field, as its resolver (or permission) would get."""
+        info_class = strawberry_schema(self.executor.schema).config.info_class
+        sfield: Any = field_plan.strawberry_field
+        return new_info(info_class, self.info(field_plan, None), sfield)
 
     def leaves(self, completion: LeafCompletion, values: list[Any]) -> list[Any]:
         fast_type = completion.fast_type
@@ -317,6 +323,7 @@ class PlanCache:
         self.size = size
         self.answered = 0  # operations the plans answered
         self.fallbacks = 0  # and those graphql-core answered after all: errors, mostly
+        self.sql_answered = 0  # root fields PostgreSQL answered (`engine.sql`)
         self._plans: OrderedDict[tuple[Any, ...], OperationPlan | None] = OrderedDict()
 
     def plan(self, executor: Any) -> OperationPlan | None:
@@ -329,14 +336,21 @@ class PlanCache:
             plan: OperationPlan | None = Compiler(executor).operation(operation)
         except Unsupported:
             plan = None
+        if plan is not None:
+            sql_fields = (SqlField(field_plan) for field_plan in plan.root.fields)
+            plan.sql_fields = [f for f in sql_fields if f.tree is not None]
         self._plans[key] = plan
         if len(self._plans) > self.size:
             self._plans.popitem(last=False)
         return plan
 
-    def run(self, executor: Any) -> Any:
-        """An awaitable ExecutionResult of `executor`'s operation, or None (`run_compiled`)."""
-        return run_compiled(executor, self)
+    def run(self, executor: Any, *, sql: bool = False) -> Any:
+        """An awaitable ExecutionResult of `executor`'s operation, or None (`run_compiled`).
+
+        With `sql`, root fields PostgreSQL can answer (`engine.sql`) come as
+        `orjson.Fragment`s of their JSON: for a caller that encodes with orjson.
+        """
+        return run_compiled(executor, self, sql=sql)
 
     @staticmethod
     def _directive_variables(executor: Any) -> tuple[Any, ...]:
@@ -346,7 +360,7 @@ class PlanCache:
         return tuple(sorted((k, v) for k, v in coerced.items() if v is None or isinstance(v, bool)))
 
 
-def run_compiled(executor: Any, plans: PlanCache) -> Any:
+def run_compiled(executor: Any, plans: PlanCache, *, sql: bool = False) -> Any:
     """An awaitable ExecutionResult from a plan, or None where only graphql-core can answer."""
     operation = executor.operation
     if operation.operation is not OperationType.QUERY or plans.size <= 0:
@@ -360,11 +374,38 @@ def run_compiled(executor: Any, plans: PlanCache) -> Any:
 
     async def run() -> ExecutionResult | None:
         try:
-            answers = await PlanRun(executor).selection(plan.root, [executor.root_value], [None])
+            if sql and plan.sql_fields and _on_postgresql(executor):
+                answer = await _with_sql(PlanRun(executor), plan, plans)
+            else:
+                answer = (
+                    await PlanRun(executor).selection(plan.root, [executor.root_value], [None])
+                )[0]
         except Fallback:
             plans.fallbacks += 1
             return None
         plans.answered += 1
-        return ExecutionResult(answers[0], None)
+        return ExecutionResult(answer, None)
 
     return run()
+
+
+def _on_postgresql(executor: Any) -> bool:
+    name: str = executor.context_value.state.engine.dialect.name
+    return name == "postgresql"
+
+
+async def _with_sql(run: PlanRun, plan: OperationPlan, plans: PlanCache) -> dict[str, Any]:
+    """The root's answer, the fields PostgreSQL answers first and the plan the rest."""
+    answered: dict[str, Any] = {}
+    for sql_field in plan.sql_fields:
+        fragment = await sql_field.answer(run)
+        if fragment is not None:
+            answered[sql_field.plan.key] = fragment
+            plans.sql_answered += 1
+    root = plan.root
+    rest = [f for f in root.fields if f.key not in answered]
+    if rest:
+        others = SelectionPlan(root.type, rest, tuple(f.key for f in rest))
+        (found,) = await run.selection(others, [run.executor.root_value], [None])
+        answered.update(found)
+    return {key: answered[key] for key in root.keys}
