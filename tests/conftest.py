@@ -109,6 +109,7 @@ async def services(app: FastAPI) -> AppState:
     state: AppState = app.state.services
     await state.links.recorder.flush()  # nothing of the last test may land in this one
     state.links.cache.clear()
+    fast_path_of(app).schema.plans.statements.clear()  # each test has the whole budget
     await empty_tables(state.engine)
     return state
 

@@ -11,6 +11,7 @@ fast requests must also have taken the compiled statement: one statement for the
 besides the viewer's lookup.
 """
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -246,3 +247,36 @@ async def test_a_value_sql_cannot_format_leaves_the_field_to_the_plan(
         for _ in range(3):
             assert await _answer(http, body, alice.client.token) == expected
     assert plans.sql_answered == before
+
+
+async def test_a_client_that_changes_shape_every_request_does_not_build_every_time(
+    http: httpx.AsyncClient,
+    reference: httpx.AsyncClient,
+    rows: None,
+    services: AppState,
+    fast: FastQueries,
+) -> None:
+    """Every page size from 1 to 100 in three orders: more shapes than the statements
+    cache holds. A statement is built only as `Statements` allows (each takes
+    milliseconds of the event loop); the plan answers the rest, the same."""
+    query = (
+        "query Sizes($n: Int, $order: ItemOrder) "
+        "{ items(first: $n, orderBy: $order) { totalCount nodes { id price } } }"
+    )
+    await _answer(http, {"query": query}, None)  # the whole way, once
+    plans = fast.schema.plans
+    statements = plans.statements
+    built, answered = statements.built, plans.sql_answered
+    started = time.monotonic()
+    shapes = [
+        (n, order) for order in ("PRICE_ASC", "TITLE_ASC", "CREATED_AT_ASC") for n in range(1, 101)
+    ]
+    assert len(shapes) > statements.size
+    for n, order in shapes:
+        body = {"query": query, "variables": {"n": n, "order": order}}
+        assert await _answer(http, body, None) == await _answer(reference, body, None)
+    elapsed = time.monotonic() - started
+    if services.engine.dialect.name == "postgresql":
+        assert plans.sql_answered - answered >= statements.burst
+        allowed = statements.burst + statements.per_second * elapsed
+        assert statements.built - built <= allowed, (statements.built - built, elapsed)

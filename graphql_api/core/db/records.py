@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, inspect, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapper
 
 from graphql_api.core.db.fastread.reads import DriverStatement
@@ -91,17 +92,25 @@ class Read:
 
 
 class Value:
-    """A select of one value (one row of one column), read as the driver gives it."""
+    """One value (one row of one column) of a select, read straight from the driver.
 
-    __slots__ = ("driver", "stmt")
+    Compiled for one dialect when made, and the select is not kept: compiled is all a
+    read needs, and the select of a large tree of JSON weighs hundreds of KB. For
+    aiosqlite and asyncpg without SQL echo (`can_read`), as `core.db.fastread` runs them.
+    """
 
-    def __init__(self, stmt: Select[Any]) -> None:
-        self.stmt = stmt
-        self.driver = DriverStatement(stmt)
+    __slots__ = ("driver",)
+
+    def __init__(self, stmt: Select[Any], dialect: Dialect) -> None:
+        self.driver = DriverStatement.compiled_for(stmt, dialect)
+
+    @staticmethod
+    def can_read(engine: AsyncEngine) -> bool:
+        return not engine.echo and engine.dialect.driver in ("aiosqlite", "asyncpg")
 
     async def one(self, conn: AsyncConnection, parameters: dict[str, Any]) -> Any:
         rows = await self.driver.rows(conn, parameters)
         if rows is None:
-            return (await conn.execute(self.stmt, parameters)).scalar_one()
+            raise RuntimeError("a Value is read on aiosqlite or asyncpg alone (can_read)")
         ((value,),) = rows
         return value

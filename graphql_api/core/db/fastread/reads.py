@@ -60,13 +60,20 @@ class DriverStatement:
 
     __slots__ = ("_compiled", "stmt")
 
-    def __init__(self, stmt: Select[Any]) -> None:
+    def __init__(self, stmt: Select[Any] | None, compiled: dict[str, CompiledRead] | None = None):
         self.stmt = stmt
-        self._compiled: dict[str, CompiledRead] = {}
+        self._compiled: dict[str, CompiledRead] = compiled or {}
+
+    @classmethod
+    def compiled_for(cls, stmt: Select[Any], dialect: Dialect) -> "DriverStatement":
+        """One that runs on `dialect` alone: compiled now, the select not kept."""
+        return cls(None, {dialect.name: _compile(stmt, dialect)})
 
     def compiled(self, dialect: Dialect) -> CompiledRead:
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
+            if self.stmt is None:
+                raise ValueError(f"compiled for {', '.join(self._compiled)} alone")
             compiled = self._compiled[dialect.name] = _compile(self.stmt, dialect)
         return compiled
 

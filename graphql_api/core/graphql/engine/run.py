@@ -23,6 +23,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from strawberry.types.arguments import convert_arguments
 
+from graphql_api.core.db.records import Value
 from graphql_api.core.graphql.engine.plans import (
     CALLS,
     IMMUTABLE,
@@ -40,7 +41,7 @@ from graphql_api.core.graphql.engine.plans import (
     SelectionPlan,
     Unsupported,
 )
-from graphql_api.core.graphql.engine.sql import SqlField
+from graphql_api.core.graphql.engine.sql import SqlField, Statements
 from graphql_api.core.graphql.internals import new_info, strawberry_schema
 
 
@@ -324,6 +325,7 @@ class PlanCache:
         self.answered = 0  # operations the plans answered
         self.fallbacks = 0  # and those graphql-core answered after all: errors, mostly
         self.sql_answered = 0  # root fields PostgreSQL answered (`engine.sql`)
+        self.statements = Statements()  # theirs, for every plan
         self._plans: OrderedDict[tuple[Any, ...], OperationPlan | None] = OrderedDict()
 
     def plan(self, executor: Any) -> OperationPlan | None:
@@ -337,7 +339,7 @@ class PlanCache:
         except Unsupported:
             plan = None
         if plan is not None:
-            sql_fields = (SqlField(field_plan) for field_plan in plan.root.fields)
+            sql_fields = (SqlField(f, self.statements) for f in plan.root.fields)
             plan.sql_fields = [f for f in sql_fields if f.tree is not None]
         self._plans[key] = plan
         if len(self._plans) > self.size:
@@ -390,8 +392,9 @@ def run_compiled(executor: Any, plans: PlanCache, *, sql: bool = False) -> Any:
 
 
 def _on_postgresql(executor: Any) -> bool:
-    name: str = executor.context_value.state.engine.dialect.name
-    return name == "postgresql"
+    """Whether the request reads from PostgreSQL, with a driver `engine.sql` can use."""
+    engine = executor.context_value.reads.engine
+    return engine.dialect.name == "postgresql" and Value.can_read(engine)
 
 
 async def _with_sql(run: PlanRun, plan: OperationPlan, plans: PlanCache) -> dict[str, Any]:
