@@ -3,10 +3,11 @@
 The rule (docs/performance.md): a shortcut stays only where it saves at least 10% on a
 workload of `scripts/bench`. Each variant below turns one shortcut off for a fresh app,
 in this process; the app is called as an ASGI application directly (16 requests at a
-time, the benchmark's data on SQLite), and the CPU this process spends (every thread,
-aiosqlite's included) is divided by the requests. Rounds interleave the variants, so the
-machine's drift hits all alike; the figure is the median over rounds, as a ratio to the
-shipped code measured in the same round.
+time, the benchmark's data on SQLite, or with `--database-url` on a scratch database of
+that PostgreSQL server), and the CPU this process spends (every thread, aiosqlite's
+included; not the database server's) is divided by the requests. Rounds interleave the
+variants, so the machine's drift hits all alike; the figure is the median over rounds,
+as a ratio to the shipped code measured in the same round.
 """
 
 import argparse
@@ -23,12 +24,14 @@ from typing import Any
 from unittest import mock
 
 import orjson
+from harness import scratch_database
 from workloads import WORKLOADS, Workload, seed
 
 import graphql_api.app
 from graphql_api.app import create_app
 from graphql_api.core.db.fastread.reads import DriverStatement
 from graphql_api.core.db.migrate import upgrade_async
+from graphql_api.core.graphql.engine.sql import SqlField
 from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.core.settings import Settings
 
@@ -44,6 +47,10 @@ async def _passed_on(self: FastQueries, scope: Any, receive: Any, send: Any) -> 
     await self.app(scope, receive, send)
 
 
+async def _left_to_the_plan(self: SqlField, run: Any) -> None:
+    return None
+
+
 # name: what turning it off patches (target, attribute, replacement), and what it does.
 VARIANTS: dict[str, tuple[list[tuple[Any, str, Any]], str]] = {
     "shipped": ([], "as shipped"),
@@ -51,6 +58,10 @@ VARIANTS: dict[str, tuple[list[tuple[Any, str, Any]], str]] = {
     "driver-reads": (
         [(DriverStatement, "rows", _left_to_sqlalchemy)],
         "records read through SQLAlchemy",
+    ),
+    "sql-answers": (
+        [(SqlField, "answer", _left_to_the_plan)],
+        "no JSON built by PostgreSQL (PostgreSQL only)",
     ),
     "gc": ([(graphql_api.app, "GC_YOUNG_THRESHOLD", 700)], "collector at its default 700"),
 }
@@ -138,41 +149,56 @@ async def cpu_per_request(
     return results
 
 
-async def main() -> None:
+async def measure(
+    database_url: str, variants: list[str], rounds: int, requests: int
+) -> dict[str, dict[str, list[float]]]:
+    """Per variant and workload: shipped CPU ms per request, the others' ratios to it."""
+    # Reads only: a mutation's answers differ from request to request.
+    workloads = [w for w in WORKLOADS if not w.writes]
+    settings = Settings(
+        database_url=database_url,
+        secret_key="bench-" + "x" * 40,
+        argon2_memory_kib=1024,
+        argon2_time_cost=1,
+        argon2_parallelism=1,
+    )
+    await upgrade_async(settings)
+    await seed(settings.database_url)
+    samples: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
+    for round_ in range(rounds):
+        shipped: dict[str, tuple[float, bytes]] = {}
+        for variant in variants:
+            measured = await cpu_per_request(settings, variant, workloads, requests)
+            shipped = shipped or measured
+            for name, (ms, answer) in measured.items():
+                if answer != shipped[name][1] and name != "me":
+                    raise SystemExit(f"{variant} answered {name} differently: {answer!r}")
+                samples[variant].setdefault(name, []).append(ms / shipped[name][0])
+                if variant == "shipped":
+                    samples[variant][name][-1] = ms
+        print(f"round {round_ + 1} of {rounds} done", file=sys.stderr)
+    return samples
+
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=800, help="per workload and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
+    parser.add_argument(
+        "--database-url", help="a PostgreSQL server to make a scratch database on (default: SQLite)"
+    )
     args = parser.parse_args()
     variants = ["shipped", *(v for v in args.variants.split(",") if v != "shipped")]
     unknown = set(variants) - VARIANTS.keys()
     if unknown:
         raise SystemExit(f"unknown variants {sorted(unknown)}; known: {sorted(VARIANTS)}")
-    # Reads only: a mutation's answers differ from request to request.
     workloads = [w for w in WORKLOADS if not w.writes]
-    with tempfile.TemporaryDirectory() as work:
-        settings = Settings(
-            database_url=f"sqlite:///{Path(work) / 'bench.db'}",
-            secret_key="bench-" + "x" * 40,
-            argon2_memory_kib=1024,
-            argon2_time_cost=1,
-            argon2_parallelism=1,
-        )
-        await upgrade_async(settings)
-        await seed(settings.database_url)
-        samples: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
-        for round_ in range(args.rounds):
-            shipped: dict[str, tuple[float, bytes]] = {}
-            for variant in variants:
-                measured = await cpu_per_request(settings, variant, workloads, args.requests)
-                shipped = shipped or measured
-                for name, (ms, answer) in measured.items():
-                    if answer != shipped[name][1] and name != "me":
-                        raise SystemExit(f"{variant} answered {name} differently: {answer!r}")
-                    samples[variant].setdefault(name, []).append(ms / shipped[name][0])
-                    if variant == "shipped":
-                        samples[variant][name][-1] = ms
-            print(f"round {round_ + 1} of {args.rounds} done", file=sys.stderr)
+    with (
+        tempfile.TemporaryDirectory() as work,
+        scratch_database(args.database_url, Path(work)) as database_url,
+    ):
+        samples = asyncio.run(measure(database_url, variants, args.rounds, args.requests))
     names = [w.name for w in workloads]
     print(f"{'':<14}" + "".join(f"{n:>9}" for n in names))
     for variant in variants:
@@ -182,4 +208,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
