@@ -264,54 +264,51 @@ class Tree:
             nodes = get_named_type(selection.type.fields["nodes"].type)
             model = model_of(nodes.extensions[DEFINITION].origin)
         conn = Conn(len(self.conns), plan, declaration, model)
-        self.conns.append(conn)
-        for field_plan in selection.fields:
-            name = _name(field_plan)
-            if name == "nodes":
-                node = _selection(field_plan.completion, listed=True)
-                part: Part = Listed(self.object(node, model))
-            elif name == "edges":
-                edge = _selection(field_plan.completion, listed=True)
-                part = Listed(self.edge(edge, model))
-            elif name == "page_info":
-                part = self.page_info(_selection(field_plan.completion))
-            elif name == "total_count":
-                part = PagePart(name)
-            elif name == "__typename":
-                part = Literal(_json(selection.type.name))
-            else:
-                raise Unfit
-            conn.object.fields.append((field_plan.key, part))
+        self.conns.append(conn)  # before the lists below it: in document order
+
+        def part_of(name: str, field_plan: FieldPlan) -> Part | None:
+            if name in ("nodes", "edges"):
+                item = _selection(field_plan.completion, listed=True)
+                return Listed(
+                    self.object(item, model) if name == "nodes" else self.edge(item, model)
+                )
+            if name == "page_info":
+                info = _selection(field_plan.completion)
+                if _origin(info) is not PageInfo:
+                    return None
+                return self.known(
+                    info, lambda name, _: PagePart(name) if name in PAGE_INFO else None
+                )
+            return PagePart(name) if name == "total_count" else None
+
+        conn.object = self.known(selection, part_of)
         return conn
 
     def edge(self, selection: SelectionPlan, model: Any) -> Object:
         if not _is(selection, Edge):
             raise Unfit
-        fields: list[tuple[str, Part]] = []
-        for field_plan in selection.fields:
-            name = _name(field_plan)
-            if name == "node":
-                part: Part = self.object(_selection(field_plan.completion), model)
-            elif name == "cursor":
-                part = PagePart(name)
-            elif name == "__typename":
-                part = Literal(_json(selection.type.name))
-            else:
-                raise Unfit
-            fields.append((field_plan.key, part))
-        return Object(fields)
 
-    def page_info(self, selection: SelectionPlan) -> Object:
-        if _origin(selection) is not PageInfo:
-            raise Unfit
+        def part_of(name: str, field_plan: FieldPlan) -> Part | None:
+            if name == "node":
+                return self.object(_selection(field_plan.completion), model)
+            return PagePart(name) if name == "cursor" else None
+
+        return self.known(selection, part_of)
+
+    def known(
+        self, selection: SelectionPlan, part_of: Callable[[str, FieldPlan], Part | None]
+    ) -> Object:
+        """An object of a type of `core.graphql.connections` (a connection, an edge, a
+        pageInfo): `part_of` says what each field is, None for one it does not know."""
         fields: list[tuple[str, Part]] = []
         for field_plan in selection.fields:
             name = _name(field_plan)
-            if name in PAGE_INFO:
-                part: Part = PagePart(name)
-            elif name == "__typename":
-                part = Literal(_json(selection.type.name))
-            else:
+            part: Part | None = (
+                Literal(_json(selection.type.name))
+                if name == "__typename"
+                else part_of(name, field_plan)
+            )
+            if part is None:
                 raise Unfit
             fields.append((field_plan.key, part))
         return Object(fields)
