@@ -29,8 +29,8 @@ from workloads import WORKLOADS, Workload, seed
 
 import graphql_api.app
 from graphql_api.app import create_app
-from graphql_api.core.db.fastread.reads import DriverStatement
 from graphql_api.core.db.migrate import upgrade_async
+from graphql_api.core.db.records import Read
 from graphql_api.core.graphql.engine.sql import SqlField
 from graphql_api.core.http.fast_path import FastQueries
 from graphql_api.core.settings import Settings
@@ -39,8 +39,8 @@ CONCURRENCY = 16
 SIGN_UPS = itertools.count()
 
 
-async def _left_to_sqlalchemy(self: DriverStatement, conn: Any, parameters: Any) -> None:
-    return None
+async def _through_sqlalchemy(self: Read, conn: Any, parameters: Any) -> list[Any]:
+    return self.record.from_rows(await conn.execute(self.stmt, parameters))
 
 
 async def _passed_on(self: FastQueries, scope: Any, receive: Any, send: Any) -> None:
@@ -56,7 +56,7 @@ VARIANTS: dict[str, tuple[list[tuple[Any, str, Any]], str]] = {
     "shipped": ([], "as shipped"),
     "fast-path": ([(FastQueries, "__call__", _passed_on)], "no HTTP fast path"),
     "driver-reads": (
-        [(DriverStatement, "rows", _left_to_sqlalchemy)],
+        [(Read, "all", _through_sqlalchemy)],
         "records read through SQLAlchemy",
     ),
     "sql-answers": (
