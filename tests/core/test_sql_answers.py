@@ -11,6 +11,7 @@ fast requests must also have taken the compiled statement: one statement for the
 besides the viewer's lookup.
 """
 
+import base64
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from sqlalchemy import text
 
 from graphql_api.core.graphql.relay import from_global_id
 from graphql_api.core.http.fast_path import FastQueries
@@ -280,3 +282,61 @@ async def test_a_client_that_changes_shape_every_request_does_not_build_every_ti
         assert plans.sql_answered - answered >= statements.burst
         allowed = statements.burst + statements.per_second * elapsed
         assert statements.built - built <= allowed, (statements.built - built, elapsed)
+
+
+HAND_WRITTEN = [
+    "UPDATE users SET role = 'BOGUS' WHERE username = 'odd'",
+    "UPDATE items SET updated_at = '0005-01-01 00:00:00+00 BC' WHERE title = 'ancient'",
+    "UPDATE items SET created_at = '10000-01-01 00:00:00+00' WHERE title = 'future'",
+]
+
+
+@pytest.mark.parametrize("change", HAND_WRITTEN)
+async def test_a_row_the_app_could_not_load_is_answered_as_the_plan_answers_it(
+    http: httpx.AsyncClient,
+    reference: httpx.AsyncClient,
+    alice: SignedIn,
+    services: AppState,
+    change: str,
+) -> None:
+    """Values the app never writes, written by hand: an enum name its enum lacks,
+    timestamps outside a datetime's years. The plan's records do not load such a
+    row, even where the field that holds it is not selected (and the page's extra row
+    counts too), and graphql-core reports an error: so must the answer here."""
+    async with services.sessionmaker.begin() as session:
+        odd = User(username="odd", email="odd@example.com", password_hash="-")
+        session.add(odd)
+        await session.flush()
+        for title in ("ancient", "future", "plain"):
+            session.add(Item(owner_id=odd.id, title=title, price=Decimal(1)))
+    async with services.engine.begin() as conn:
+        await conn.execute(text(change))
+    bodies = [
+        {"query": "{ items(first: 5) { nodes { id title owner { username } } } }"},
+        {"query": "{ items(first: 1) { totalCount } }"},
+        {"query": "{ users(first: 5) { nodes { username } } }"},
+        {"query": "{ users(first: 5) { nodes { items(first: 5) { nodes { title } } } } }"},
+    ]
+    failed = 0
+    for body in bodies:
+        expected = await _answer(reference, body, alice.client.token)
+        failed += b"INTERNAL_SERVER_ERROR" in expected
+        for _ in range(3):
+            assert await _answer(http, body, alice.client.token) == expected, body
+    assert failed  # the plan does refuse the row somewhere
+
+
+async def test_a_nul_in_a_cursor_is_the_clients_error(
+    http: httpx.AsyncClient, reference: httpx.AsyncClient, rows: None
+) -> None:
+    """PostgreSQL's text holds no NUL: a cursor with one is refused, not sent."""
+    cursor = base64.urlsafe_b64encode(orjson.dumps(["t+", "\x00", 3])).decode()
+    body = {
+        "query": "query($a: String) { items(first: 3, orderBy: TITLE_ASC, after: $a) "
+        "{ nodes { id } } }",
+        "variables": {"a": cursor},
+    }
+    expected = await _answer(reference, body, None)
+    assert orjson.loads(expected)["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    for _ in range(3):
+        assert await _answer(http, body, None) == expected

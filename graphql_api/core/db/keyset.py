@@ -110,7 +110,8 @@ def parse_int(value: Any) -> int:
 
 
 def parse_str(value: Any) -> str:
-    if not isinstance(value, str) or len(value) > 10_000:
+    # PostgreSQL's text holds no NUL: one would fail the statement, not the cursor.
+    if not isinstance(value, str) or len(value) > 10_000 or "\x00" in value:
         raise ValueError(value)
     return value
 

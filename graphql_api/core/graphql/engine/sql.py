@@ -43,18 +43,22 @@ from sqlalchemy import (
     BindParameter,
     Boolean,
     ColumnElement,
+    DateTime,
     Enum,
     Integer,
     Select,
     String,
     Text,
+    and_,
     bindparam,
     case,
     cast,
     func,
     inspect,
     literal_column,
+    or_,
     select,
+    true,
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
@@ -77,6 +81,7 @@ from graphql_api.core.graphql.engine.plans import (
 from graphql_api.core.graphql.relay import model_of
 from graphql_api.core.graphql.sources import ChildList, ChildPages, GlobalId, Pages, ToOne, declared
 
+Columns = Callable[[str], ColumnElement[Any]]  # a row's columns by attribute name
 FAIL = "\x01"  # where graphql-core would report an error (see above)
 INT_RANGE = (-(2**31), 2**31 - 1)  # GraphQL's Int
 
@@ -192,18 +197,6 @@ class Conn:
 
 Part = Literal | Column | Id | Object | One | Listed | PagePart | Conn
 PAGE_INFO = frozenset({"has_next_page", "has_previous_page", "start_cursor", "end_cursor"})
-# The parts of a connection that aggregate over its page's rows.
-AGGREGATES = frozenset({"has_next_page", "start_cursor", "end_cursor"})
-
-
-def _aggregates(node: Object) -> bool:
-    """Whether a connection's object (or its pageInfo) reads its page's rows."""
-    return any(
-        isinstance(part, Listed)
-        or (isinstance(part, PagePart) and part.name in AGGREGATES)
-        or (isinstance(part, Object) and _aggregates(part))
-        for _, part in node.fields
-    )
 
 
 def _origin(selection: SelectionPlan) -> Any:
@@ -465,6 +458,26 @@ def _cursor_value(sql_type: Any) -> Callable[[ColumnElement[Any]], ColumnElement
     raise Unfit
 
 
+# The years a datetime holds: PostgreSQL's other timestamps (BC, past 9999) do not load.
+_EARLIEST = literal_column("'0001-01-01 00:00:00+00'::timestamptz", DateTime)
+_LATEST = literal_column("'9999-12-31 23:59:59.999999+00'::timestamptz", DateTime)
+
+
+def _loadable(model: Any, columns: Columns) -> ColumnElement[bool]:
+    """Whether the row loads as the plan's records do: an enum column holds a name its
+    enum has, a timestamp a year a datetime has. The app writes no others, but a row
+    written by hand may hold them, and the plan then answers an error."""
+    checks: list[ColumnElement[bool]] = []
+    for name, column in inspect(model).columns.items():
+        if isinstance(column.type, Enum):
+            names = [_lit(value) for value in column.type.enums]
+            checks.append(or_(columns(name).is_(None), columns(name).in_(names)))
+        elif isinstance(column.type, UTCDateTime):
+            within = type_coerce(columns(name), DateTime).between(_EARLIEST, _LATEST)
+            checks.append(or_(columns(name).is_(None), within))
+    return and_(true(), *checks)
+
+
 def _base64(text: ColumnElement[str]) -> ColumnElement[str]:
     """URL-safe base64 of the text's UTF-8, padded (`encode` breaks its lines: undone)."""
     encoded = func.encode(func.convert_to(text, _lit("UTF8")), _lit("base64"))
@@ -478,9 +491,6 @@ def _global_id(type_name: str, pk: ColumnElement[Any]) -> ColumnElement[str]:
 
 
 # Statements: a tree made SQL for the shapes of the lists a request reads.
-
-
-Columns = Callable[[str], ColumnElement[Any]]
 
 
 def _prefixed(stmt: Select[Any], prefix: str) -> Select[Any]:
@@ -591,11 +601,13 @@ class Build:
             return case((column.is_(None), _text(part.on_null)), else_=text)
         target = self.alias(part.model)
         key = getattr(target, part.declaration.loader.column) == columns(part.declaration.key)
-        # No row (a NULL) is "null" or FAIL as the schema says; a NULL object is FAIL.
-        found = select(
-            _unless_null(self.object(part.object, lambda name: getattr(target, name), None))
-        )
-        return func.coalesce(found.where(key).scalar_subquery(), _text(part.on_null))
+        # No row (a NULL) is "null" or FAIL as the schema says; a NULL object is FAIL,
+        # and so is a row the plan could not load.
+        target_columns: Columns = lambda name: getattr(target, name)  # noqa: E731
+        value = _unless_null(self.object(part.object, target_columns, None))
+        loaded = case((_loadable(part.model, target_columns), value), else_=_text(FAIL))
+        found = select(loaded).where(key).scalar_subquery()
+        return func.coalesce(found, _text(part.on_null))
 
     def conn(self, conn: Conn, outer: Columns | None) -> Select[Any]:
         """A select of the connection's JSON (of `outer`'s row, for a parent's children)."""
@@ -608,9 +620,11 @@ class Build:
             count,
             literal_column(str(read.page.first), Integer),
         )
-        stmt = select(self.object(conn.object, None, page))
-        # Without an aggregate, a select over the page would answer once per row.
-        return stmt.select_from(page.rows) if _aggregates(conn.object) else stmt
+        # Over every row read, the extra one included, as the plan loads them all; and an
+        # aggregate, so the select has one row whatever the page holds.
+        every = func.coalesce(func.bool_and(_loadable(conn.model, page.rows.c.__getitem__)), true())
+        answer = case((every, self.object(conn.object, None, page)), else_=_text(FAIL))
+        return select(answer).select_from(page.rows)
 
     def rows_and_count(
         self, conn: Conn, read: PageSource | ChildList, outer: Columns | None
