@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 import asyncpg
+import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -142,3 +143,27 @@ async def use_at_once(engine: AsyncEngine, connections: int) -> None:
     for conn in held:
         await conn.execute(text("SELECT 1"))
         await conn.close()
+
+
+async def test_an_exhausted_pool_is_the_same_clear_error_on_the_fast_path(
+    database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A query seen before takes the fast path (on PostgreSQL, the statements that build
+    its JSON); out of connections, it is the same SERVICE_UNAVAILABLE, and nothing fails."""
+    async with (
+        limited_app(database_url, tmp_path, db_pool_size=1, db_pool_timeout_seconds=0.5) as app,
+        client_at(app) as http,
+    ):
+        await _empty_tables(app.state.services.engine)
+        await http.post("/graphql", json={"query": ALIASED_LISTS})  # the whole way, once
+        engine = app.state.services.reader.kw["bind"]
+        held = [await engine.connect() for _ in range(2)]
+        try:
+            body = (await http.post("/graphql", json={"query": ALIASED_LISTS})).json()
+        finally:
+            for conn in held:
+                await conn.close()
+        assert set(error_codes(body)) == {"SERVICE_UNAVAILABLE"}, body
+        assert "the fast path failed" not in caplog.text
+        again = (await http.post("/graphql", json={"query": ALIASED_LISTS})).json()
+        assert "errors" not in again and again["data"]["l0"]["totalCount"] == 0

@@ -401,7 +401,11 @@ async def _with_sql(run: PlanRun, plan: OperationPlan, plans: PlanCache) -> dict
     """The root's answer, the fields PostgreSQL answers first and the plan the rest."""
     answered: dict[str, Any] = {}
     for sql_field in plan.sql_fields:
-        fragment = await sql_field.answer(run)
+        try:
+            fragment = await sql_field.answer(run)
+        except Exception as exc:
+            # No connection in time, say: graphql-core reports it as it always has.
+            raise Fallback from exc
         if fragment is not None:
             answered[sql_field.plan.key] = fragment
             plans.sql_answered += 1
