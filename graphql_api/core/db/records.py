@@ -22,7 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.orm import Mapper
 
-from graphql_api.core.db.fastread.reads import DriverStatement
+from graphql_api.core.db.fastread.reads import DriverStatement, reads_directly
 
 
 class Record(tuple[Any, ...]):
@@ -106,7 +106,7 @@ class Value:
 
     @staticmethod
     def can_read(engine: AsyncEngine) -> bool:
-        return not engine.echo and engine.dialect.driver in ("aiosqlite", "asyncpg")
+        return reads_directly(engine)
 
     async def one(self, conn: AsyncConnection, parameters: dict[str, Any]) -> Any:
         rows = await self.driver.rows(conn, parameters)

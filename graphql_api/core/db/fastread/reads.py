@@ -19,7 +19,7 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from graphql_api.core.db.internals import announce_statement
 
@@ -55,6 +55,12 @@ def _compile(stmt: Select[Any], dialect: Dialect) -> CompiledRead:
     return CompiledRead(compiled.string, parameters, defaults, columns)
 
 
+def reads_directly(engine: AsyncEngine) -> bool:
+    """Whether a `DriverStatement` runs on this engine's driver: aiosqlite or asyncpg,
+    with SQL echo off."""
+    return not engine.echo and engine.dialect.driver in ("aiosqlite", "asyncpg")
+
+
 class DriverStatement:
     """A select, run on aiosqlite's or asyncpg's connection without SQLAlchemy."""
 
@@ -83,11 +89,11 @@ class DriverStatement:
         """Its rows, each value converted as SQLAlchemy converts it; None where this driver
         or SQL echo leaves it to SQLAlchemy."""
         engine = conn.engine
+        if not reads_directly(engine):
+            return None
         # aiosqlite's or asyncpg's connection (SQLAlchemy types it Any | None).
         driver: Any = (await conn.get_raw_connection()).driver_connection
         sqlite = isinstance(driver, aiosqlite.Connection)
-        if engine.echo or not (sqlite or engine.dialect.driver == "asyncpg"):
-            return None
         compiled = self.compiled(engine.dialect)
         values = []
         for name, convert in compiled.parameters:
